@@ -1,0 +1,37 @@
+// swift-tools-version: 6.0
+// SPDX-License-Identifier: GPL-3.0-or-later
+import PackageDescription
+
+let package = Package(
+    name: "previrt",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "previrt", targets: ["previrt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The single source of truth: every sensitive x86 instruction.
+        .target(name: "PrevirtCatalog"),
+        // Note ABI v1: encoder and decoder of `.note.previrt` entries.
+        .target(name: "PrevirtNote", dependencies: ["PrevirtCatalog"]),
+        // A small, safe reader of ELF32/ELF64 little-endian files (sections, symbols, relocations).
+        .target(name: "PrevirtELF", dependencies: ["PrevirtNote"]),
+        // Generators: GNU-as macro sets and the C header, all from the catalog.
+        .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote"]),
+        // Freestanding C runtime (MIT): the note ABI header and the note walker.
+        .target(name: "PrevirtRuntime"),
+        .executableTarget(
+            name: "previrt",
+            dependencies: [
+                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "PrevirtTests",
+            dependencies: ["PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtRuntime"]
+        ),
+    ]
+)

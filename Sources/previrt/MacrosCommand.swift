@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// previrt macros: write a GNU-as macro set.
+
+import ArgumentParser
+import PrevirtCatalog
+import PrevirtMacros
+
+extension Architecture: ExpressibleByArgument {}
+
+struct MacrosCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "macros",
+        abstract: "Write a GNU-as macro include file that annotates sensitive instructions.",
+        discussion: """
+            Pass the file to every assembly: gcc -Wa,previrt.s ... (Kbuild: KBUILD_CFLAGS and
+            KBUILD_AFLAGS, or KCFLAGS/KAFLAGS). With gcc -pipe write -Wa,previrt.s,- so that as still
+            reads the compiler's output from standard input. Docs/macro-sets.md explains the file.
+            """
+    )
+
+    @Option(help: "Target: i386 or x86_64.")
+    var arch: Architecture
+
+    @Option(help: "Profile: default or all (see `previrt catalog`).")
+    var profile = "default"
+
+    @Option(help: "Pad every site with exactly N NOP bytes instead of the profile's padding (0 to 64).")
+    var pad: Int?
+
+    @Option(name: .shortAndLong, help: "Output file (default: standard output). Written whole or not at all.")
+    var output: String?
+
+    func run() throws {
+        var chosen = try Profile.named(profile)
+        var command = "previrt macros --arch \(arch.rawValue) --profile \(profile)"
+        if let pad {
+            guard (0...Profile.maximumPad).contains(pad) else { throw CatalogError.padOutOfRange(pad) }
+            chosen = chosen.padded(by: pad)
+            command += " --pad \(pad)"
+        }
+        let set = GNUAsMacroSet(architecture: arch, profile: chosen, commandLine: command)
+        try OutputFile.write(set.text, to: output)
+    }
+}
+
+struct NoteHeaderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "note-header",
+        abstract: "Write previrt_note.h, the C definition of the note format and the kind ids."
+    )
+
+    @Option(name: .shortAndLong, help: "Output file (default: standard output).")
+    var output: String?
+
+    func run() throws {
+        try OutputFile.write(NoteHeader.text, to: output)
+    }
+}

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// previrt: the command-line entry point.
+
+import ArgumentParser
+
+@main
+struct Previrt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "previrt",
+        abstract: "Pre-virtualization for x86: annotate sensitive instructions at assembly time.",
+        discussion: """
+            previrt generates GNU-as macro sets that emit every sensitive x86 instruction unchanged,
+            pad it with NOPs and record the site in the ELF note section .note.previrt, so that one
+            binary runs on bare hardware and, after an in-place VMM rewrites the sites, on a hypervisor.
+
+              previrt macros --arch x86_64 -o previrt.s
+              gcc -Wa,previrt.s -c kernel.c
+              previrt notes kernel.o
+            """,
+        subcommands: [CatalogCommand.self, MacrosCommand.self, NoteHeaderCommand.self, NotesCommand.self]
+    )
+}
