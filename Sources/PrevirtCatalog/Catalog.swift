@@ -181,7 +181,7 @@ private let table: [InstructionKind] = [
         spellings: always(["out"], [f("AL/AX/EAX, imm8/DX", i386: "%al,$0x80", x86_64: "%eax,(%dx)")])
             + always(["outb"], [f("AL, DX", i386: "%al,%dx", x86_64: "%al,$0xf4")])
             + always(["outw"], [f("AX, imm8", i386: "%ax,$0x80", x86_64: "%ax,%dx")])
-            + always(["outl"], [f("EAX, DX", i386: "%eax,%dx", x86_64: "%eax,$0xcf8")])),
+            + always(["outl"], [f("EAX, DX", i386: "%eax,%dx", x86_64: "%eax,$0xcf")])),
     InstructionKind(
         id: 32, name: "ins", summary: "String input from an I/O port (usually with rep).",
         spellings: always(["ins"], [f("DX, m", i386: "(%dx),%es:(%edi)", x86_64: "(%dx),%es:(%rdi)")])
