@@ -41,14 +41,17 @@
 .popsection
 .endm
 
-# The code mode in force: `lea (%eax),%eax` is 2 bytes in 32-bit, 3 in 64-bit and 4 in 16-bit code.
-# The probe goes to an SHF_EXCLUDE section, which the linker drops.
+# The code mode in force, measured in either syntax: `cbw` is 1 byte in 16-bit code and 2
+# otherwise; `jecxz` is 2 bytes in 32-bit code and 3 otherwise. The probe goes to an SHF_EXCLUDE
+# section, which the linker drops.
 .macro __pv_mode
 .pushsection .previrt.probe,"e",@progbits
-.L__pv_p\@: lea (%eax),%eax
-.L__pv_q\@:
+.L__pv_p\@: cbw
+.L__pv_q\@: jecxz .L__pv_r\@
+.L__pv_r\@:
 .popsection
-.set .L__pv_m, -(((.L__pv_q\@-.L__pv_p\@)==2)*32+((.L__pv_q\@-.L__pv_p\@)==3)*64+((.L__pv_q\@-.L__pv_p\@)==4)*16)
+.set .L__pv_k, (.L__pv_q\@-.L__pv_p\@)*4+(.L__pv_r\@-.L__pv_q\@)
+.set .L__pv_m, -((.L__pv_k==7)*16+(.L__pv_k==10)*32+(.L__pv_k==11)*64)
 .endm
 
 # \n bytes of NOPs for the mode in .L__pv_m. Explicit bytes, because gas 2.40's .nops picks its
@@ -1313,7 +1316,7 @@ __pv_site popl \a
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site rep \m \ops
 .else
-{nooptimize} rep \m \ops
+{store} rep \m \ops
 .endif
 .endif
 .endm
@@ -1326,7 +1329,7 @@ __pv_site rep \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repe \m \ops
 .else
-{nooptimize} repe \m \ops
+{store} repe \m \ops
 .endif
 .endif
 .endm
@@ -1339,7 +1342,7 @@ __pv_site repe \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repz \m \ops
 .else
-{nooptimize} repz \m \ops
+{store} repz \m \ops
 .endif
 .endif
 .endm
@@ -1352,7 +1355,7 @@ __pv_site repz \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repne \m \ops
 .else
-{nooptimize} repne \m \ops
+{store} repne \m \ops
 .endif
 .endif
 .endm
@@ -1365,7 +1368,7 @@ __pv_site repne \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repnz \m \ops
 .else
-{nooptimize} repnz \m \ops
+{store} repnz \m \ops
 .endif
 .endif
 .endm
@@ -1378,7 +1381,7 @@ __pv_site repnz \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site data16 \m \ops
 .else
-{nooptimize} data16 \m \ops
+{store} data16 \m \ops
 .endif
 .endif
 .endm
@@ -1391,7 +1394,7 @@ __pv_site data16 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site data32 \m \ops
 .else
-{nooptimize} data32 \m \ops
+{store} data32 \m \ops
 .endif
 .endif
 .endm
@@ -1404,7 +1407,7 @@ __pv_site data32 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site addr16 \m \ops
 .else
-{nooptimize} addr16 \m \ops
+{store} addr16 \m \ops
 .endif
 .endif
 .endm
@@ -1417,7 +1420,7 @@ __pv_site addr16 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site addr32 \m \ops
 .else
-{nooptimize} addr32 \m \ops
+{store} addr32 \m \ops
 .endif
 .endif
 .endm

@@ -41,14 +41,17 @@
 .popsection
 .endm
 
-# The code mode in force: `lea (%eax),%eax` is 2 bytes in 32-bit, 3 in 64-bit and 4 in 16-bit code.
-# The probe goes to an SHF_EXCLUDE section, which the linker drops.
+# The code mode in force, measured in either syntax: `cbw` is 1 byte in 16-bit code and 2
+# otherwise; `jecxz` is 2 bytes in 32-bit code and 3 otherwise. The probe goes to an SHF_EXCLUDE
+# section, which the linker drops.
 .macro __pv_mode
 .pushsection .previrt.probe,"e",@progbits
-.L__pv_p\@: lea (%eax),%eax
-.L__pv_q\@:
+.L__pv_p\@: cbw
+.L__pv_q\@: jecxz .L__pv_r\@
+.L__pv_r\@:
 .popsection
-.set .L__pv_m, -(((.L__pv_q\@-.L__pv_p\@)==2)*32+((.L__pv_q\@-.L__pv_p\@)==3)*64+((.L__pv_q\@-.L__pv_p\@)==4)*16)
+.set .L__pv_k, (.L__pv_q\@-.L__pv_p\@)*4+(.L__pv_r\@-.L__pv_q\@)
+.set .L__pv_m, -((.L__pv_k==7)*16+(.L__pv_k==10)*32+(.L__pv_k==11)*64)
 .endm
 
 # \n bytes of NOPs for the mode in .L__pv_m. Explicit bytes, because gas 2.40's .nops picks its
@@ -1744,7 +1747,7 @@ __pv_nops ((5-(.L__pv_j\@-.L__pv_i\@))*-((5-(.L__pv_j\@-.L__pv_i\@))>0))
 .set ".L__pv_int$3", 0
 .set ".L__pv_int$0x3", 0
 .set ".L__pv_int$0x03", 0
-# movq between two XMM or two MMX registers: gas's default is the load form.
+# movq between two XMM or two MMX registers: re-emitted with {nooptimize}, not {store}.
 .set ".L__pv_x%xmm0,%xmm0", 1
 .set ".L__pv_x%xmm0,%xmm1", 1
 .set ".L__pv_x%xmm0,%xmm2", 1
@@ -2001,6 +2004,518 @@ __pv_nops ((5-(.L__pv_j\@-.L__pv_i\@))*-((5-(.L__pv_j\@-.L__pv_i\@))>0))
 .set ".L__pv_x%xmm15,%xmm13", 1
 .set ".L__pv_x%xmm15,%xmm14", 1
 .set ".L__pv_x%xmm15,%xmm15", 1
+.set ".L__pv_xxmm0,xmm0", 1
+.set ".L__pv_xxmm0,xmm1", 1
+.set ".L__pv_xxmm0,xmm2", 1
+.set ".L__pv_xxmm0,xmm3", 1
+.set ".L__pv_xxmm0,xmm4", 1
+.set ".L__pv_xxmm0,xmm5", 1
+.set ".L__pv_xxmm0,xmm6", 1
+.set ".L__pv_xxmm0,xmm7", 1
+.set ".L__pv_xxmm0,xmm8", 1
+.set ".L__pv_xxmm0,xmm9", 1
+.set ".L__pv_xxmm0,xmm10", 1
+.set ".L__pv_xxmm0,xmm11", 1
+.set ".L__pv_xxmm0,xmm12", 1
+.set ".L__pv_xxmm0,xmm13", 1
+.set ".L__pv_xxmm0,xmm14", 1
+.set ".L__pv_xxmm0,xmm15", 1
+.set ".L__pv_xxmm1,xmm0", 1
+.set ".L__pv_xxmm1,xmm1", 1
+.set ".L__pv_xxmm1,xmm2", 1
+.set ".L__pv_xxmm1,xmm3", 1
+.set ".L__pv_xxmm1,xmm4", 1
+.set ".L__pv_xxmm1,xmm5", 1
+.set ".L__pv_xxmm1,xmm6", 1
+.set ".L__pv_xxmm1,xmm7", 1
+.set ".L__pv_xxmm1,xmm8", 1
+.set ".L__pv_xxmm1,xmm9", 1
+.set ".L__pv_xxmm1,xmm10", 1
+.set ".L__pv_xxmm1,xmm11", 1
+.set ".L__pv_xxmm1,xmm12", 1
+.set ".L__pv_xxmm1,xmm13", 1
+.set ".L__pv_xxmm1,xmm14", 1
+.set ".L__pv_xxmm1,xmm15", 1
+.set ".L__pv_xxmm2,xmm0", 1
+.set ".L__pv_xxmm2,xmm1", 1
+.set ".L__pv_xxmm2,xmm2", 1
+.set ".L__pv_xxmm2,xmm3", 1
+.set ".L__pv_xxmm2,xmm4", 1
+.set ".L__pv_xxmm2,xmm5", 1
+.set ".L__pv_xxmm2,xmm6", 1
+.set ".L__pv_xxmm2,xmm7", 1
+.set ".L__pv_xxmm2,xmm8", 1
+.set ".L__pv_xxmm2,xmm9", 1
+.set ".L__pv_xxmm2,xmm10", 1
+.set ".L__pv_xxmm2,xmm11", 1
+.set ".L__pv_xxmm2,xmm12", 1
+.set ".L__pv_xxmm2,xmm13", 1
+.set ".L__pv_xxmm2,xmm14", 1
+.set ".L__pv_xxmm2,xmm15", 1
+.set ".L__pv_xxmm3,xmm0", 1
+.set ".L__pv_xxmm3,xmm1", 1
+.set ".L__pv_xxmm3,xmm2", 1
+.set ".L__pv_xxmm3,xmm3", 1
+.set ".L__pv_xxmm3,xmm4", 1
+.set ".L__pv_xxmm3,xmm5", 1
+.set ".L__pv_xxmm3,xmm6", 1
+.set ".L__pv_xxmm3,xmm7", 1
+.set ".L__pv_xxmm3,xmm8", 1
+.set ".L__pv_xxmm3,xmm9", 1
+.set ".L__pv_xxmm3,xmm10", 1
+.set ".L__pv_xxmm3,xmm11", 1
+.set ".L__pv_xxmm3,xmm12", 1
+.set ".L__pv_xxmm3,xmm13", 1
+.set ".L__pv_xxmm3,xmm14", 1
+.set ".L__pv_xxmm3,xmm15", 1
+.set ".L__pv_xxmm4,xmm0", 1
+.set ".L__pv_xxmm4,xmm1", 1
+.set ".L__pv_xxmm4,xmm2", 1
+.set ".L__pv_xxmm4,xmm3", 1
+.set ".L__pv_xxmm4,xmm4", 1
+.set ".L__pv_xxmm4,xmm5", 1
+.set ".L__pv_xxmm4,xmm6", 1
+.set ".L__pv_xxmm4,xmm7", 1
+.set ".L__pv_xxmm4,xmm8", 1
+.set ".L__pv_xxmm4,xmm9", 1
+.set ".L__pv_xxmm4,xmm10", 1
+.set ".L__pv_xxmm4,xmm11", 1
+.set ".L__pv_xxmm4,xmm12", 1
+.set ".L__pv_xxmm4,xmm13", 1
+.set ".L__pv_xxmm4,xmm14", 1
+.set ".L__pv_xxmm4,xmm15", 1
+.set ".L__pv_xxmm5,xmm0", 1
+.set ".L__pv_xxmm5,xmm1", 1
+.set ".L__pv_xxmm5,xmm2", 1
+.set ".L__pv_xxmm5,xmm3", 1
+.set ".L__pv_xxmm5,xmm4", 1
+.set ".L__pv_xxmm5,xmm5", 1
+.set ".L__pv_xxmm5,xmm6", 1
+.set ".L__pv_xxmm5,xmm7", 1
+.set ".L__pv_xxmm5,xmm8", 1
+.set ".L__pv_xxmm5,xmm9", 1
+.set ".L__pv_xxmm5,xmm10", 1
+.set ".L__pv_xxmm5,xmm11", 1
+.set ".L__pv_xxmm5,xmm12", 1
+.set ".L__pv_xxmm5,xmm13", 1
+.set ".L__pv_xxmm5,xmm14", 1
+.set ".L__pv_xxmm5,xmm15", 1
+.set ".L__pv_xxmm6,xmm0", 1
+.set ".L__pv_xxmm6,xmm1", 1
+.set ".L__pv_xxmm6,xmm2", 1
+.set ".L__pv_xxmm6,xmm3", 1
+.set ".L__pv_xxmm6,xmm4", 1
+.set ".L__pv_xxmm6,xmm5", 1
+.set ".L__pv_xxmm6,xmm6", 1
+.set ".L__pv_xxmm6,xmm7", 1
+.set ".L__pv_xxmm6,xmm8", 1
+.set ".L__pv_xxmm6,xmm9", 1
+.set ".L__pv_xxmm6,xmm10", 1
+.set ".L__pv_xxmm6,xmm11", 1
+.set ".L__pv_xxmm6,xmm12", 1
+.set ".L__pv_xxmm6,xmm13", 1
+.set ".L__pv_xxmm6,xmm14", 1
+.set ".L__pv_xxmm6,xmm15", 1
+.set ".L__pv_xxmm7,xmm0", 1
+.set ".L__pv_xxmm7,xmm1", 1
+.set ".L__pv_xxmm7,xmm2", 1
+.set ".L__pv_xxmm7,xmm3", 1
+.set ".L__pv_xxmm7,xmm4", 1
+.set ".L__pv_xxmm7,xmm5", 1
+.set ".L__pv_xxmm7,xmm6", 1
+.set ".L__pv_xxmm7,xmm7", 1
+.set ".L__pv_xxmm7,xmm8", 1
+.set ".L__pv_xxmm7,xmm9", 1
+.set ".L__pv_xxmm7,xmm10", 1
+.set ".L__pv_xxmm7,xmm11", 1
+.set ".L__pv_xxmm7,xmm12", 1
+.set ".L__pv_xxmm7,xmm13", 1
+.set ".L__pv_xxmm7,xmm14", 1
+.set ".L__pv_xxmm7,xmm15", 1
+.set ".L__pv_xxmm8,xmm0", 1
+.set ".L__pv_xxmm8,xmm1", 1
+.set ".L__pv_xxmm8,xmm2", 1
+.set ".L__pv_xxmm8,xmm3", 1
+.set ".L__pv_xxmm8,xmm4", 1
+.set ".L__pv_xxmm8,xmm5", 1
+.set ".L__pv_xxmm8,xmm6", 1
+.set ".L__pv_xxmm8,xmm7", 1
+.set ".L__pv_xxmm8,xmm8", 1
+.set ".L__pv_xxmm8,xmm9", 1
+.set ".L__pv_xxmm8,xmm10", 1
+.set ".L__pv_xxmm8,xmm11", 1
+.set ".L__pv_xxmm8,xmm12", 1
+.set ".L__pv_xxmm8,xmm13", 1
+.set ".L__pv_xxmm8,xmm14", 1
+.set ".L__pv_xxmm8,xmm15", 1
+.set ".L__pv_xxmm9,xmm0", 1
+.set ".L__pv_xxmm9,xmm1", 1
+.set ".L__pv_xxmm9,xmm2", 1
+.set ".L__pv_xxmm9,xmm3", 1
+.set ".L__pv_xxmm9,xmm4", 1
+.set ".L__pv_xxmm9,xmm5", 1
+.set ".L__pv_xxmm9,xmm6", 1
+.set ".L__pv_xxmm9,xmm7", 1
+.set ".L__pv_xxmm9,xmm8", 1
+.set ".L__pv_xxmm9,xmm9", 1
+.set ".L__pv_xxmm9,xmm10", 1
+.set ".L__pv_xxmm9,xmm11", 1
+.set ".L__pv_xxmm9,xmm12", 1
+.set ".L__pv_xxmm9,xmm13", 1
+.set ".L__pv_xxmm9,xmm14", 1
+.set ".L__pv_xxmm9,xmm15", 1
+.set ".L__pv_xxmm10,xmm0", 1
+.set ".L__pv_xxmm10,xmm1", 1
+.set ".L__pv_xxmm10,xmm2", 1
+.set ".L__pv_xxmm10,xmm3", 1
+.set ".L__pv_xxmm10,xmm4", 1
+.set ".L__pv_xxmm10,xmm5", 1
+.set ".L__pv_xxmm10,xmm6", 1
+.set ".L__pv_xxmm10,xmm7", 1
+.set ".L__pv_xxmm10,xmm8", 1
+.set ".L__pv_xxmm10,xmm9", 1
+.set ".L__pv_xxmm10,xmm10", 1
+.set ".L__pv_xxmm10,xmm11", 1
+.set ".L__pv_xxmm10,xmm12", 1
+.set ".L__pv_xxmm10,xmm13", 1
+.set ".L__pv_xxmm10,xmm14", 1
+.set ".L__pv_xxmm10,xmm15", 1
+.set ".L__pv_xxmm11,xmm0", 1
+.set ".L__pv_xxmm11,xmm1", 1
+.set ".L__pv_xxmm11,xmm2", 1
+.set ".L__pv_xxmm11,xmm3", 1
+.set ".L__pv_xxmm11,xmm4", 1
+.set ".L__pv_xxmm11,xmm5", 1
+.set ".L__pv_xxmm11,xmm6", 1
+.set ".L__pv_xxmm11,xmm7", 1
+.set ".L__pv_xxmm11,xmm8", 1
+.set ".L__pv_xxmm11,xmm9", 1
+.set ".L__pv_xxmm11,xmm10", 1
+.set ".L__pv_xxmm11,xmm11", 1
+.set ".L__pv_xxmm11,xmm12", 1
+.set ".L__pv_xxmm11,xmm13", 1
+.set ".L__pv_xxmm11,xmm14", 1
+.set ".L__pv_xxmm11,xmm15", 1
+.set ".L__pv_xxmm12,xmm0", 1
+.set ".L__pv_xxmm12,xmm1", 1
+.set ".L__pv_xxmm12,xmm2", 1
+.set ".L__pv_xxmm12,xmm3", 1
+.set ".L__pv_xxmm12,xmm4", 1
+.set ".L__pv_xxmm12,xmm5", 1
+.set ".L__pv_xxmm12,xmm6", 1
+.set ".L__pv_xxmm12,xmm7", 1
+.set ".L__pv_xxmm12,xmm8", 1
+.set ".L__pv_xxmm12,xmm9", 1
+.set ".L__pv_xxmm12,xmm10", 1
+.set ".L__pv_xxmm12,xmm11", 1
+.set ".L__pv_xxmm12,xmm12", 1
+.set ".L__pv_xxmm12,xmm13", 1
+.set ".L__pv_xxmm12,xmm14", 1
+.set ".L__pv_xxmm12,xmm15", 1
+.set ".L__pv_xxmm13,xmm0", 1
+.set ".L__pv_xxmm13,xmm1", 1
+.set ".L__pv_xxmm13,xmm2", 1
+.set ".L__pv_xxmm13,xmm3", 1
+.set ".L__pv_xxmm13,xmm4", 1
+.set ".L__pv_xxmm13,xmm5", 1
+.set ".L__pv_xxmm13,xmm6", 1
+.set ".L__pv_xxmm13,xmm7", 1
+.set ".L__pv_xxmm13,xmm8", 1
+.set ".L__pv_xxmm13,xmm9", 1
+.set ".L__pv_xxmm13,xmm10", 1
+.set ".L__pv_xxmm13,xmm11", 1
+.set ".L__pv_xxmm13,xmm12", 1
+.set ".L__pv_xxmm13,xmm13", 1
+.set ".L__pv_xxmm13,xmm14", 1
+.set ".L__pv_xxmm13,xmm15", 1
+.set ".L__pv_xxmm14,xmm0", 1
+.set ".L__pv_xxmm14,xmm1", 1
+.set ".L__pv_xxmm14,xmm2", 1
+.set ".L__pv_xxmm14,xmm3", 1
+.set ".L__pv_xxmm14,xmm4", 1
+.set ".L__pv_xxmm14,xmm5", 1
+.set ".L__pv_xxmm14,xmm6", 1
+.set ".L__pv_xxmm14,xmm7", 1
+.set ".L__pv_xxmm14,xmm8", 1
+.set ".L__pv_xxmm14,xmm9", 1
+.set ".L__pv_xxmm14,xmm10", 1
+.set ".L__pv_xxmm14,xmm11", 1
+.set ".L__pv_xxmm14,xmm12", 1
+.set ".L__pv_xxmm14,xmm13", 1
+.set ".L__pv_xxmm14,xmm14", 1
+.set ".L__pv_xxmm14,xmm15", 1
+.set ".L__pv_xxmm15,xmm0", 1
+.set ".L__pv_xxmm15,xmm1", 1
+.set ".L__pv_xxmm15,xmm2", 1
+.set ".L__pv_xxmm15,xmm3", 1
+.set ".L__pv_xxmm15,xmm4", 1
+.set ".L__pv_xxmm15,xmm5", 1
+.set ".L__pv_xxmm15,xmm6", 1
+.set ".L__pv_xxmm15,xmm7", 1
+.set ".L__pv_xxmm15,xmm8", 1
+.set ".L__pv_xxmm15,xmm9", 1
+.set ".L__pv_xxmm15,xmm10", 1
+.set ".L__pv_xxmm15,xmm11", 1
+.set ".L__pv_xxmm15,xmm12", 1
+.set ".L__pv_xxmm15,xmm13", 1
+.set ".L__pv_xxmm15,xmm14", 1
+.set ".L__pv_xxmm15,xmm15", 1
+.set ".L__pv_xXMM0,XMM0", 1
+.set ".L__pv_xXMM0,XMM1", 1
+.set ".L__pv_xXMM0,XMM2", 1
+.set ".L__pv_xXMM0,XMM3", 1
+.set ".L__pv_xXMM0,XMM4", 1
+.set ".L__pv_xXMM0,XMM5", 1
+.set ".L__pv_xXMM0,XMM6", 1
+.set ".L__pv_xXMM0,XMM7", 1
+.set ".L__pv_xXMM0,XMM8", 1
+.set ".L__pv_xXMM0,XMM9", 1
+.set ".L__pv_xXMM0,XMM10", 1
+.set ".L__pv_xXMM0,XMM11", 1
+.set ".L__pv_xXMM0,XMM12", 1
+.set ".L__pv_xXMM0,XMM13", 1
+.set ".L__pv_xXMM0,XMM14", 1
+.set ".L__pv_xXMM0,XMM15", 1
+.set ".L__pv_xXMM1,XMM0", 1
+.set ".L__pv_xXMM1,XMM1", 1
+.set ".L__pv_xXMM1,XMM2", 1
+.set ".L__pv_xXMM1,XMM3", 1
+.set ".L__pv_xXMM1,XMM4", 1
+.set ".L__pv_xXMM1,XMM5", 1
+.set ".L__pv_xXMM1,XMM6", 1
+.set ".L__pv_xXMM1,XMM7", 1
+.set ".L__pv_xXMM1,XMM8", 1
+.set ".L__pv_xXMM1,XMM9", 1
+.set ".L__pv_xXMM1,XMM10", 1
+.set ".L__pv_xXMM1,XMM11", 1
+.set ".L__pv_xXMM1,XMM12", 1
+.set ".L__pv_xXMM1,XMM13", 1
+.set ".L__pv_xXMM1,XMM14", 1
+.set ".L__pv_xXMM1,XMM15", 1
+.set ".L__pv_xXMM2,XMM0", 1
+.set ".L__pv_xXMM2,XMM1", 1
+.set ".L__pv_xXMM2,XMM2", 1
+.set ".L__pv_xXMM2,XMM3", 1
+.set ".L__pv_xXMM2,XMM4", 1
+.set ".L__pv_xXMM2,XMM5", 1
+.set ".L__pv_xXMM2,XMM6", 1
+.set ".L__pv_xXMM2,XMM7", 1
+.set ".L__pv_xXMM2,XMM8", 1
+.set ".L__pv_xXMM2,XMM9", 1
+.set ".L__pv_xXMM2,XMM10", 1
+.set ".L__pv_xXMM2,XMM11", 1
+.set ".L__pv_xXMM2,XMM12", 1
+.set ".L__pv_xXMM2,XMM13", 1
+.set ".L__pv_xXMM2,XMM14", 1
+.set ".L__pv_xXMM2,XMM15", 1
+.set ".L__pv_xXMM3,XMM0", 1
+.set ".L__pv_xXMM3,XMM1", 1
+.set ".L__pv_xXMM3,XMM2", 1
+.set ".L__pv_xXMM3,XMM3", 1
+.set ".L__pv_xXMM3,XMM4", 1
+.set ".L__pv_xXMM3,XMM5", 1
+.set ".L__pv_xXMM3,XMM6", 1
+.set ".L__pv_xXMM3,XMM7", 1
+.set ".L__pv_xXMM3,XMM8", 1
+.set ".L__pv_xXMM3,XMM9", 1
+.set ".L__pv_xXMM3,XMM10", 1
+.set ".L__pv_xXMM3,XMM11", 1
+.set ".L__pv_xXMM3,XMM12", 1
+.set ".L__pv_xXMM3,XMM13", 1
+.set ".L__pv_xXMM3,XMM14", 1
+.set ".L__pv_xXMM3,XMM15", 1
+.set ".L__pv_xXMM4,XMM0", 1
+.set ".L__pv_xXMM4,XMM1", 1
+.set ".L__pv_xXMM4,XMM2", 1
+.set ".L__pv_xXMM4,XMM3", 1
+.set ".L__pv_xXMM4,XMM4", 1
+.set ".L__pv_xXMM4,XMM5", 1
+.set ".L__pv_xXMM4,XMM6", 1
+.set ".L__pv_xXMM4,XMM7", 1
+.set ".L__pv_xXMM4,XMM8", 1
+.set ".L__pv_xXMM4,XMM9", 1
+.set ".L__pv_xXMM4,XMM10", 1
+.set ".L__pv_xXMM4,XMM11", 1
+.set ".L__pv_xXMM4,XMM12", 1
+.set ".L__pv_xXMM4,XMM13", 1
+.set ".L__pv_xXMM4,XMM14", 1
+.set ".L__pv_xXMM4,XMM15", 1
+.set ".L__pv_xXMM5,XMM0", 1
+.set ".L__pv_xXMM5,XMM1", 1
+.set ".L__pv_xXMM5,XMM2", 1
+.set ".L__pv_xXMM5,XMM3", 1
+.set ".L__pv_xXMM5,XMM4", 1
+.set ".L__pv_xXMM5,XMM5", 1
+.set ".L__pv_xXMM5,XMM6", 1
+.set ".L__pv_xXMM5,XMM7", 1
+.set ".L__pv_xXMM5,XMM8", 1
+.set ".L__pv_xXMM5,XMM9", 1
+.set ".L__pv_xXMM5,XMM10", 1
+.set ".L__pv_xXMM5,XMM11", 1
+.set ".L__pv_xXMM5,XMM12", 1
+.set ".L__pv_xXMM5,XMM13", 1
+.set ".L__pv_xXMM5,XMM14", 1
+.set ".L__pv_xXMM5,XMM15", 1
+.set ".L__pv_xXMM6,XMM0", 1
+.set ".L__pv_xXMM6,XMM1", 1
+.set ".L__pv_xXMM6,XMM2", 1
+.set ".L__pv_xXMM6,XMM3", 1
+.set ".L__pv_xXMM6,XMM4", 1
+.set ".L__pv_xXMM6,XMM5", 1
+.set ".L__pv_xXMM6,XMM6", 1
+.set ".L__pv_xXMM6,XMM7", 1
+.set ".L__pv_xXMM6,XMM8", 1
+.set ".L__pv_xXMM6,XMM9", 1
+.set ".L__pv_xXMM6,XMM10", 1
+.set ".L__pv_xXMM6,XMM11", 1
+.set ".L__pv_xXMM6,XMM12", 1
+.set ".L__pv_xXMM6,XMM13", 1
+.set ".L__pv_xXMM6,XMM14", 1
+.set ".L__pv_xXMM6,XMM15", 1
+.set ".L__pv_xXMM7,XMM0", 1
+.set ".L__pv_xXMM7,XMM1", 1
+.set ".L__pv_xXMM7,XMM2", 1
+.set ".L__pv_xXMM7,XMM3", 1
+.set ".L__pv_xXMM7,XMM4", 1
+.set ".L__pv_xXMM7,XMM5", 1
+.set ".L__pv_xXMM7,XMM6", 1
+.set ".L__pv_xXMM7,XMM7", 1
+.set ".L__pv_xXMM7,XMM8", 1
+.set ".L__pv_xXMM7,XMM9", 1
+.set ".L__pv_xXMM7,XMM10", 1
+.set ".L__pv_xXMM7,XMM11", 1
+.set ".L__pv_xXMM7,XMM12", 1
+.set ".L__pv_xXMM7,XMM13", 1
+.set ".L__pv_xXMM7,XMM14", 1
+.set ".L__pv_xXMM7,XMM15", 1
+.set ".L__pv_xXMM8,XMM0", 1
+.set ".L__pv_xXMM8,XMM1", 1
+.set ".L__pv_xXMM8,XMM2", 1
+.set ".L__pv_xXMM8,XMM3", 1
+.set ".L__pv_xXMM8,XMM4", 1
+.set ".L__pv_xXMM8,XMM5", 1
+.set ".L__pv_xXMM8,XMM6", 1
+.set ".L__pv_xXMM8,XMM7", 1
+.set ".L__pv_xXMM8,XMM8", 1
+.set ".L__pv_xXMM8,XMM9", 1
+.set ".L__pv_xXMM8,XMM10", 1
+.set ".L__pv_xXMM8,XMM11", 1
+.set ".L__pv_xXMM8,XMM12", 1
+.set ".L__pv_xXMM8,XMM13", 1
+.set ".L__pv_xXMM8,XMM14", 1
+.set ".L__pv_xXMM8,XMM15", 1
+.set ".L__pv_xXMM9,XMM0", 1
+.set ".L__pv_xXMM9,XMM1", 1
+.set ".L__pv_xXMM9,XMM2", 1
+.set ".L__pv_xXMM9,XMM3", 1
+.set ".L__pv_xXMM9,XMM4", 1
+.set ".L__pv_xXMM9,XMM5", 1
+.set ".L__pv_xXMM9,XMM6", 1
+.set ".L__pv_xXMM9,XMM7", 1
+.set ".L__pv_xXMM9,XMM8", 1
+.set ".L__pv_xXMM9,XMM9", 1
+.set ".L__pv_xXMM9,XMM10", 1
+.set ".L__pv_xXMM9,XMM11", 1
+.set ".L__pv_xXMM9,XMM12", 1
+.set ".L__pv_xXMM9,XMM13", 1
+.set ".L__pv_xXMM9,XMM14", 1
+.set ".L__pv_xXMM9,XMM15", 1
+.set ".L__pv_xXMM10,XMM0", 1
+.set ".L__pv_xXMM10,XMM1", 1
+.set ".L__pv_xXMM10,XMM2", 1
+.set ".L__pv_xXMM10,XMM3", 1
+.set ".L__pv_xXMM10,XMM4", 1
+.set ".L__pv_xXMM10,XMM5", 1
+.set ".L__pv_xXMM10,XMM6", 1
+.set ".L__pv_xXMM10,XMM7", 1
+.set ".L__pv_xXMM10,XMM8", 1
+.set ".L__pv_xXMM10,XMM9", 1
+.set ".L__pv_xXMM10,XMM10", 1
+.set ".L__pv_xXMM10,XMM11", 1
+.set ".L__pv_xXMM10,XMM12", 1
+.set ".L__pv_xXMM10,XMM13", 1
+.set ".L__pv_xXMM10,XMM14", 1
+.set ".L__pv_xXMM10,XMM15", 1
+.set ".L__pv_xXMM11,XMM0", 1
+.set ".L__pv_xXMM11,XMM1", 1
+.set ".L__pv_xXMM11,XMM2", 1
+.set ".L__pv_xXMM11,XMM3", 1
+.set ".L__pv_xXMM11,XMM4", 1
+.set ".L__pv_xXMM11,XMM5", 1
+.set ".L__pv_xXMM11,XMM6", 1
+.set ".L__pv_xXMM11,XMM7", 1
+.set ".L__pv_xXMM11,XMM8", 1
+.set ".L__pv_xXMM11,XMM9", 1
+.set ".L__pv_xXMM11,XMM10", 1
+.set ".L__pv_xXMM11,XMM11", 1
+.set ".L__pv_xXMM11,XMM12", 1
+.set ".L__pv_xXMM11,XMM13", 1
+.set ".L__pv_xXMM11,XMM14", 1
+.set ".L__pv_xXMM11,XMM15", 1
+.set ".L__pv_xXMM12,XMM0", 1
+.set ".L__pv_xXMM12,XMM1", 1
+.set ".L__pv_xXMM12,XMM2", 1
+.set ".L__pv_xXMM12,XMM3", 1
+.set ".L__pv_xXMM12,XMM4", 1
+.set ".L__pv_xXMM12,XMM5", 1
+.set ".L__pv_xXMM12,XMM6", 1
+.set ".L__pv_xXMM12,XMM7", 1
+.set ".L__pv_xXMM12,XMM8", 1
+.set ".L__pv_xXMM12,XMM9", 1
+.set ".L__pv_xXMM12,XMM10", 1
+.set ".L__pv_xXMM12,XMM11", 1
+.set ".L__pv_xXMM12,XMM12", 1
+.set ".L__pv_xXMM12,XMM13", 1
+.set ".L__pv_xXMM12,XMM14", 1
+.set ".L__pv_xXMM12,XMM15", 1
+.set ".L__pv_xXMM13,XMM0", 1
+.set ".L__pv_xXMM13,XMM1", 1
+.set ".L__pv_xXMM13,XMM2", 1
+.set ".L__pv_xXMM13,XMM3", 1
+.set ".L__pv_xXMM13,XMM4", 1
+.set ".L__pv_xXMM13,XMM5", 1
+.set ".L__pv_xXMM13,XMM6", 1
+.set ".L__pv_xXMM13,XMM7", 1
+.set ".L__pv_xXMM13,XMM8", 1
+.set ".L__pv_xXMM13,XMM9", 1
+.set ".L__pv_xXMM13,XMM10", 1
+.set ".L__pv_xXMM13,XMM11", 1
+.set ".L__pv_xXMM13,XMM12", 1
+.set ".L__pv_xXMM13,XMM13", 1
+.set ".L__pv_xXMM13,XMM14", 1
+.set ".L__pv_xXMM13,XMM15", 1
+.set ".L__pv_xXMM14,XMM0", 1
+.set ".L__pv_xXMM14,XMM1", 1
+.set ".L__pv_xXMM14,XMM2", 1
+.set ".L__pv_xXMM14,XMM3", 1
+.set ".L__pv_xXMM14,XMM4", 1
+.set ".L__pv_xXMM14,XMM5", 1
+.set ".L__pv_xXMM14,XMM6", 1
+.set ".L__pv_xXMM14,XMM7", 1
+.set ".L__pv_xXMM14,XMM8", 1
+.set ".L__pv_xXMM14,XMM9", 1
+.set ".L__pv_xXMM14,XMM10", 1
+.set ".L__pv_xXMM14,XMM11", 1
+.set ".L__pv_xXMM14,XMM12", 1
+.set ".L__pv_xXMM14,XMM13", 1
+.set ".L__pv_xXMM14,XMM14", 1
+.set ".L__pv_xXMM14,XMM15", 1
+.set ".L__pv_xXMM15,XMM0", 1
+.set ".L__pv_xXMM15,XMM1", 1
+.set ".L__pv_xXMM15,XMM2", 1
+.set ".L__pv_xXMM15,XMM3", 1
+.set ".L__pv_xXMM15,XMM4", 1
+.set ".L__pv_xXMM15,XMM5", 1
+.set ".L__pv_xXMM15,XMM6", 1
+.set ".L__pv_xXMM15,XMM7", 1
+.set ".L__pv_xXMM15,XMM8", 1
+.set ".L__pv_xXMM15,XMM9", 1
+.set ".L__pv_xXMM15,XMM10", 1
+.set ".L__pv_xXMM15,XMM11", 1
+.set ".L__pv_xXMM15,XMM12", 1
+.set ".L__pv_xXMM15,XMM13", 1
+.set ".L__pv_xXMM15,XMM14", 1
+.set ".L__pv_xXMM15,XMM15", 1
 .set ".L__pv_x%mm0,%mm0", 1
 .set ".L__pv_x%mm0,%mm1", 1
 .set ".L__pv_x%mm0,%mm2", 1
@@ -2065,6 +2580,134 @@ __pv_nops ((5-(.L__pv_j\@-.L__pv_i\@))*-((5-(.L__pv_j\@-.L__pv_i\@))>0))
 .set ".L__pv_x%mm7,%mm5", 1
 .set ".L__pv_x%mm7,%mm6", 1
 .set ".L__pv_x%mm7,%mm7", 1
+.set ".L__pv_xmm0,mm0", 1
+.set ".L__pv_xmm0,mm1", 1
+.set ".L__pv_xmm0,mm2", 1
+.set ".L__pv_xmm0,mm3", 1
+.set ".L__pv_xmm0,mm4", 1
+.set ".L__pv_xmm0,mm5", 1
+.set ".L__pv_xmm0,mm6", 1
+.set ".L__pv_xmm0,mm7", 1
+.set ".L__pv_xmm1,mm0", 1
+.set ".L__pv_xmm1,mm1", 1
+.set ".L__pv_xmm1,mm2", 1
+.set ".L__pv_xmm1,mm3", 1
+.set ".L__pv_xmm1,mm4", 1
+.set ".L__pv_xmm1,mm5", 1
+.set ".L__pv_xmm1,mm6", 1
+.set ".L__pv_xmm1,mm7", 1
+.set ".L__pv_xmm2,mm0", 1
+.set ".L__pv_xmm2,mm1", 1
+.set ".L__pv_xmm2,mm2", 1
+.set ".L__pv_xmm2,mm3", 1
+.set ".L__pv_xmm2,mm4", 1
+.set ".L__pv_xmm2,mm5", 1
+.set ".L__pv_xmm2,mm6", 1
+.set ".L__pv_xmm2,mm7", 1
+.set ".L__pv_xmm3,mm0", 1
+.set ".L__pv_xmm3,mm1", 1
+.set ".L__pv_xmm3,mm2", 1
+.set ".L__pv_xmm3,mm3", 1
+.set ".L__pv_xmm3,mm4", 1
+.set ".L__pv_xmm3,mm5", 1
+.set ".L__pv_xmm3,mm6", 1
+.set ".L__pv_xmm3,mm7", 1
+.set ".L__pv_xmm4,mm0", 1
+.set ".L__pv_xmm4,mm1", 1
+.set ".L__pv_xmm4,mm2", 1
+.set ".L__pv_xmm4,mm3", 1
+.set ".L__pv_xmm4,mm4", 1
+.set ".L__pv_xmm4,mm5", 1
+.set ".L__pv_xmm4,mm6", 1
+.set ".L__pv_xmm4,mm7", 1
+.set ".L__pv_xmm5,mm0", 1
+.set ".L__pv_xmm5,mm1", 1
+.set ".L__pv_xmm5,mm2", 1
+.set ".L__pv_xmm5,mm3", 1
+.set ".L__pv_xmm5,mm4", 1
+.set ".L__pv_xmm5,mm5", 1
+.set ".L__pv_xmm5,mm6", 1
+.set ".L__pv_xmm5,mm7", 1
+.set ".L__pv_xmm6,mm0", 1
+.set ".L__pv_xmm6,mm1", 1
+.set ".L__pv_xmm6,mm2", 1
+.set ".L__pv_xmm6,mm3", 1
+.set ".L__pv_xmm6,mm4", 1
+.set ".L__pv_xmm6,mm5", 1
+.set ".L__pv_xmm6,mm6", 1
+.set ".L__pv_xmm6,mm7", 1
+.set ".L__pv_xmm7,mm0", 1
+.set ".L__pv_xmm7,mm1", 1
+.set ".L__pv_xmm7,mm2", 1
+.set ".L__pv_xmm7,mm3", 1
+.set ".L__pv_xmm7,mm4", 1
+.set ".L__pv_xmm7,mm5", 1
+.set ".L__pv_xmm7,mm6", 1
+.set ".L__pv_xmm7,mm7", 1
+.set ".L__pv_xMM0,MM0", 1
+.set ".L__pv_xMM0,MM1", 1
+.set ".L__pv_xMM0,MM2", 1
+.set ".L__pv_xMM0,MM3", 1
+.set ".L__pv_xMM0,MM4", 1
+.set ".L__pv_xMM0,MM5", 1
+.set ".L__pv_xMM0,MM6", 1
+.set ".L__pv_xMM0,MM7", 1
+.set ".L__pv_xMM1,MM0", 1
+.set ".L__pv_xMM1,MM1", 1
+.set ".L__pv_xMM1,MM2", 1
+.set ".L__pv_xMM1,MM3", 1
+.set ".L__pv_xMM1,MM4", 1
+.set ".L__pv_xMM1,MM5", 1
+.set ".L__pv_xMM1,MM6", 1
+.set ".L__pv_xMM1,MM7", 1
+.set ".L__pv_xMM2,MM0", 1
+.set ".L__pv_xMM2,MM1", 1
+.set ".L__pv_xMM2,MM2", 1
+.set ".L__pv_xMM2,MM3", 1
+.set ".L__pv_xMM2,MM4", 1
+.set ".L__pv_xMM2,MM5", 1
+.set ".L__pv_xMM2,MM6", 1
+.set ".L__pv_xMM2,MM7", 1
+.set ".L__pv_xMM3,MM0", 1
+.set ".L__pv_xMM3,MM1", 1
+.set ".L__pv_xMM3,MM2", 1
+.set ".L__pv_xMM3,MM3", 1
+.set ".L__pv_xMM3,MM4", 1
+.set ".L__pv_xMM3,MM5", 1
+.set ".L__pv_xMM3,MM6", 1
+.set ".L__pv_xMM3,MM7", 1
+.set ".L__pv_xMM4,MM0", 1
+.set ".L__pv_xMM4,MM1", 1
+.set ".L__pv_xMM4,MM2", 1
+.set ".L__pv_xMM4,MM3", 1
+.set ".L__pv_xMM4,MM4", 1
+.set ".L__pv_xMM4,MM5", 1
+.set ".L__pv_xMM4,MM6", 1
+.set ".L__pv_xMM4,MM7", 1
+.set ".L__pv_xMM5,MM0", 1
+.set ".L__pv_xMM5,MM1", 1
+.set ".L__pv_xMM5,MM2", 1
+.set ".L__pv_xMM5,MM3", 1
+.set ".L__pv_xMM5,MM4", 1
+.set ".L__pv_xMM5,MM5", 1
+.set ".L__pv_xMM5,MM6", 1
+.set ".L__pv_xMM5,MM7", 1
+.set ".L__pv_xMM6,MM0", 1
+.set ".L__pv_xMM6,MM1", 1
+.set ".L__pv_xMM6,MM2", 1
+.set ".L__pv_xMM6,MM3", 1
+.set ".L__pv_xMM6,MM4", 1
+.set ".L__pv_xMM6,MM5", 1
+.set ".L__pv_xMM6,MM6", 1
+.set ".L__pv_xMM6,MM7", 1
+.set ".L__pv_xMM7,MM0", 1
+.set ".L__pv_xMM7,MM1", 1
+.set ".L__pv_xMM7,MM2", 1
+.set ".L__pv_xMM7,MM3", 1
+.set ".L__pv_xMM7,MM4", 1
+.set ".L__pv_xMM7,MM5", 1
+.set ".L__pv_xMM7,MM6", 1
+.set ".L__pv_xMM7,MM7", 1
 # Always-sensitive mnemonics, for statements that start with a prefix (`rep insw`).
 .set ".L__pv_kcli", 262145
 .set ".L__pv_ksti", 327682
@@ -2704,7 +3347,7 @@ __pv_site movl \a
 __pv_site movq \a
 .else
 .ifdef ".L__pv_x\a"
-{load} movq \a
+{nooptimize} movq \a
 .else
 {store} movq \a
 .endif
@@ -2819,7 +3462,7 @@ __pv_site popq \a
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site rep \m \ops
 .else
-{nooptimize} rep \m \ops
+{store} rep \m \ops
 .endif
 .endif
 .endm
@@ -2832,7 +3475,7 @@ __pv_site rep \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repe \m \ops
 .else
-{nooptimize} repe \m \ops
+{store} repe \m \ops
 .endif
 .endif
 .endm
@@ -2845,7 +3488,7 @@ __pv_site repe \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repz \m \ops
 .else
-{nooptimize} repz \m \ops
+{store} repz \m \ops
 .endif
 .endif
 .endm
@@ -2858,7 +3501,7 @@ __pv_site repz \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repne \m \ops
 .else
-{nooptimize} repne \m \ops
+{store} repne \m \ops
 .endif
 .endif
 .endm
@@ -2871,7 +3514,7 @@ __pv_site repne \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site repnz \m \ops
 .else
-{nooptimize} repnz \m \ops
+{store} repnz \m \ops
 .endif
 .endif
 .endm
@@ -2884,7 +3527,7 @@ __pv_site repnz \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site data16 \m \ops
 .else
-{nooptimize} data16 \m \ops
+{store} data16 \m \ops
 .endif
 .endif
 .endm
@@ -2897,7 +3540,7 @@ __pv_site data16 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site data32 \m \ops
 .else
-{nooptimize} data32 \m \ops
+{store} data32 \m \ops
 .endif
 .endif
 .endm
@@ -2910,7 +3553,7 @@ __pv_site data32 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site addr16 \m \ops
 .else
-{nooptimize} addr16 \m \ops
+{store} addr16 \m \ops
 .endif
 .endif
 .endm
@@ -2923,7 +3566,7 @@ __pv_site addr16 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site addr32 \m \ops
 .else
-{nooptimize} addr32 \m \ops
+{store} addr32 \m \ops
 .endif
 .endif
 .endm
@@ -2936,7 +3579,7 @@ __pv_site addr32 \m \ops
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site rex64 \m \ops
 .else
-{nooptimize} rex64 \m \ops
+{store} rex64 \m \ops
 .endif
 .endif
 .endm

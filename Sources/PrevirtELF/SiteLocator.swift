@@ -85,7 +85,7 @@ extension ELFFile {
             // PC32 relocations: RELA carries the addend; REL stores it in the field itself.
             let addend = reloc.addend ?? Int64(record.relativeSite)
             let target = Int64(bitPattern: symbol.value) &+ addend
-            let section = Int(symbol.sectionIndex) < sections.count ? sections[Int(symbol.sectionIndex)] : nil
+            let section = symbol.sectionIndex != 0 && Int(symbol.sectionIndex) < sections.count ? sections[Int(symbol.sectionIndex)] : nil
             return LocatedSite(note: note, record: record, section: section, sectionOffset: UInt64(bitPattern: target), address: UInt64(bitPattern: target))
         }
         let field = noteSection.address &+ UInt64(note.descriptorOffset)

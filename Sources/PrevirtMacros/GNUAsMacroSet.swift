@@ -99,14 +99,17 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".popsection")
         o.line(".endm")
         o.line("")
-        o.line("# The code mode in force: `lea (%eax),%eax` is 2 bytes in 32-bit, 3 in 64-bit and 4 in 16-bit code.")
-        o.line("# The probe goes to an SHF_EXCLUDE section, which the linker drops.")
+        o.line("# The code mode in force, measured in either syntax: `cbw` is 1 byte in 16-bit code and 2")
+        o.line("# otherwise; `jecxz` is 2 bytes in 32-bit code and 3 otherwise. The probe goes to an SHF_EXCLUDE")
+        o.line("# section, which the linker drops.")
         o.line(".macro __pv_mode")
         o.line(".pushsection .previrt.probe,\"e\",@progbits")
-        o.line(".L__pv_p\\@: lea (%eax),%eax")
-        o.line(".L__pv_q\\@:")
+        o.line(".L__pv_p\\@: cbw")
+        o.line(".L__pv_q\\@: jecxz .L__pv_r\\@")
+        o.line(".L__pv_r\\@:")
         o.line(".popsection")
-        o.line(".set .L__pv_m, -(((.L__pv_q\\@-.L__pv_p\\@)==2)*32+((.L__pv_q\\@-.L__pv_p\\@)==3)*64+((.L__pv_q\\@-.L__pv_p\\@)==4)*16)")
+        o.line(".set .L__pv_k, (.L__pv_q\\@-.L__pv_p\\@)*4+(.L__pv_r\\@-.L__pv_q\\@)")
+        o.line(".set .L__pv_m, -((.L__pv_k==7)*16+(.L__pv_k==10)*32+(.L__pv_k==11)*64)")
         o.line(".endm")
         o.line("")
         o.line("# \\n bytes of NOPs for the mode in .L__pv_m. Explicit bytes, because gas 2.40's .nops picks its")
@@ -221,11 +224,14 @@ public struct GNUAsMacroSet: Sendable {
             }
         }
         if spellings.contains(where: { $0.1.mnemonic == "movq" }) {
-            o.line("# movq between two XMM or two MMX registers: gas's default is the load form.")
-            let simd = (0..<(architecture == .x86_64 ? 16 : 8)).map { "%xmm\($0)" }
-            let mmx = (0..<8).map { "%mm\($0)" }
+            o.line("# movq between two XMM or two MMX registers: re-emitted with {nooptimize}, not {store}.")
+            // In AT&T syntax and in Intel syntax without register prefixes, lower and upper case.
+            let simd = (0..<(architecture == .x86_64 ? 16 : 8)).map { "xmm\($0)" }
+            let mmx = (0..<8).map { "mm\($0)" }
             for bank in [simd, mmx] {
-                for a in bank { for b in bank { set("x\(a),\(b)", "1") } }
+                for spelled in [bank.map { "%" + $0 }, bank, bank.map { $0.uppercased() }] {
+                    for a in spelled { for b in spelled { set("x\(a),\(b)", "1") } }
+                }
             }
         }
         o.line("# Always-sensitive mnemonics, for statements that start with a prefix (`rep insw`).")
@@ -270,7 +276,8 @@ public struct GNUAsMacroSet: Sendable {
     /// The plain path re-emits the statement with `{store}`, not `{nooptimize}`: both stop gas from
     /// expanding the macro again, but `{store}` keeps `as -O` optimizations, and it selects the encoding
     /// gas picks anyway for every form of these mnemonics except `movq` between two XMM or two MMX
-    /// registers, which gets `{load}` (gas's default there) from a table of its own.
+    /// registers, where gas's choice depends on the registers and on -msse2avx: those pairs come from a
+    /// table of their own and get `{nooptimize}`, which leaves the choice to gas.
     private func overloadedMacro(_ o: inout MacroText, _ m: String) {
         let table: String
         if m.hasPrefix("push") {
@@ -296,7 +303,7 @@ public struct GNUAsMacroSet: Sendable {
             o.line(".endif")
         } else if m == "movq" {
             o.line(".ifdef \".L__pv_x\\a\"")
-            o.line("{load} \(m) \\a")
+            o.line("{nooptimize} \(m) \\a")
             o.line(".else")
             o.line("{store} \(m) \\a")
             o.line(".endif")
@@ -340,7 +347,7 @@ public struct GNUAsMacroSet: Sendable {
             o.line(".set .L__pv_v, \".L__pv_k\\m\"")
             o.line("__pv_site \(p) \\m \\ops")
             o.line(".else")
-            o.line("{nooptimize} \(p) \\m \\ops")
+            o.line("{store} \(p) \\m \\ops")
             o.line(".endif")
             o.line(".endif")
             o.line(".endm")
