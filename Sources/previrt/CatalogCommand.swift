@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import PrevirtCatalog
+import PrevirtMacros
 
 struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,9 @@ struct CatalogCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Flag(help: "Print the Markdown table of Docs/catalog.md.")
+    var markdown = false
+
     @Option(help: "Show the padding of this profile.")
     var profile = "default"
 
@@ -22,6 +26,8 @@ struct CatalogCommand: ParsableCommand {
         let chosen = try Profile.named(profile)
         if json {
             print(try catalogJSON(chosen))
+        } else if markdown {
+            print(CatalogDocument.markdown, terminator: "")
         } else {
             print(catalogTable(chosen), terminator: "")
         }
