@@ -1201,91 +1201,24 @@ __pv_site sysexit \a
 .set .L__pv_v, 54
 __pv_site rsm \a
 .endm
-.macro mov a:vararg
-.ifdef ".L__pv_\a"
-.set .L__pv_v, ".L__pv_\a"
-__pv_site mov \a
-.else
-.set .L__pv_v, 0
-__pv_segmem \a
+.macro __pv_hit t, m, a:vararg
+.set .L__pv_v, ".L__pv_\t\a"
 .if .L__pv_v
-__pv_site mov \a
+__pv_site \m \a
 .else
-{store} mov \a
-.endif
-.endif
-.endm
-.macro movl a:vararg
-.ifdef ".L__pv_\a"
-.set .L__pv_v, ".L__pv_\a"
-__pv_site movl \a
-.else
-{store} movl \a
+{nooptimize} \m \a
 .endif
 .endm
-.macro movw a:vararg
-.ifdef ".L__pv_\a"
-.set .L__pv_v, ".L__pv_\a"
-__pv_site movw \a
-.else
+.macro __pv_segmem m, a:vararg
 .set .L__pv_v, 0
-__pv_segmem \a
+__pv_tokens \a
 .if .L__pv_v
-__pv_site movw \a
+__pv_site \m \a
 .else
-{store} movw \a
-.endif
+{store} \m \a
 .endif
 .endm
-.macro push a:vararg
-.ifdef ".L__pv_push\a"
-.set .L__pv_v, ".L__pv_push\a"
-__pv_site push \a
-.else
-{store} push \a
-.endif
-.endm
-.macro pushw a:vararg
-.ifdef ".L__pv_push\a"
-.set .L__pv_v, ".L__pv_push\a"
-__pv_site pushw \a
-.else
-{store} pushw \a
-.endif
-.endm
-.macro pushl a:vararg
-.ifdef ".L__pv_push\a"
-.set .L__pv_v, ".L__pv_push\a"
-__pv_site pushl \a
-.else
-{store} pushl \a
-.endif
-.endm
-.macro pop a:vararg
-.ifdef ".L__pv_pop\a"
-.set .L__pv_v, ".L__pv_pop\a"
-__pv_site pop \a
-.else
-{store} pop \a
-.endif
-.endm
-.macro popw a:vararg
-.ifdef ".L__pv_pop\a"
-.set .L__pv_v, ".L__pv_pop\a"
-__pv_site popw \a
-.else
-{store} popw \a
-.endif
-.endm
-.macro popl a:vararg
-.ifdef ".L__pv_pop\a"
-.set .L__pv_v, ".L__pv_pop\a"
-__pv_site popl \a
-.else
-{store} popl \a
-.endif
-.endm
-.macro __pv_segmem p1,p2,p3,p4,p5,p6:vararg
+.macro __pv_tokens p1,p2,p3,p4,p5,p6:vararg
 .ifdef ".L__pv_s\p1"
 .set .L__pv_v, ".L__pv_s\p1"
 .endif
@@ -1303,6 +1236,69 @@ __pv_site popl \a
 .endif
 .ifdef ".L__pv_d\p6"
 .set .L__pv_v, ".L__pv_d\p6"
+.endif
+.endm
+.macro mov a:vararg
+.ifndef ".L__pv_\a"
+__pv_segmem mov, \a
+.else
+__pv_hit ,mov,\a
+.endif
+.endm
+.macro movl a:vararg
+.ifndef ".L__pv_\a"
+{store} movl \a
+.else
+__pv_hit ,movl,\a
+.endif
+.endm
+.macro movw a:vararg
+.ifndef ".L__pv_\a"
+__pv_segmem movw, \a
+.else
+__pv_hit ,movw,\a
+.endif
+.endm
+.macro push a:vararg
+.ifndef ".L__pv_push\a"
+{store} push \a
+.else
+__pv_hit push,push,\a
+.endif
+.endm
+.macro pushw a:vararg
+.ifndef ".L__pv_push\a"
+{store} pushw \a
+.else
+__pv_hit push,pushw,\a
+.endif
+.endm
+.macro pushl a:vararg
+.ifndef ".L__pv_push\a"
+{store} pushl \a
+.else
+__pv_hit push,pushl,\a
+.endif
+.endm
+.macro pop a:vararg
+.ifndef ".L__pv_pop\a"
+{store} pop \a
+.else
+__pv_hit pop,pop,\a
+.endif
+.endm
+.macro popw a:vararg
+.ifndef ".L__pv_pop\a"
+{store} popw \a
+.else
+__pv_hit pop,popw,\a
+.endif
+.endm
+.macro popl a:vararg
+.ifndef ".L__pv_pop\a"
+{store} popl \a
+.else
+__pv_hit pop,popl,\a
 .endif
 .endm
 

@@ -224,13 +224,13 @@ public struct GNUAsMacroSet: Sendable {
             }
         }
         if spellings.contains(where: { $0.1.mnemonic == "movq" }) {
-            o.line("# movq between two XMM or two MMX registers: re-emitted with {nooptimize}, not {store}.")
+            o.line("# movq between two XMM or two MMX registers: value 0, re-emitted with {nooptimize}, not {store}.")
             // In AT&T syntax and in Intel syntax without register prefixes, lower and upper case.
             let simd = (0..<(architecture == .x86_64 ? 16 : 8)).map { "xmm\($0)" }
             let mmx = (0..<8).map { "mm\($0)" }
             for bank in [simd, mmx] {
                 for spelled in [bank.map { "%" + $0 }, bank, bank.map { $0.uppercased() }] {
-                    for a in spelled { for b in spelled { set("x\(a),\(b)", "1") } }
+                    for a in spelled { for b in spelled { set("\(a),\(b)", "0") } }
                 }
             }
         }
@@ -266,18 +266,21 @@ public struct GNUAsMacroSet: Sendable {
                 if !overloaded.contains(m) { overloaded.append(m) }
             }
         }
-        for m in overloaded { overloadedMacro(&o, m) }
+        if !overloaded.isEmpty { hitMacro(&o) }
         if overloaded.contains("mov") || overloaded.contains("movw") { segmentMemoryClassifier(&o) }
+        for m in overloaded { overloadedMacro(&o, m) }
         o.line("")
     }
 
     /// A mnemonic that is sensitive only with special-register operands.
     ///
-    /// The plain path re-emits the statement with `{store}`, not `{nooptimize}`: both stop gas from
-    /// expanding the macro again, but `{store}` keeps `as -O` optimizations, and it selects the encoding
-    /// gas picks anyway for every form of these mnemonics except `movq` between two XMM or two MMX
-    /// registers, where gas's choice depends on the registers and on -msse2avx: those pairs come from a
-    /// table of their own and get `{nooptimize}`, which leaves the choice to gas.
+    /// The common path (not in the table) is the first branch and three lines long: every line of a
+    /// macro body costs gas time on each of the tens of thousands of moves in compiler output.
+    /// It re-emits the statement with `{store}`, not `{nooptimize}`: both stop gas from expanding the
+    /// macro again, but `{store}` keeps `as -O` optimizations, and it selects the encoding gas picks
+    /// anyway for every form of these mnemonics except `movq` between two XMM or two MMX registers,
+    /// where gas's choice depends on the registers and on -msse2avx: those pairs are in the table with
+    /// value 0 and get `{nooptimize}`, which leaves the choice to gas.
     private func overloadedMacro(_ o: inout MacroText, _ m: String) {
         let table: String
         if m.hasPrefix("push") {
@@ -288,37 +291,47 @@ public struct GNUAsMacroSet: Sendable {
             table = ""
         }
         o.line(".macro \(m) a:vararg")
-        o.line(".ifdef \".L__pv_\(table)\\a\"")
-        o.line(".set .L__pv_v, \".L__pv_\(table)\\a\"")
-        o.line("__pv_site \(m) \\a")
-        o.line(".else")
+        o.line(".ifndef \".L__pv_\(table)\\a\"")
         if m == "mov" || m == "movw" {
             // Not a register pair: a segment register may still stand beside a memory operand.
-            o.line(".set .L__pv_v, 0")
-            o.line("__pv_segmem \\a")
-            o.line(".if .L__pv_v")
-            o.line("__pv_site \(m) \\a")
-            o.line(".else")
-            o.line("{store} \(m) \\a")
-            o.line(".endif")
-        } else if m == "movq" {
-            o.line(".ifdef \".L__pv_x\\a\"")
-            o.line("{nooptimize} \(m) \\a")
-            o.line(".else")
-            o.line("{store} \(m) \\a")
-            o.line(".endif")
+            o.line("__pv_segmem \(m), \\a")
         } else {
-            // movl takes special registers only with register operands; push and pop take one operand.
             o.line("{store} \(m) \\a")
         }
+        o.line(".else")
+        o.line("__pv_hit \(table),\(m),\\a")
         o.line(".endif")
         o.line(".endm")
     }
 
-    /// Splits operands at commas (and blanks): the first token is a source segment register, or a
-    /// later one is the destination. `8(%rbx,%rcx,4),%ss` splits into four tokens.
+    /// `__pv_hit TABLE, MNEMONIC, OPERANDS`: the operands are in a table. Value 0 marks a movq register
+    /// pair that is not sensitive but must not get `{store}`. Kept out of line so that the common path
+    /// of the overloaded macros stays short: gas copies and scans a macro's whole body on every use.
+    private func hitMacro(_ o: inout MacroText) {
+        o.line(".macro __pv_hit t, m, a:vararg")
+        o.line(".set .L__pv_v, \".L__pv_\\t\\a\"")
+        o.line(".if .L__pv_v")
+        o.line("__pv_site \\m \\a")
+        o.line(".else")
+        o.line("{nooptimize} \\m \\a")
+        o.line(".endif")
+        o.line(".endm")
+    }
+
+    /// `__pv_segmem MNEMONIC, OPERANDS`: splits the operands at commas (and blanks); the first token is
+    /// a source segment register, or a later one the destination. `8(%rbx,%rcx,4),%ss` is four tokens.
+    /// The statement is re-emitted from \\a, whole.
     private func segmentMemoryClassifier(_ o: inout MacroText) {
-        o.line(".macro __pv_segmem p1,p2,p3,p4,p5,p6:vararg")
+        o.line(".macro __pv_segmem m, a:vararg")
+        o.line(".set .L__pv_v, 0")
+        o.line("__pv_tokens \\a")
+        o.line(".if .L__pv_v")
+        o.line("__pv_site \\m \\a")
+        o.line(".else")
+        o.line("{store} \\m \\a")
+        o.line(".endif")
+        o.line(".endm")
+        o.line(".macro __pv_tokens p1,p2,p3,p4,p5,p6:vararg")
         o.line(".ifdef \".L__pv_s\\p1\"")
         o.line(".set .L__pv_v, \".L__pv_s\\p1\"")
         o.line(".endif")

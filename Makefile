@@ -1,0 +1,45 @@
+# previrt: build, demo, tests, benchmarks.
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+SWIFT   ?= swift
+CC      ?= gcc
+BUILD   := .build/debug
+PREVIRT := $(BUILD)/previrt
+OUT     := out
+
+.PHONY: all build macros demo test bench clean
+
+all: build
+
+build:
+	$(SWIFT) build --product previrt
+
+# Regenerate every file generated from the catalog (committed; a test fails when one is stale).
+macros: build
+	$(PREVIRT) macros --arch i386 -o Macros/previrt-i386.s
+	$(PREVIRT) macros --arch x86_64 -o Macros/previrt-x86_64.s
+	$(PREVIRT) note-header -o Sources/PrevirtRuntime/include/previrt_note.h
+	$(PREVIRT) catalog --markdown > Docs/catalog.md.tmp && mv Docs/catalog.md.tmp Docs/catalog.md
+
+# The main job on a built-in example: generate both macro sets, build C inline asm and a .S file
+# with them for i386 and x86_64, and list the sites each object records.
+demo: build
+	@mkdir -p $(OUT)/demo
+	$(PREVIRT) macros --arch x86_64 -o $(OUT)/demo/previrt-x86_64.s
+	$(PREVIRT) macros --arch i386 -o $(OUT)/demo/previrt-i386.s
+	$(CC) -O2 -ffreestanding -fno-pic -c -Wa,$(OUT)/demo/previrt-x86_64.s Examples/annotate/io.c -o $(OUT)/demo/io-x86_64.o
+	$(CC) -m32 -O2 -ffreestanding -fno-pic -c -Wa,$(OUT)/demo/previrt-i386.s Examples/annotate/io.c -o $(OUT)/demo/io-i386.o
+	$(CC) -c -Wa,$(OUT)/demo/previrt-x86_64.s Examples/annotate/entry.S -o $(OUT)/demo/entry-x86_64.o
+	$(CC) -m32 -c -Wa,$(OUT)/demo/previrt-i386.s Examples/annotate/entry.S -o $(OUT)/demo/entry-i386.o
+	$(PREVIRT) notes $(OUT)/demo/io-x86_64.o $(OUT)/demo/io-i386.o $(OUT)/demo/entry-x86_64.o $(OUT)/demo/entry-i386.o
+
+test:
+	$(SWIFT) build
+	$(SWIFT) test
+
+# Ratios measured side by side in one run (see Docs/benchmarks.md).
+bench: build
+	python3 Benchmarks/assemble.py
+
+clean:
+	rm -rf $(OUT) .build
