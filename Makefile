@@ -7,11 +7,15 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all build macros demo test bench clean
+.PHONY: all deps build macros demo test bench clean
 
 all: build
 
-build:
+# Debian packages (binutils-dev, binutils-source, gcc-multilib, ...): installed if missing.
+deps:
+	@.ci/install-deps
+
+build: deps
 	$(SWIFT) build --product previrt
 
 # Regenerate every file generated from the catalog (committed; a test fails when one is stale).
@@ -33,7 +37,7 @@ demo: build
 	$(CC) -m32 -c -Wa,$(OUT)/demo/previrt-i386.s Examples/annotate/entry.S -o $(OUT)/demo/entry-i386.o
 	$(PREVIRT) notes $(OUT)/demo/io-x86_64.o $(OUT)/demo/io-i386.o $(OUT)/demo/entry-x86_64.o $(OUT)/demo/entry-i386.o
 
-test:
+test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 
