@@ -22,16 +22,25 @@ let package = Package(
         .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote"]),
         // Freestanding C runtime (MIT): the note ABI header and the note walker.
         .target(name: "PrevirtRuntime"),
+        // libbfd and libopcodes (binutils-dev) behind a small C interface; only PrevirtBinutils uses it.
+        .target(name: "CBinutils", linkerSettings: [.linkedLibrary("bfd"), .linkedLibrary("opcodes")]),
+        // A safe Swift API over CBinutils: objects, archives, sections, symbols, relocations, decoding.
+        .target(name: "PrevirtBinutils", dependencies: ["CBinutils"]),
+        // The inspector: list, verify and cover sites; statistics; human and JSON reports.
+        .target(name: "PrevirtInspector", dependencies: ["PrevirtCatalog", "PrevirtNote", "PrevirtBinutils"]),
         .executableTarget(
             name: "previrt",
             dependencies: [
-                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros",
+                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtInspector",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "PrevirtTests",
-            dependencies: ["PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtRuntime"]
+            dependencies: [
+                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtRuntime", "PrevirtBinutils",
+                "PrevirtInspector",
+            ]
         ),
     ]
 )
