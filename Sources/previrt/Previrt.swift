@@ -15,8 +15,8 @@ struct Previrt: ParsableCommand {
 
               previrt macros --arch x86_64 -o previrt.s
               gcc -Wa,previrt.s -c kernel.c
-              previrt notes kernel.o
+              previrt inspect --verify --coverage kernel.o
             """,
-        subcommands: [CatalogCommand.self, MacrosCommand.self, NoteHeaderCommand.self, NotesCommand.self]
+        subcommands: [CatalogCommand.self, MacrosCommand.self, InspectCommand.self, NoteHeaderCommand.self]
     )
 }

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// previrt: inspect one object: read its notes, locate, verify and cover its sites.
+
+import PrevirtBinutils
+import PrevirtCatalog
+import PrevirtNote
+
+/// What `previrt inspect` should do beyond listing.
+public struct InspectionOptions: Sendable {
+    public var verify = false
+    public var coverage = false
+    public var stats = false
+    public init(verify: Bool = false, coverage: Bool = false, stats: Bool = false) {
+        self.verify = verify
+        self.coverage = coverage
+        self.stats = stats
+    }
+}
+
+/// A site located in the object.
+struct LocatedSite {
+    var note: Note
+    var record: SiteRecord
+    var section: ObjectFile.Section?
+    var sectionOffset: UInt64
+    var address: UInt64
+    var instructionAddress: UInt64 { address + UInt64(record.instructionOffset) }
+}
+
+struct ObjectInspector {
+    let object: ObjectFile
+    let path: String
+    let options: InspectionOptions
+    var report: FileReport
+    private var sectionBytes: [Int: [UInt8]] = [:]
+    private var decoders: [Int: Disassembler] = [:]
+    private lazy var namer = SymbolNamer(object: object)
+
+    init(object: ObjectFile, path: String, options: InspectionOptions) {
+        self.object = object
+        self.path = path
+        self.options = options
+        report = FileReport(path: path, format: object.format, arch: object.architecture, relocatable: object.isRelocatable)
+    }
+
+    mutating func run() -> FileReport {
+        guard object.isELF else {
+            diagnose("not-elf", .unusable, "\(object.format) is not ELF; previrt notes exist only in ELF files")
+            return report
+        }
+        guard object.machine == 3 || object.machine == 62 else {
+            diagnose("not-x86", .unusable, "architecture \(object.architecture) is not i386 or x86-64")
+            return report
+        }
+        let sites = readSites()
+        if options.verify {
+            for i in report.sites.indices {
+                let checked = verified(report.sites[i], sites[i])
+                report.sites[i] = checked
+            }
+        }
+        if options.coverage { cover(sites) }
+        if options.stats { report.stats = statistics(sites) }
+        return report
+    }
+
+    // MARK: - Notes
+
+    private mutating func readSites() -> [LocatedSite] {
+        let noteSections = object.sections.filter { $0.name == NoteABI.sectionName }
+        if noteSections.isEmpty {
+            diagnose("no-notes", .note, "no \(NoteABI.sectionName) section: nothing was assembled with a previrt macro set")
+        }
+        var located: [LocatedSite] = []
+        for section in noteSections {
+            let bytes: [UInt8]
+            let notes: [Note]
+            do {
+                bytes = try contents(section)
+                notes = try Note.parseSection(bytes)
+            } catch let error as NoteError {
+                diagnose("note-structure", .unusable, "\(NoteABI.sectionName): \(error)")
+                continue
+            } catch {
+                diagnose("unreadable-section", .unusable, "\(section.name): \(error)")
+                continue
+            }
+            let relocations = object.isRelocatable ? ((try? object.relocations(in: section)) ?? []) : []
+            for note in notes {
+                switch note.payload {
+                case .header(let h):
+                    report.headers.append(HeaderReport(abi_version: Int(h.abiVersion), machine: Int(h.machine), generator: h.generator, profile: h.profile))
+                    if h.abiVersion != NoteABI.version {
+                        diagnose("abi-version", .finding, "note \(note.index) at offset 0x\(hex(note.offset)): header says ABI version \(h.abiVersion); this inspector reads version \(NoteABI.version)")
+                    }
+                case .unrecognized(let owner, let type, let reason):
+                    let code = owner != NoteABI.owner ? "foreign-note" : (type == NoteABI.siteType || type == NoteABI.headerType ? "bad-descriptor" : "unknown-type")
+                    diagnose(code, .finding, "note \(note.index) at offset 0x\(hex(note.offset)): \(reason)")
+                case .site(let record):
+                    let site = locate(note, record, in: section, relocations: relocations, noteBytes: bytes)
+                    located.append(site)
+                    report.sites.append(siteReport(site))
+                }
+            }
+        }
+        return located
+    }
+
+    private mutating func locate(
+        _ note: Note, _ record: SiteRecord, in noteSection: ObjectFile.Section, relocations: [ObjectFile.Relocation], noteBytes: [UInt8]
+    ) -> LocatedSite {
+        var site = LocatedSite(note: note, record: record, section: nil, sectionOffset: 0, address: 0)
+        if object.isRelocatable {
+            guard let r = relocations.first(where: { $0.offset == UInt64(note.descriptorOffset) }) else {
+                diagnose("no-relocation", .finding, "note \(note.index) at offset 0x\(hex(note.offset)): the site field has no relocation, so the site cannot be located")
+                return site
+            }
+            let addend = r.hasExplicitAddend ? r.addend : Int64(record.relativeSite)
+            let offset = UInt64(bitPattern: Int64(bitPattern: r.symbolValue) &+ addend)
+            site.section = r.symbolSection.flatMap { i in object.sections.first { $0.index == i } }
+            site.sectionOffset = offset
+            site.address = (site.section?.address ?? 0) &+ offset
+        } else {
+            let field = noteSection.address &+ UInt64(note.descriptorOffset)
+            site.address = UInt64(bitPattern: Int64(bitPattern: field) &+ Int64(record.relativeSite))
+            site.section = object.sections.first { $0.isAllocated && $0.size > 0 && $0.contains(site.address) && $0.name != NoteABI.sectionName }
+            site.sectionOffset = site.section.map { site.address - $0.address } ?? 0
+        }
+        return site
+    }
+
+    private mutating func siteReport(_ site: LocatedSite) -> SiteReport {
+        let r = site.record
+        var status = SiteStatus.unverified
+        let place = "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address))"
+        if !r.problems.isEmpty {
+            status = .invalid
+            diagnose("invalid-site", .finding, "\(place): \(r.problems.joined(separator: "; "))")
+        } else if site.section == nil {
+            status = .outside
+            diagnose("outside", .finding, "\(place) lies outside every section")
+        } else if let s = site.section, site.sectionOffset + UInt64(r.siteLength) > s.size {
+            status = .outside
+            diagnose("beyond-section", .finding, "\(place) runs past the end of \(s.name)")
+        } else if let s = site.section, !s.isCode {
+            status = .notExecutable
+            diagnose("not-executable", .finding, "\(place) is in \(s.name), which is not executable (an alternatives replacement or data: the in-place VMM will not patch it)")
+        }
+        let name = site.section.flatMap { namer.name(section: $0.index, offset: site.sectionOffset) }
+        return SiteReport(
+            note: site.note.index, note_offset: site.note.offset, address: site.address, section: site.section?.name,
+            section_offset: site.sectionOffset, symbol: name?.symbol, offset: name?.offset ?? site.sectionOffset,
+            kind: r.kind?.name ?? "unknown", kind_id: Int(r.kindID), mode: Int(r.modeBits), insn_len: Int(r.instructionLength),
+            site_len: Int(r.siteLength), flags: r.flags.names, insn: nil, status: status)
+    }
+
+    // MARK: - Verify
+
+    private mutating func verified(_ site: SiteReport, _ located: LocatedSite) -> SiteReport {
+        var report = site
+        report.status = verify(&report, located)
+        return report
+    }
+
+    /// The status of one site, after decoding it; also fills in its instruction text.
+    private mutating func verify(_ report: inout SiteReport, _ site: LocatedSite) -> SiteStatus {
+        guard report.status == .unverified, let section = site.section, let kind = site.record.kind,
+              let mode = site.record.mode, let bytes = try? contents(section), let decoder = decoder(mode.rawValue) else { return report.status }
+        let r = site.record
+        let place = "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address))\(report.symbol.map { " (\($0)+0x\(hex(report.offset)))" } ?? "")"
+        let start = Int(site.sectionOffset) + r.instructionOffset
+        guard let insn = bytes.withUnsafeBufferPointer({ decoder.decode($0, offset: start, address: site.instructionAddress) }) else {
+            diagnose("undecodable", .finding, "\(place): libopcodes cannot decode the bytes there as \(mode.rawValue)-bit code")
+            return .undecodable
+        }
+        report.insn = Self.tidy(insn.text)
+        let decodedKind = SensitiveMatcher.all.kind(ofText: insn.text)
+        if decodedKind?.id != kind.id || insn.length != Int(r.instructionLength) {
+            diagnose("mismatch", .finding, "\(place): recorded as \(kind.name), \(r.instructionLength) bytes, \(mode.rawValue)-bit; decodes as '\(insn.text)' (\(insn.length) bytes\(decodedKind.map { ", \($0.name)" } ?? ", not sensitive"))")
+            return .mismatch
+        }
+        let padStart = Int(site.sectionOffset) + (r.flags.contains(.paddingPrecedes) ? 0 : Int(r.instructionLength))
+        let padding = Array(bytes[padStart..<(padStart + r.paddingLength)])
+        if padding != NopTable.padding(count: r.paddingLength, modeBits: mode.rawValue) {
+            diagnose("bad-padding", .finding, "\(place): the \(r.paddingLength) padding bytes \(padding.hexList) are not the NOP padding of \(mode.rawValue)-bit code")
+            return .badPadding
+        }
+        return .ok
+    }
+
+    // MARK: - Coverage
+
+    private mutating func cover(_ sites: [LocatedSite]) {
+        var covered = Set<UInt64>()
+        var prefixedEnds = Set<UInt64>()
+        for s in sites {
+            covered.insert(s.instructionAddress)
+            if s.record.flags.contains(.prefixMayPrecede) { prefixedEnds.insert(s.instructionAddress + UInt64(s.record.instructionLength)) }
+        }
+        let matcher = SensitiveMatcher(profile: coverageProfile)
+        let modeBits = object.machine == 62 ? 64 : 32
+        guard let decoder = decoder(modeBits) else { return }
+        var unannotated: [UnannotatedReport] = []
+        var decodeErrors = 0
+        var decoded = 0
+        for section in object.sections where section.isCode && section.hasContents && section.size > 0 {
+            guard let bytes = try? contents(section) else { continue }
+            let starts = namer.starts(in: section.index, size: section.size)
+            bytes.withUnsafeBufferPointer { buffer in
+                for (from, to) in zip(starts, starts.dropFirst() + [Int(section.size)]) where from < to {
+                    var offset = from
+                    while offset < to {
+                        let address = section.address + UInt64(offset)
+                        guard let insn = decoder.decode(buffer, offset: offset, address: address) else {
+                            decodeErrors += 1
+                            if decodeErrors <= 20 {
+                                diagnose("decode-error", .note, "\(section.name)+0x\(hex(offset)): libopcodes cannot decode the bytes there; skipping one byte")
+                            }
+                            offset += 1
+                            continue
+                        }
+                        decoded += 1
+                        if CandidateFilter.mightBeSensitive(buffer, offset, insn.length, modeBits: modeBits),
+                           let kind = matcher.kind(ofText: insn.text),
+                           !covered.contains(address),
+                           !prefixedEnds.contains(address + UInt64(insn.length)) {
+                            let name = namer.name(section: section.index, offset: UInt64(offset))
+                            unannotated.append(UnannotatedReport(
+                                address: address, section: section.name, symbol: name?.symbol, offset: name?.offset ?? UInt64(offset),
+                                insn: Self.tidy(insn.text), kind: kind.name))
+                        }
+                        offset += insn.length
+                    }
+                }
+            }
+        }
+        if decodeErrors > 20 { diagnose("decode-error", .note, "\(decodeErrors - 20) more decode errors not shown") }
+        for u in unannotated {
+            diagnose("unannotated", .finding, "0x\(hex(u.address)) (\(u.symbol.map { "\($0)+0x\(hex(u.offset))" } ?? "\(u.section)+0x\(hex(u.offset))")): '\(u.insn)' is sensitive (\(u.kind)) and no site covers it")
+        }
+        report.unannotated = unannotated
+        decodedCount = decoded
+    }
+
+    private var decodedCount: Int?
+
+    /// Coverage checks the kinds of the profile the headers name (default when there is none).
+    private var coverageProfile: Profile {
+        let names = Set(report.headers.map(\.profile))
+        if names.count == 1, let name = names.first, let p = try? Profile.named(name) { return p }
+        return (try? Profile.named("default")) ?? Profile.builtIn[0]
+    }
+
+    // MARK: - Stats
+
+    private func statistics(_ sites: [LocatedSite]) -> StatsReport {
+        var byKind: [String: Int] = [:]
+        var bySection: [String: Int] = [:]
+        var padding = 0
+        for s in sites {
+            byKind[s.record.kind?.name ?? "unknown", default: 0] += 1
+            bySection[s.section?.name ?? "(none)", default: 0] += 1
+            padding += max(0, s.record.paddingLength)
+        }
+        let code = object.sections.filter { $0.isCode && $0.hasContents }.reduce(UInt64(0)) { $0 + $1.size }
+        return StatsReport(
+            sites: sites.count, by_kind: byKind, by_section: bySection, padding_bytes: padding, code_bytes: code,
+            padding_share: code == 0 ? 0 : Double(padding) / Double(code), decoded_instructions: decodedCount)
+    }
+
+    // MARK: - Helpers
+
+    private mutating func contents(_ section: ObjectFile.Section) throws -> [UInt8] {
+        if let b = sectionBytes[section.index] { return b }
+        let b = try object.contents(of: section)
+        sectionBytes[section.index] = b
+        return b
+    }
+
+    private mutating func decoder(_ modeBits: Int) -> Disassembler? {
+        if let d = decoders[modeBits] { return d }
+        let d = try? Disassembler(modeBits: modeBits)
+        decoders[modeBits] = d
+        return d
+    }
+
+    private mutating func diagnose(_ code: String, _ severity: Severity, _ message: String) {
+        report.diagnostics.append(Diagnostic(code: code, severity: severity, message: "\(path): \(message)"))
+    }
+
+    /// libopcodes pads the mnemonic with blanks: `mov    %cr3,%rax` reads better as `mov %cr3,%rax`.
+    static func tidy(_ text: String) -> String {
+        text.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+}
+
+func hex<T: BinaryInteger>(_ n: T) -> String { String(n, radix: 16) }
+
+extension SensitiveMatcher {
+    /// Every kind of the catalog: what a site's instruction is checked against.
+    static let all = SensitiveMatcher(profile: (try? Profile.named("all")) ?? Profile.builtIn[0])
+}
