@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench clean
+.PHONY: all deps build macros demo test bench fuzz clean
 
 all: build
 
@@ -48,5 +48,15 @@ test: deps
 bench: build
 	python3 Benchmarks/assemble.py
 
+# libFuzzer over the Swift note parser and the C runtime's note walker, seeded with the note sections
+# of the demo objects.
+FUZZ_RUNS ?= 1000000
+fuzz: demo
+	Fuzz/build.sh .build-fuzz
+	@mkdir -p .build-fuzz/corpus
+	@for o in $(OUT)/demo/*.o; do objcopy -O binary --only-section=.note.previrt $$o .build-fuzz/corpus/seed-$$(basename $$o); done
+	.build-fuzz/note-parser-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus
+	.build-fuzz/note-walk-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus
+
 clean:
-	rm -rf $(OUT) .build
+	rm -rf $(OUT) .build .build-fuzz

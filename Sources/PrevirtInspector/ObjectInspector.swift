@@ -24,7 +24,7 @@ struct LocatedSite {
     var section: ObjectFile.Section?
     var sectionOffset: UInt64
     var address: UInt64
-    var instructionAddress: UInt64 { address + UInt64(record.instructionOffset) }
+    var instructionAddress: UInt64 { address &+ UInt64(record.instructionOffset) }
 }
 
 struct ObjectInspector {
@@ -139,7 +139,7 @@ struct ObjectInspector {
         } else if site.section == nil {
             status = .outside
             diagnose("outside", .finding, "\(place) lies outside every section")
-        } else if let s = site.section, site.sectionOffset + UInt64(r.siteLength) > s.size {
+        } else if let s = site.section, site.sectionOffset > s.size || UInt64(r.siteLength) > s.size - site.sectionOffset {
             status = .outside
             diagnose("beyond-section", .finding, "\(place) runs past the end of \(s.name)")
         } else if let s = site.section, !s.isCode {
@@ -167,6 +167,7 @@ struct ObjectInspector {
         guard report.status == .unverified, let section = site.section, let kind = site.record.kind,
               let mode = site.record.mode, let bytes = try? contents(section), let decoder = decoder(mode.rawValue) else { return report.status }
         let r = site.record
+        guard site.sectionOffset &+ UInt64(r.siteLength) <= UInt64(bytes.count) else { return report.status }
         let place = "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address))\(report.symbol.map { " (\($0)+0x\(hex(report.offset)))" } ?? "")"
         let start = Int(site.sectionOffset) + r.instructionOffset
         guard let insn = bytes.withUnsafeBufferPointer({ decoder.decode($0, offset: start, address: site.instructionAddress) }) else {
@@ -193,9 +194,9 @@ struct ObjectInspector {
     private mutating func cover(_ sites: [LocatedSite]) {
         var covered = Set<UInt64>()
         var prefixedEnds = Set<UInt64>()
-        for s in sites {
+        for s in sites where s.record.problems.isEmpty {
             covered.insert(s.instructionAddress)
-            if s.record.flags.contains(.prefixMayPrecede) { prefixedEnds.insert(s.instructionAddress + UInt64(s.record.instructionLength)) }
+            if s.record.flags.contains(.prefixMayPrecede) { prefixedEnds.insert(s.instructionAddress &+ UInt64(s.record.instructionLength)) }
         }
         let matcher = SensitiveMatcher(profile: coverageProfile)
         let modeBits = object.machine == 62 ? 64 : 32

@@ -79,7 +79,7 @@ public struct SiteRecord: Sendable, Equatable {
     public var kind: InstructionKind? { Catalog.kind(id: kindID) }
     public var paddingLength: Int { Int(siteLength) - Int(instructionLength) }
     /// Offset of the instruction from the start of the site.
-    public var instructionOffset: Int { flags.contains(.paddingPrecedes) ? paddingLength : 0 }
+    public var instructionOffset: Int { flags.contains(.paddingPrecedes) ? max(0, paddingLength) : 0 }
 
     /// The 12-byte descriptor.
     public func encoded() -> [UInt8] {

@@ -71,27 +71,9 @@ struct CommandLineTests {
         #expect((rdtsc["profiles"] as? [String]) == ["all"])
     }
 
-    @Test("previrt notes: sites of a real object; an unusable file exits 2 naming it")
-    func notes() throws {
-        let dir = try Toolchain.scratch()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try ".text\nf:\ncli\nmov %cr3,%rax\n".write(to: dir.appendingPathComponent("a.s"), atomically: true, encoding: .utf8)
-        #expect(try Toolchain.run("as", ["--64", try Toolchain.macroSet(.x86_64), "a.s", "-o", "a.o"], in: dir).succeeded)
-        let r = try run(["notes", "a.o"], in: dir)
-        #expect(r.succeeded)
-        #expect(r.output.contains("2 sites"))
-        #expect(r.output.contains("f+0x5") && r.output.contains("mov-from-cr"))
-        try "not an ELF file".write(to: dir.appendingPathComponent("bad.o"), atomically: true, encoding: .utf8)
-        let bad = try run(["notes", "bad.o"], in: dir)
-        #expect(bad.status == 2)
-        #expect(bad.output.contains("bad.o") && bad.output.contains("not an ELF file"))
-        let missing = try run(["notes", "missing.o"], in: dir)
-        #expect(missing.status == 2)
-    }
-
     @Test("--help explains each command")
     func help() throws {
-        for command in ["macros", "catalog", "notes", "note-header"] {
+        for command in ["macros", "catalog", "inspect", "note-header"] {
             let r = try run([command, "--help"])
             #expect(r.succeeded)
             #expect(r.output.contains("USAGE: previrt \(command)"))
