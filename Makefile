@@ -46,7 +46,9 @@ test: deps
 
 # Ratios measured side by side in one run (see Docs/benchmarks.md).
 bench: build
+	$(SWIFT) build -c release --product previrt
 	python3 Benchmarks/assemble.py
+	python3 Benchmarks/inspect.py
 
 # libFuzzer over the Swift note parser and the C runtime's note walker, seeded with the note sections
 # of the demo objects.

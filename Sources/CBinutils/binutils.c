@@ -320,7 +320,7 @@ static int append_text(void *stream, const char *fmt, va_list ap)
 {
     struct pv_disasm *d = stream;
     int n;
-    if (d->length >= d->capacity)
+    if (!d->text || d->length >= d->capacity)
         return 0;
     n = vsnprintf(d->text + d->length, d->capacity - d->length, fmt, ap);
     if (n > 0)
@@ -375,12 +375,13 @@ void pv_disasm_free(pv_disasm *d) { free(d); }
 int pv_disasm_one(pv_disasm *d, const unsigned char *buf, size_t len, unsigned long long vma, char *out, size_t outlen)
 {
     int n;
-    if (!outlen)
+    if (out && !outlen)
         return -1;
     d->text = out;
     d->capacity = outlen;
     d->length = 0;
-    out[0] = 0;
+    if (out)
+        out[0] = 0;
     d->info.buffer = (bfd_byte *)buf;
     d->info.buffer_length = len;
     d->info.buffer_vma = vma;

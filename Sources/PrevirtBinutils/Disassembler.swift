@@ -39,6 +39,13 @@ public final class Disassembler {
         return Instruction(length: Int(n), text: String(cBuffer: buffer))
     }
 
+    /// The length of the instruction at `offset`, without its text; nil if libopcodes cannot decode it.
+    public func length(_ bytes: UnsafeBufferPointer<UInt8>, offset: Int, address: UInt64) -> Int? {
+        guard offset >= 0, offset < bytes.count, let base = bytes.baseAddress else { return nil }
+        let n = pv_disasm_one(handle, base + offset, bytes.count - offset, address, nil, 0)
+        return n > 0 ? Int(n) : nil
+    }
+
     /// Decodes the first instruction of `bytes`.
     public func decode(_ bytes: [UInt8], at address: UInt64) -> Instruction? {
         bytes.withUnsafeBufferPointer { decode($0, offset: 0, address: address) }

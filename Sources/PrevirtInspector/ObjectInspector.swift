@@ -212,7 +212,7 @@ struct ObjectInspector {
                     var offset = from
                     while offset < to {
                         let address = section.address + UInt64(offset)
-                        guard let insn = decoder.decode(buffer, offset: offset, address: address) else {
+                        guard let length = decoder.length(buffer, offset: offset, address: address) else {
                             decodeErrors += 1
                             if decodeErrors <= 20 {
                                 diagnose("decode-error", .note, "\(section.name)+0x\(hex(offset)): libopcodes cannot decode the bytes there; skipping one byte")
@@ -221,16 +221,18 @@ struct ObjectInspector {
                             continue
                         }
                         decoded += 1
-                        if CandidateFilter.mightBeSensitive(buffer, offset, insn.length, modeBits: modeBits),
-                           let kind = matcher.kind(ofText: insn.text),
+                        // Only a candidate by its bytes is decoded again, with its text.
+                        if CandidateFilter.mightBeSensitive(buffer, offset, length, modeBits: modeBits),
                            !covered.contains(address),
-                           !prefixedEnds.contains(address + UInt64(insn.length)) {
+                           !prefixedEnds.contains(address + UInt64(length)),
+                           let insn = decoder.decode(buffer, offset: offset, address: address),
+                           let kind = matcher.kind(ofText: insn.text) {
                             let name = namer.name(section: section.index, offset: UInt64(offset))
                             unannotated.append(UnannotatedReport(
                                 address: address, section: section.name, symbol: name?.symbol, offset: name?.offset ?? UInt64(offset),
                                 insn: Self.tidy(insn.text), kind: kind.name))
                         }
-                        offset += insn.length
+                        offset += length
                     }
                 }
             }

@@ -84,7 +84,8 @@ int pv_object_reloc(const pv_object *object, long index, struct pv_reloc *out);
 pv_disasm *pv_disasm_new(int mode_bits);
 void pv_disasm_free(pv_disasm *d);
 /* Decodes one instruction of buf[0..len) at address vma: returns its length, or -1 when libopcodes
- * cannot decode it; its text (NUL-terminated, truncated to outlen) goes to out. */
+ * cannot decode it; its text (NUL-terminated, truncated to outlen) goes to out. With out NULL only
+ * the length is computed, which skips formatting the text. */
 int pv_disasm_one(pv_disasm *d, const unsigned char *buf, size_t len, unsigned long long vma, char *out, size_t outlen);
 
 #endif
