@@ -24,12 +24,12 @@ public struct Inspector: Sendable {
             file = try BinaryFile(path: path)
         } catch {
             var r = FileReport(path: path, format: "", arch: "", relocatable: false)
-            r.diagnostics.append(Diagnostic(code: "unreadable", severity: .unusable, message: "\(path): \(error.description)"))
+            r.diagnostics.append(Diagnostic(code: DiagnosticCode.unreadable.rawValue, severity: .unusable, message: "\(path): \(error.description)"))
             return [r]
         }
         if file.isArchive && file.objects.isEmpty {
             var r = FileReport(path: path, format: "archive", arch: "", relocatable: true)
-            r.diagnostics.append(Diagnostic(code: "empty-archive", severity: .note, message: "\(path): the archive has no object members"))
+            r.diagnostics.append(Diagnostic(code: DiagnosticCode.emptyArchive.rawValue, severity: .note, message: "\(path): the archive has no object members"))
             return [r]
         }
         return file.objects.map { object in

@@ -45,11 +45,11 @@ struct ObjectInspector {
 
     mutating func run() -> FileReport {
         guard object.isELF else {
-            diagnose("not-elf", .unusable, "\(object.format) is not ELF; previrt notes exist only in ELF files")
+            diagnose(.notELF, .unusable, "\(object.format) is not ELF; previrt notes exist only in ELF files")
             return report
         }
         guard object.machine == 3 || object.machine == 62 else {
-            diagnose("not-x86", .unusable, "architecture \(object.architecture) is not i386 or x86-64")
+            diagnose(.notX86, .unusable, "architecture \(object.architecture) is not i386 or x86-64")
             return report
         }
         let sites = readSites()
@@ -69,7 +69,7 @@ struct ObjectInspector {
     private mutating func readSites() -> [LocatedSite] {
         let noteSections = object.sections.filter { $0.name == NoteABI.sectionName }
         if noteSections.isEmpty {
-            diagnose("no-notes", .note, "no \(NoteABI.sectionName) section: nothing was assembled with a previrt macro set")
+            diagnose(.noNotes, .note, "no \(NoteABI.sectionName) section: nothing was assembled with a previrt macro set")
         }
         var located: [LocatedSite] = []
         for section in noteSections {
@@ -79,10 +79,10 @@ struct ObjectInspector {
                 bytes = try contents(section)
                 notes = try Note.parseSection(bytes)
             } catch let error as NoteError {
-                diagnose("note-structure", .unusable, "\(NoteABI.sectionName): \(error)")
+                diagnose(.noteStructure, .unusable, "\(NoteABI.sectionName): \(error)")
                 continue
             } catch {
-                diagnose("unreadable-section", .unusable, "\(section.name): \(error)")
+                diagnose(.unreadableSection, .unusable, "\(section.name): \(error)")
                 continue
             }
             let relocations = object.isRelocatable ? ((try? object.relocations(in: section)) ?? []) : []
@@ -91,10 +91,10 @@ struct ObjectInspector {
                 case .header(let h):
                     report.headers.append(HeaderReport(abi_version: Int(h.abiVersion), machine: Int(h.machine), generator: h.generator, profile: h.profile))
                     if h.abiVersion != NoteABI.version {
-                        diagnose("abi-version", .finding, "note \(note.index) at offset 0x\(hex(note.offset)): header says ABI version \(h.abiVersion); this inspector reads version \(NoteABI.version)")
+                        diagnose(.abiVersion, .finding, "note \(note.index) at offset 0x\(hex(note.offset)): header says ABI version \(h.abiVersion); this inspector reads version \(NoteABI.version)")
                     }
                 case .unrecognized(let owner, let type, let reason):
-                    let code = owner != NoteABI.owner ? "foreign-note" : (type == NoteABI.siteType || type == NoteABI.headerType ? "bad-descriptor" : "unknown-type")
+                    let code: DiagnosticCode = owner != NoteABI.owner ? .foreignNote : (type == NoteABI.siteType || type == NoteABI.headerType ? .badDescriptor : .unknownType)
                     diagnose(code, .finding, "note \(note.index) at offset 0x\(hex(note.offset)): \(reason)")
                 case .site(let record):
                     let site = locate(note, record, in: section, relocations: relocations, noteBytes: bytes)
@@ -112,7 +112,7 @@ struct ObjectInspector {
         var site = LocatedSite(note: note, record: record, section: nil, sectionOffset: 0, address: 0)
         if object.isRelocatable {
             guard let r = relocations.first(where: { $0.offset == UInt64(note.descriptorOffset) }) else {
-                diagnose("no-relocation", .finding, "note \(note.index) at offset 0x\(hex(note.offset)): the site field has no relocation, so the site cannot be located")
+                diagnose(.noRelocation, .finding, "note \(note.index) at offset 0x\(hex(note.offset)): the site field has no relocation, so the site cannot be located")
                 return site
             }
             let addend = r.hasExplicitAddend ? r.addend : Int64(record.relativeSite)
@@ -135,16 +135,16 @@ struct ObjectInspector {
         let place = "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address))"
         if !r.problems.isEmpty {
             status = .invalid
-            diagnose("invalid-site", .finding, "\(place): \(r.problems.joined(separator: "; "))")
+            diagnose(.invalidSite, .finding, "\(place): \(r.problems.joined(separator: "; "))")
         } else if site.section == nil {
             status = .outside
-            diagnose("outside", .finding, "\(place) lies outside every section")
+            diagnose(.outside, .finding, "\(place) lies outside every section")
         } else if let s = site.section, site.sectionOffset > s.size || UInt64(r.siteLength) > s.size - site.sectionOffset {
             status = .outside
-            diagnose("beyond-section", .finding, "\(place) runs past the end of \(s.name)")
+            diagnose(.beyondSection, .finding, "\(place) runs past the end of \(s.name)")
         } else if let s = site.section, !s.isCode {
             status = .notExecutable
-            diagnose("not-executable", .finding, "\(place) is in \(s.name), which is not executable (an alternatives replacement or data: the in-place VMM will not patch it)")
+            diagnose(.notExecutable, .finding, "\(place) is in \(s.name), which is not executable (an alternatives replacement or data: the in-place VMM will not patch it)")
         }
         let name = site.section.flatMap { namer.name(section: $0.index, offset: site.sectionOffset) }
         return SiteReport(
@@ -171,19 +171,19 @@ struct ObjectInspector {
         let place = "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address))\(report.symbol.map { " (\($0)+0x\(hex(report.offset)))" } ?? "")"
         let start = Int(site.sectionOffset) + r.instructionOffset
         guard let insn = bytes.withUnsafeBufferPointer({ decoder.decode($0, offset: start, address: site.instructionAddress) }) else {
-            diagnose("undecodable", .finding, "\(place): libopcodes cannot decode the bytes there as \(mode.rawValue)-bit code")
+            diagnose(.undecodable, .finding, "\(place): libopcodes cannot decode the bytes there as \(mode.rawValue)-bit code")
             return .undecodable
         }
         report.insn = Self.tidy(insn.text)
         let decodedKind = SensitiveMatcher.all.kind(ofText: insn.text)
         if decodedKind?.id != kind.id || insn.length != Int(r.instructionLength) {
-            diagnose("mismatch", .finding, "\(place): recorded as \(kind.name), \(r.instructionLength) bytes, \(mode.rawValue)-bit; decodes as '\(insn.text)' (\(insn.length) bytes\(decodedKind.map { ", \($0.name)" } ?? ", not sensitive"))")
+            diagnose(.mismatch, .finding, "\(place): recorded as \(kind.name), \(r.instructionLength) bytes, \(mode.rawValue)-bit; decodes as '\(insn.text)' (\(insn.length) bytes\(decodedKind.map { ", \($0.name)" } ?? ", not sensitive"))")
             return .mismatch
         }
         let padStart = Int(site.sectionOffset) + (r.flags.contains(.paddingPrecedes) ? 0 : Int(r.instructionLength))
         let padding = Array(bytes[padStart..<(padStart + r.paddingLength)])
         if padding != NopTable.padding(count: r.paddingLength, modeBits: mode.rawValue) {
-            diagnose("bad-padding", .finding, "\(place): the \(r.paddingLength) padding bytes \(padding.hexList) are not the NOP padding of \(mode.rawValue)-bit code")
+            diagnose(.badPadding, .finding, "\(place): the \(r.paddingLength) padding bytes \(padding.hexList) are not the NOP padding of \(mode.rawValue)-bit code")
             return .badPadding
         }
         return .ok
@@ -215,7 +215,7 @@ struct ObjectInspector {
                         guard let length = decoder.length(buffer, offset: offset, address: address) else {
                             decodeErrors += 1
                             if decodeErrors <= 20 {
-                                diagnose("decode-error", .note, "\(section.name)+0x\(hex(offset)): libopcodes cannot decode the bytes there; skipping one byte")
+                                diagnose(.decodeError, .note, "\(section.name)+0x\(hex(offset)): libopcodes cannot decode the bytes there; skipping one byte")
                             }
                             offset += 1
                             continue
@@ -237,9 +237,9 @@ struct ObjectInspector {
                 }
             }
         }
-        if decodeErrors > 20 { diagnose("decode-error", .note, "\(decodeErrors - 20) more decode errors not shown") }
+        if decodeErrors > 20 { diagnose(.decodeError, .note, "\(decodeErrors - 20) more decode errors not shown") }
         for u in unannotated {
-            diagnose("unannotated", .finding, "0x\(hex(u.address)) (\(u.symbol.map { "\($0)+0x\(hex(u.offset))" } ?? "\(u.section)+0x\(hex(u.offset))")): '\(u.insn)' is sensitive (\(u.kind)) and no site covers it")
+            diagnose(.unannotated, .finding, "0x\(hex(u.address)) (\(u.symbol.map { "\($0)+0x\(hex(u.offset))" } ?? "\(u.section)+0x\(hex(u.offset))")): '\(u.insn)' is sensitive (\(u.kind)) and no site covers it")
         }
         report.unannotated = unannotated
         decodedCount = decoded
@@ -287,8 +287,8 @@ struct ObjectInspector {
         return d
     }
 
-    private mutating func diagnose(_ code: String, _ severity: Severity, _ message: String) {
-        report.diagnostics.append(Diagnostic(code: code, severity: severity, message: "\(path): \(message)"))
+    private mutating func diagnose(_ code: DiagnosticCode, _ severity: Severity, _ message: String) {
+        report.diagnostics.append(Diagnostic(code: code.rawValue, severity: severity, message: "\(path): \(message)"))
     }
 
     /// libopcodes pads the mnemonic with blanks: `mov    %cr3,%rax` reads better as `mov %cr3,%rax`.

@@ -14,6 +14,16 @@ public enum Severity: String, Encodable, Sendable, Comparable {
     public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
+/// Every diagnostic the inspector can print; each is explained in Docs/diagnostics.md (a test checks).
+public enum DiagnosticCode: String, CaseIterable, Sendable {
+    case unreadable, emptyArchive = "empty-archive", notELF = "not-elf", notX86 = "not-x86"
+    case noNotes = "no-notes", noteStructure = "note-structure", unreadableSection = "unreadable-section"
+    case abiVersion = "abi-version", foreignNote = "foreign-note", badDescriptor = "bad-descriptor", unknownType = "unknown-type"
+    case noRelocation = "no-relocation", invalidSite = "invalid-site", outside, beyondSection = "beyond-section"
+    case notExecutable = "not-executable", undecodable, mismatch, badPadding = "bad-padding"
+    case decodeError = "decode-error", unannotated
+}
+
 /// One message, as listed in Docs/diagnostics.md under its code.
 public struct Diagnostic: Encodable, Sendable, Equatable {
     public var code: String

@@ -236,3 +236,12 @@ struct MalformedInputTests {
         }
     }
 }
+
+@Suite("Inspector documentation")
+struct InspectorDocumentationTests {
+    @Test("every diagnostic code is explained in Docs/diagnostics.md", arguments: DiagnosticCode.allCases.map(\.rawValue))
+    func documented(_ code: String) throws {
+        let doc = try String(contentsOf: Toolchain.packageRoot.appendingPathComponent("Docs/diagnostics.md"), encoding: .utf8)
+        #expect(doc.contains("### `\(code)`"))
+    }
+}
