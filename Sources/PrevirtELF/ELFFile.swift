@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // previrt: a small, bounds-checked reader of little-endian ELF32 and ELF64 files.
 //
-// It reads what the tests and `previrt notes` need: sections, symbols and relocations.
-// The inspector proper reads objects through libbfd; this reader has no C dependency.
+// It reads what the tests need to compare objects section by section: sections, symbols, relocations.
+// previrt inspect reads objects through libbfd (PrevirtBinutils); this reader has no C dependency.
 
 /// Why a file could not be read as ELF.
 public enum ELFError: Error, Equatable, CustomStringConvertible {
