@@ -77,6 +77,17 @@ struct InspectorTests {
         #expect(linked.sites.allSatisfy { $0.address >= text.address && $0.address < text.address + text.size })
     }
 
+    @Test("a shared object: PC-relative site fields need no dynamic relocation")
+    func sharedObject() throws {
+        let w = try Workbench()
+        try w.run("gcc", ["-O2", "-fPIC", "-shared", "-Wa,\(try Toolchain.macroSet(.x86_64))", Self.cSource, "-o", "libio.so"])
+        let report = w.inspect(["libio.so"])
+        #expect(report.exitStatus == 0, "\(report.diagnosticsText)")
+        #expect(report.files[0].sites.count == 11 && report.files[0].sites.allSatisfy { $0.status == .ok })
+        let dynamic = try w.run("readelf", ["-r", "-W", "libio.so"]).output
+        #expect(!dynamic.contains(".note.previrt"))
+    }
+
     @Test("a static archive: each member is inspected")
     func archive() throws {
         let w = try Workbench()
