@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz clean
+.PHONY: all deps build macros demo test bench fuzz guest run-guest clean
 
 all: build
 
@@ -62,3 +62,26 @@ fuzz: demo
 
 clean:
 	rm -rf $(OUT) .build .build-fuzz
+
+# The demo guest: one multiboot ELF for bare hardware (QEMU) and for `previrt run`.
+GUEST_CFLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo
+GUEST_SOURCES := Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Guests/demo/serial.c \
+	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c \
+	Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
+
+$(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Macros/previrt-i386.s \
+		Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
+	@mkdir -p $(OUT)/guest
+	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ $(GUEST_SOURCES)
+
+guest: $(OUT)/guest/guest.elf
+
+QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-kernel $(OUT)/guest/guest.elf
+
+# Boot the guest on QEMU (bare hardware) with the native and the trace backend.
+run-guest: guest
+	-$(QEMU_GUEST) -append previrt=native
+	-$(QEMU_GUEST) -append previrt=trace

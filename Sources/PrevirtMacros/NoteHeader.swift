@@ -41,6 +41,12 @@ public enum NoteHeader {
         }
         o.line("#define PREVIRT_KIND_MAX \(Catalog.kinds.map(\.id).max() ?? 0)")
         o.line("")
+        o.line("/* Kind names by id (index 0 is unused). */")
+        o.line("static const char *const previrt_kind_names[PREVIRT_KIND_MAX + 1] = {")
+        o.line("    \"\",")
+        for kind in Catalog.kinds { o.line("    \"\(kind.name)\",") }
+        o.line("};")
+        o.line("")
         o.line("/* Every ELF note starts with this header; the name and the descriptor follow, each padded to 4. */")
         o.line("struct previrt_elf_note {")
         o.line("    unsigned int namesz;")
@@ -69,6 +75,17 @@ public enum NoteHeader {
         o.line("    unsigned char mode;")
         o.line("    unsigned char flags;")
         o.line("    unsigned short reserved;")
+        o.line("};")
+        o.line("")
+        o.line("/* NOP padding (note-format.md): in 32- and 64-bit code, runs of the 8-byte NOP and then the NOP")
+        o.line(" * of the remaining length from this table (row n is the n-byte NOP); in 16-bit code 66 90 pairs,")
+        o.line(" * then 90 for an odd count. */")
+        o.line("#define PREVIRT_NOP_MAX 8")
+        o.line("static const unsigned char previrt_nops[PREVIRT_NOP_MAX + 1][PREVIRT_NOP_MAX] = {")
+        o.line("    {0},")
+        for n in 1...8 {
+            o.line("    {\(NopTable.bytes(n).hexList)},")
+        }
         o.line("};")
         o.line("")
         o.line("typedef char previrt_site_desc_size_check[sizeof(struct previrt_site_desc) == PREVIRT_NOTE_SITE_DESC_SIZE ? 1 : -1];")

@@ -91,6 +91,74 @@
 #define PREVIRT_KIND_MWAIT 63
 #define PREVIRT_KIND_MAX 63
 
+/* Kind names by id (index 0 is unused). */
+static const char *const previrt_kind_names[PREVIRT_KIND_MAX + 1] = {
+    "",
+    "cli",
+    "sti",
+    "pushf",
+    "popf",
+    "hlt",
+    "mov-to-cr",
+    "mov-from-cr",
+    "mov-to-dr",
+    "mov-from-dr",
+    "mov-to-seg",
+    "mov-from-seg",
+    "push-seg",
+    "pop-seg",
+    "lgdt",
+    "lidt",
+    "lldt",
+    "ltr",
+    "sgdt",
+    "sidt",
+    "sldt",
+    "str",
+    "smsw",
+    "lmsw",
+    "clts",
+    "lar",
+    "lsl",
+    "verr",
+    "verw",
+    "arpl",
+    "in",
+    "out",
+    "ins",
+    "outs",
+    "rdmsr",
+    "wrmsr",
+    "invlpg",
+    "invd",
+    "wbinvd",
+    "invpcid",
+    "iret",
+    "lret",
+    "ljmp",
+    "lcall",
+    "int",
+    "cpuid",
+    "lds",
+    "les",
+    "lfs",
+    "lgs",
+    "lss",
+    "swapgs",
+    "sysret",
+    "sysexit",
+    "rsm",
+    "rdtsc",
+    "rdtscp",
+    "syscall",
+    "sysenter",
+    "rdpmc",
+    "xsetbv",
+    "wbnoinvd",
+    "monitor",
+    "mwait",
+};
+
 /* Every ELF note starts with this header; the name and the descriptor follow, each padded to 4. */
 struct previrt_elf_note {
     unsigned int namesz;
@@ -119,6 +187,22 @@ struct previrt_site_desc {
     unsigned char mode;
     unsigned char flags;
     unsigned short reserved;
+};
+
+/* NOP padding (note-format.md): in 32- and 64-bit code, runs of the 8-byte NOP and then the NOP
+ * of the remaining length from this table (row n is the n-byte NOP); in 16-bit code 66 90 pairs,
+ * then 90 for an odd count. */
+#define PREVIRT_NOP_MAX 8
+static const unsigned char previrt_nops[PREVIRT_NOP_MAX + 1][PREVIRT_NOP_MAX] = {
+    {0},
+    {0x90},
+    {0x66,0x90},
+    {0xf,0x1f,0x0},
+    {0xf,0x1f,0x40,0x0},
+    {0xf,0x1f,0x44,0x0,0x0},
+    {0x66,0xf,0x1f,0x44,0x0,0x0},
+    {0xf,0x1f,0x80,0x0,0x0,0x0,0x0},
+    {0xf,0x1f,0x84,0x0,0x0,0x0,0x0,0x0},
 };
 
 typedef char previrt_site_desc_size_check[sizeof(struct previrt_site_desc) == PREVIRT_NOTE_SITE_DESC_SIZE ? 1 : -1];

@@ -42,4 +42,112 @@ typedef int (*previrt_site_fn)(const struct previrt_site *site, void *ctx);
 long previrt_walk_notes(const void *begin, const void *end, unsigned long address,
                         previrt_site_fn fn, void *ctx, struct previrt_walk_error *error);
 
+/* --- decoding (decode.c) --- */
+
+/* One decoded sensitive instruction: what a backend needs to emulate or relocate it. */
+struct previrt_insn {
+    unsigned char mode;            /* 16, 32 or 64 */
+    unsigned char length;          /* total, prefixes included */
+    unsigned char prefix_len;      /* legacy prefixes and REX */
+    unsigned char opsize_prefix;   /* 0x66 seen */
+    unsigned char addrsize_prefix; /* 0x67 seen */
+    unsigned char rep;             /* 0xf3, 0xf2 or 0 */
+    unsigned char segment;         /* segment-override prefix byte or 0 */
+    unsigned char rex;             /* REX byte or 0 */
+    unsigned char opcode;          /* first opcode byte */
+    unsigned char opcode2;         /* second (after 0x0f), or the third of 0f 38 xx */
+    unsigned char has_modrm;
+    unsigned char modrm;
+    unsigned char sib;
+    unsigned char disp_offset;     /* offset of the displacement, when there is one */
+    unsigned char imm_offset;      /* offset of the immediate (or far pointer), when there is one */
+    unsigned short kind;           /* PREVIRT_KIND_*, or 0 when not a catalog instruction */
+};
+
+/* Decodes the instruction at p (avail bytes readable) in 16-, 32- or 64-bit code. Returns its length
+ * if it is a sensitive instruction of the catalog (insn->kind set), 0 if it is something else, -1 if
+ * it runs past avail. */
+int previrt_decode(const unsigned char *p, unsigned long avail, int mode, struct previrt_insn *insn);
+
+/* --- patching (patch.c) --- */
+
+/* A site as the patcher hands it to a backend. */
+struct previrt_patch_site {
+    unsigned char *start;          /* first byte of the site (padding included) */
+    unsigned char *insn;           /* the instruction inside it */
+    unsigned int length;           /* site length */
+    unsigned int index;            /* 0-based among the image's sites */
+    unsigned int note_index;
+    unsigned char flags;           /* PREVIRT_SITE_* */
+    struct previrt_insn decoded;
+};
+
+/* What a backend did with a site. */
+enum previrt_action {
+    PREVIRT_LEFT_NATIVE = 0,
+    PREVIRT_PATCHED = 1,
+};
+
+/* A backend: one per hypervisor. `check` runs for every site before anything is written and may
+ * refuse a site (an unsupported kind): then nothing is patched. `patch` writes the replacement into
+ * site->start[0..length) and must not fail: everything it needs was checked. */
+struct previrt_backend {
+    const char *name;
+    /* 0 to accept, or a reason (a static string) to refuse. */
+    const char *(*check)(void *ctx, const struct previrt_patch_site *site);
+    enum previrt_action (*patch)(void *ctx, const struct previrt_patch_site *site);
+    void *ctx;
+};
+
+/* The loaded image: its note area and the bounds of the code sites may lie in. */
+struct previrt_image {
+    const void *notes_begin, *notes_end;
+    unsigned char *text_begin, *text_end;
+};
+
+enum previrt_failure {
+    PREVIRT_OK = 0,
+    PREVIRT_BAD_NOTES,         /* the note area cannot be walked */
+    PREVIRT_BAD_DESCRIPTOR,    /* a site note with impossible fields */
+    PREVIRT_OUTSIDE_TEXT,      /* the site is not inside the text bounds */
+    PREVIRT_WRONG_INSTRUCTION, /* the bytes are not the recorded kind and length */
+    PREVIRT_BAD_PADDING,       /* the padding is not NOPs */
+    PREVIRT_REFUSED,           /* the backend refused the site */
+};
+
+struct previrt_result {
+    long seen, patched, native;
+    enum previrt_failure failure;
+    unsigned int failed_note;      /* note index of the failing site */
+    unsigned long failed_address;  /* its address */
+    const char *why;               /* a static string saying what is wrong */
+};
+
+/* Validates every site, then (only if all pass) patches each through the backend. Returns 0 on
+ * success; otherwise nothing was written and *result names the failing site and why. */
+int previrt_patch(const struct previrt_image *image, const struct previrt_backend *backend, struct previrt_result *result);
+
+/* --- backends --- */
+
+/* native: leaves every site as it is (bare hardware). */
+void previrt_native_backend(struct previrt_backend *backend);
+
+/* trace: bare hardware; each site jumps to a stub that counts it and runs the instruction out of line.
+ * The caller provides the stub area (executable, within 2 GiB of the text in 64-bit code) and tables
+ * for max_sites sites. */
+struct previrt_trace {
+    unsigned char *stubs;
+    unsigned long stub_size, stub_used;
+    unsigned char *text_begin;
+    unsigned long *sites;          /* instruction address per site index */
+    unsigned short *kinds;
+    volatile unsigned int *counts;
+    unsigned int max_sites;
+    unsigned int site_count;
+};
+void previrt_trace_backend(struct previrt_backend *backend, struct previrt_trace *trace);
+
+/* The NOP padding of n bytes in code of `mode`, written to out (note-format.md). */
+void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
+
 #endif /* PREVIRT_RUNTIME_H */
