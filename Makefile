@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz guest run-guest clean
+.PHONY: all deps build macros demo test bench fuzz guest run-guest linux-user clean
 
 all: build
 
@@ -70,7 +70,7 @@ GUEST_SOURCES := Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Gu
 	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c \
 	Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
 
-$(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Macros/previrt-i386.s \
+$(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Macros/previrt-i386.s Makefile \
 		Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
 	@mkdir -p $(OUT)/guest
 	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
@@ -85,3 +85,16 @@ QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa
 run-guest: guest
 	-$(QEMU_GUEST) -append previrt=native
 	-$(QEMU_GUEST) -append previrt=trace
+
+# The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
+# at 0x60000000, out of the way of the low addresses guests are linked at.
+HOST_SOURCES := Hosts/linux-user/loader.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S \
+	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
+$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile \
+		Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
+	@mkdir -p $(OUT)/host
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
+		-ISources/PrevirtRuntime/include -IHosts/linux-user \
+		-o $@ $(HOST_SOURCES)
+
+linux-user: $(OUT)/host/previrt-linux-user

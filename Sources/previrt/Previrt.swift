@@ -17,6 +17,6 @@ struct Previrt: ParsableCommand {
               gcc -Wa,previrt.s -c kernel.c
               previrt inspect --verify --coverage kernel.o
             """,
-        subcommands: [CatalogCommand.self, MacrosCommand.self, InspectCommand.self, NoteHeaderCommand.self]
+        subcommands: [CatalogCommand.self, MacrosCommand.self, InspectCommand.self, RunCommand.self, NoteHeaderCommand.self]
     )
 }

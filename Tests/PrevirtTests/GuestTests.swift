@@ -29,7 +29,7 @@ enum Guest {
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
     static func build() throws -> String {
-        let r = try Toolchain.run("make", ["-s", "out/guest/guest.elf"], in: Toolchain.packageRoot)
+        let r = try Toolchain.run("make", ["-s", "out/guest/guest.elf", "out/host/previrt-linux-user"], in: Toolchain.packageRoot)
         guard r.succeeded else { throw CorpusError("cannot build the guest: \(r.output)") }
         return Toolchain.packageRoot.appendingPathComponent("out/guest/guest.elf").path
     }
@@ -43,7 +43,12 @@ enum Guest {
     }
 }
 
-@Suite("Demo guest on QEMU", .serialized)
+/// Runs `kernel` under the linux-user VMM through the previrt command.
+func runUnderLinuxUser(_ kernel: String) throws -> CommandResult {
+    try Toolchain.run(CommandLineTests.previrt, ["run", kernel])
+}
+
+@Suite("Demo guest on QEMU and under the linux-user VMM", .serialized)
 struct GuestTests {
     @Test("backend native: the transcript, and the pass status")
     func native() throws {
@@ -70,7 +75,31 @@ struct GuestTests {
         }
     }
 
-    @Test("a tampered copy is refused, naming the site, and nothing is patched", arguments: ["trace", "native"])
+    @Test("previrt run (linux-user): the same ELF file prints the same transcript and exits with the pass status")
+    func linuxUser() throws {
+        let kernel = try Guest.build()
+        let r = try runUnderLinuxUser(kernel)
+        #expect(r.output == Guest.transcript)
+        #expect(r.status == Guest.passStatus)
+        // The very file QEMU boots: nothing was rewritten on disk.
+        let again = try Guest.boot(kernel, "previrt=native")
+        #expect(again.output == Guest.transcript)
+    }
+
+    @Test("previrt run refuses an instruction the linux-user VMM does not emulate, naming it, and runs nothing")
+    func unsupported() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ".globl _start\n_start:\ncli\nlar %ax,%ecx\nout %al,$0xf4\n".write(to: dir.appendingPathComponent("u.s"), atomically: true, encoding: .utf8)
+        #expect(try Toolchain.run("as", ["--32", try Toolchain.macroSet(.i386), "u.s", "-o", "u.o"], in: dir).succeeded)
+        #expect(try Toolchain.run("ld", ["-m", "elf_i386", "-Ttext=0x100000", "-o", "u.elf", "u.o"], in: dir).succeeded)
+        _ = try Guest.build()
+        let r = try runUnderLinuxUser(dir.appendingPathComponent("u.elf").path)
+        #expect(r.status == 2)
+        #expect(r.output.contains("refused to patch: note 2, site 0x100005") && r.output.contains("lar at 0x100005 is not emulated"), "\(r.output)")
+    }
+
+    @Test("a tampered copy is refused, naming the site, and nothing is patched", arguments: ["trace", "native", "linux-user"])
     func tampered(_ backend: String) throws {
         let kernel = try Guest.build()
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: kernel)))
@@ -83,6 +112,13 @@ struct GuestTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let copy = dir.appendingPathComponent("tampered.elf")
         try Data(bytes).write(to: copy)
+        if backend == "linux-user" {
+            let r = try runUnderLinuxUser(copy.path)
+            #expect(r.status == 2)
+            #expect(r.output == "previrt run: \(copy.path): refused to patch: note \(victim.note.index), site 0x\(String(victim.address, radix: 16)): "
+                + "wrong instruction: the bytes at the site are not the recorded instruction; nothing was patched\n")
+            return
+        }
         let r = try Guest.boot(copy.path, "previrt=\(backend)")
         #expect(r.status == Guest.failStatus)
         let expected = "previrt: refused to patch: note \(victim.note.index), site 0x\(String(format: "%08x", victim.address)): "
