@@ -49,6 +49,8 @@ bench: build
 	$(SWIFT) build -c release --product previrt
 	python3 Benchmarks/assemble.py
 	python3 Benchmarks/inspect.py
+	$(MAKE) -s $(OUT)/bench/vmm-bench
+	$(OUT)/bench/vmm-bench
 
 # libFuzzer over the Swift note parser and the C runtime's note walker, seeded with the note sections
 # of the demo objects.
@@ -98,3 +100,12 @@ $(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile
 		-o $@ $(HOST_SOURCES)
 
 linux-user: $(OUT)/host/previrt-linux-user
+
+# The linux-user VMM's per-instruction cost and patching speed (run by `make bench`).
+VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S \
+	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
+$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S Hosts/linux-user/host.h Macros/previrt-i386.s Makefile
+	@mkdir -p $(OUT)/bench
+	$(CC) -m32 -c -Wa,Macros/previrt-i386.s Benchmarks/vmm/loops.S -o $(OUT)/bench/loops.o
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wall -Wextra -ISources/PrevirtRuntime/include -IHosts/linux-user \
+		-o $@ $(VMM_BENCH_SOURCES) $(OUT)/bench/loops.o

@@ -27,6 +27,55 @@ vmm_entry:
 	movl	vmm_resume_esp, %esp
 	jmp	*vmm_resume_eip
 
+/* Fast paths: kinds whose emulation fits in a few instructions are patched to call these directly,
+ * without a frame. vmm_vif holds the virtual interrupt flag as 0 or 0x200 (the IF bit). */
+	.globl	vmm_cli, vmm_sti, vmm_pushf, vmm_popf
+vmm_cli:
+	movl	$0, vmm_vif
+	ret
+vmm_sti:
+	movl	$0x200, vmm_vif
+	ret
+
+/* pushf: push the real flags with the virtual IF. On entry [esp] is the return address (E-4, where
+ * E is the guest's esp at the site); on return [E-4] holds the flags, as after a real pushf. Only mov
+ * and lea are used after the pushfl, so the real flags are never changed and need no popfl. In user
+ * mode the real IF is always set, so "IF cleared, virtual IF added" is "minus 0x200 plus vmm_vif". */
+vmm_pushf:
+	pushfl				/* E-8: real flags */
+	pushl	%eax			/* E-12 */
+	pushl	%edx			/* E-16 */
+	movl	8(%esp), %eax
+	movl	vmm_vif, %edx
+	leal	-0x200(%eax,%edx), %eax	/* the flags to push */
+	movl	12(%esp), %edx		/* the return address */
+	movl	%eax, 12(%esp)		/* E-4 = flags */
+	movl	%edx, 8(%esp)		/* E-8 = return address */
+	popl	%edx
+	popl	%eax
+	ret				/* esp = E-4 */
+
+/* popf: [E] is the value to pop. The virtual IF takes its IF bit; the real flags the rest (without TF).
+ * No xchg with memory: it is locked, and costs more than the whole emulation. */
+vmm_popf:
+	pushl	%eax			/* E-8 */
+	pushl	%edx			/* E-12 */
+	movl	12(%esp), %eax		/* the value */
+	movl	%eax, %edx
+	andl	$0x200, %edx
+	movl	%edx, vmm_vif
+	andl	$0xfffffeff, %eax	/* never the trap flag */
+	movl	8(%esp), %edx		/* the return address */
+	movl	%edx, 12(%esp)		/* E = return address */
+	movl	%eax, 8(%esp)		/* E-4 = the value, for popfl */
+	popl	%edx
+	popl	%eax
+	popfl				/* flags = value; esp = E */
+	ret				/* esp = E+4, as after a real popf */
+
+/* Port I/O stubs call here: vmm_port_io(port, value, size, out) with eax, ecx, edx and the arithmetic
+ * flags saved by the stub (lahf/seto, restored by add/sahf: cheaper than pushf/popf). */
+
 /* enter_guest(entry, magic, mbi): start the guest with the multiboot register state. */
 	.globl	enter_guest
 enter_guest:

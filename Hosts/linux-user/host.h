@@ -6,12 +6,11 @@
 
 #include "previrt_runtime.h"
 
-#define HOST_MAX_SITES 4096
+#define HOST_MAX_SITES 131072
 #define HOST_MAX_MSRS 64
 
 /* The virtual CPU. */
 struct vcpu {
-    int interrupts_enabled;
     unsigned int cr[16], dr[8];
     unsigned short cs, ds, es, fs, gs, ss, ldtr, tr;
     unsigned int table_base[2], table_limit[2]; /* [0] GDT, [1] IDT */
@@ -32,6 +31,7 @@ struct host_site {
 };
 
 extern struct vcpu vcpu;
+extern unsigned int vmm_vif; /* the virtual interrupt flag: 0 or 0x200 */
 extern struct host_site host_sites[HOST_MAX_SITES];
 extern unsigned int host_site_count;
 

@@ -98,10 +98,10 @@ int main(int argc, char **argv)
     if (!image.notes_begin)
         die(path, "no .note.previrt section: the guest was not built with a previrt macro set");
 
-    stubs = mmap(0, HOST_MAX_SITES * 16, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    stubs = mmap(0, HOST_MAX_SITES * 64, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
     if (stubs == MAP_FAILED)
         die(path, "cannot map the stub area");
-    linux_user_backend(&backend, stubs, HOST_MAX_SITES * 16);
+    linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
     if (previrt_patch(&image, &backend, &result) != 0) {
         fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s; nothing was patched\n", path,
                 result.failed_note, result.failed_address, failure_names[result.failure], result.why);
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
     vcpu.cr[0] = 0x11;
     vcpu.cs = 0x10;
     vcpu.ds = vcpu.es = vcpu.fs = vcpu.gs = vcpu.ss = 0x18;
-    vcpu.interrupts_enabled = 0;
+    vmm_vif = 0;
     enter_guest(eh->e_entry, 0x2badb002, &mbi);
     return 0;
 }

@@ -23,6 +23,7 @@ u32 vmm_guest_esp;
 
 struct vcpu vcpu;
 u32 vmm_resume_eip, vmm_resume_esp;
+u32 vmm_vif; /* the virtual interrupt flag: 0 or 0x200 */
 struct host_site host_sites[HOST_MAX_SITES];
 unsigned int host_site_count;
 static unsigned char *stub_area;
@@ -78,6 +79,16 @@ static void port_out(unsigned port, u32 value, int size)
         host_flush();
         exit((int)(((value & 0xff) << 1) | 1));
     }
+}
+
+/* Called by the port I/O stubs (cdecl): returns the value read, for in. */
+u32 vmm_port_io(u32 port, u32 value, u32 size, u32 out)
+{
+    if (out) {
+        port_out(port & 0xffff, value, (int)size);
+        return 0;
+    }
+    return port_in(port & 0xffff, (int)size);
 }
 
 /* --- registers and memory operands --- */
@@ -188,7 +199,7 @@ static int push_pop_segment(const struct previrt_insn *d)
     return (d->opcode >> 3) & 3; /* 06/07 es, 0e cs, 16/17 ss, 1e/1f ds */
 }
 
-static u32 virtual_flags(u32 real) { return (real & ~IF) | (vcpu.interrupts_enabled ? IF : 0); }
+static u32 virtual_flags(u32 real) { return (real & ~IF) | vmm_vif; }
 
 static u32 msr_read(u32 index)
 {
@@ -216,16 +227,16 @@ void vcpu_emulate(struct frame *f)
     s->executions++;
 
     switch (d->kind) {
-    case PREVIRT_KIND_CLI: vcpu.interrupts_enabled = 0; break;
-    case PREVIRT_KIND_STI: vcpu.interrupts_enabled = 1; break;
+    case PREVIRT_KIND_CLI: vmm_vif = 0; break;
+    case PREVIRT_KIND_STI: vmm_vif = IF; break;
     case PREVIRT_KIND_PUSHF: push32(virtual_flags(f->eflags)); break;
     case PREVIRT_KIND_POPF:
         t = pop32();
-        vcpu.interrupts_enabled = (t & IF) != 0;
+        vmm_vif = t & IF;
         f->eflags = (f->eflags & ~(ARITH | DF)) | (t & (ARITH | DF));
         break;
     case PREVIRT_KIND_HLT:
-        if (!vcpu.interrupts_enabled) {
+        if (!vmm_vif) {
             host_flush();
             fprintf(stderr, "previrt run: the guest halted with interrupts off at %#x\n", (u32)(unsigned long)s->insn);
             exit(0);
@@ -307,13 +318,13 @@ void vcpu_emulate(struct frame *f)
         vmm_resume_eip = (t & 0xffff) | (*(u32 *)(unsigned long)(a + 4) & 0xffff0000u);
         vcpu.cs = (unsigned short)(t >> 16);
         if (((*(u32 *)(unsigned long)(a + 4) >> 8) & 0xf) == 0xe) /* interrupt gate */
-            vcpu.interrupts_enabled = 0;
+            vmm_vif = 0;
         break;
     case PREVIRT_KIND_IRET:
         vmm_resume_eip = pop32();
         vcpu.cs = (unsigned short)pop32();
         t = pop32();
-        vcpu.interrupts_enabled = (t & IF) != 0;
+        vmm_vif = t & IF;
         f->eflags = (f->eflags & ~(ARITH | DF)) | (t & (ARITH | DF));
         break;
     case PREVIRT_KIND_IN:
@@ -391,8 +402,8 @@ static const char *linux_user_check(void *ctx, const struct previrt_patch_site *
 {
     static char why[160];
     (void)ctx;
-    if (site->index >= HOST_MAX_SITES)
-        return "more sites than the linux-user VMM's table holds";
+    if (site->index >= HOST_MAX_SITES || (site->index + 1ul) * 64 > stub_size)
+        return "more sites than the linux-user VMM's tables hold";
     if (site->decoded.mode != 32) {
         snprintf(why, sizeof why, "%d-bit code at %#lx: the linux-user VMM runs 32-bit code only", site->decoded.mode, (unsigned long)site->insn);
         return why;
@@ -412,9 +423,55 @@ static void put32(unsigned char *p, u32 v)
     p[3] = (unsigned char)(v >> 24);
 }
 
-extern void vmm_entry(void);
+extern void vmm_entry(void), vmm_cli(void), vmm_sti(void), vmm_pushf(void), vmm_popf(void);
 
-/* The site becomes `call stub` + NOPs; the stub is `push $index; jmp vmm_entry`. */
+/* The handler a kind calls directly, without a frame, or 0. */
+static void (*fast_path(unsigned kind))(void)
+{
+    switch (kind) {
+    case PREVIRT_KIND_CLI: return vmm_cli;
+    case PREVIRT_KIND_STI: return vmm_sti;
+    case PREVIRT_KIND_PUSHF: return vmm_pushf;
+    case PREVIRT_KIND_POPF: return vmm_popf;
+    }
+    return 0;
+}
+
+/* A port I/O stub for one site: save eax, ecx, edx and the arithmetic flags, call vmm_port_io with
+ * the port (imm8 or dx), the value (al/ax/eax) and the size, merge a read result into eax, restore. */
+static unsigned port_stub(unsigned char *p, const struct previrt_insn *d, const unsigned char *insn)
+{
+    unsigned n = 0;
+    int size = (d->opcode & 1) ? (d->opsize_prefix ? 2 : 4) : 1, out = (d->opcode & 2) != 0;
+    static const unsigned char save[] = {0x50, 0x51, 0x52, 0x9f, 0x0f, 0x90, 0xc0, 0x50}; /* push eax,ecx,edx; lahf; seto al; push eax */
+    memcpy(p, save, sizeof save);
+    n = sizeof save;
+    p[n++] = 0x6a; p[n++] = out;                               /* push $out */
+    p[n++] = 0x6a; p[n++] = (unsigned char)size;               /* push $size */
+    p[n++] = 0xff; p[n++] = 0x74; p[n++] = 0x24; p[n++] = 0x14; /* push 0x14(%esp): the guest's eax */
+    if (d->opcode & 8) {
+        p[n++] = 0x52;                                         /* push %edx: the port */
+    } else {
+        p[n++] = 0x68; put32(p + n, insn[d->imm_offset]); n += 4; /* push $port */
+    }
+    p[n++] = 0xe8; put32(p + n, (u32)((unsigned long)vmm_port_io - (unsigned long)(p + n + 4))); n += 4;
+    p[n++] = 0x83; p[n++] = 0xc4; p[n++] = 0x10;               /* add $16,%esp */
+    if (!out) {
+        /* Merge the result into the saved eax at 8(%esp): al, ax or all of eax. */
+        if (size == 1) { p[n++] = 0x88; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x0c; }          /* mov %al,0xc(%esp) */
+        else if (size == 2) { p[n++] = 0x66; p[n++] = 0x89; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x0c; }
+        else { p[n++] = 0x89; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x0c; }
+    }
+    p[n++] = 0x58;                                             /* pop %eax: the saved flags */
+    p[n++] = 0x04; p[n++] = 0x7f;                              /* add $0x7f,%al: OF back */
+    p[n++] = 0x9e;                                             /* sahf */
+    p[n++] = 0x5a; p[n++] = 0x59; p[n++] = 0x58;               /* pop edx, ecx, eax */
+    p[n++] = 0xc3;
+    return n;
+}
+
+/* The site becomes `call handler` + NOPs: a fast path, a port I/O stub, or a stub
+ * `push $index; jmp vmm_entry` into the general emulator. */
 static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patch_site *site)
 {
     struct host_site *h = &host_sites[site->index];
@@ -427,11 +484,21 @@ static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patc
     memcpy(h->bytes, site->insn, site->decoded.length);
     if (site->index + 1 > host_site_count)
         host_site_count = site->index + 1;
-    stub[0] = 0x68;
-    put32(stub + 1, site->index);
-    stub[5] = 0xe9;
-    put32(stub + 6, (u32)((unsigned long)vmm_entry - (unsigned long)(stub + 10)));
-    stub_used += 10;
+    if (fast_path(site->decoded.kind) && !site->decoded.opsize_prefix) {
+        site->start[0] = 0xe8;
+        put32(site->start + 1, (u32)((unsigned long)fast_path(site->decoded.kind) - (unsigned long)(site->start + 5)));
+        previrt_fill_nops(site->start + 5, site->length - 5, 32);
+        return PREVIRT_PATCHED;
+    }
+    if (site->decoded.kind == PREVIRT_KIND_IN || site->decoded.kind == PREVIRT_KIND_OUT) {
+        stub_used += port_stub(stub, &site->decoded, site->insn);
+    } else {
+        stub[0] = 0x68;
+        put32(stub + 1, site->index);
+        stub[5] = 0xe9;
+        put32(stub + 6, (u32)((unsigned long)vmm_entry - (unsigned long)(stub + 10)));
+        stub_used += 10;
+    }
     site->start[0] = 0xe8;
     put32(site->start + 1, (u32)((unsigned long)stub - (unsigned long)(site->start + 5)));
     previrt_fill_nops(site->start + 5, site->length - 5, 32);
@@ -443,7 +510,6 @@ void linux_user_backend(struct previrt_backend *backend, unsigned char *stubs, u
     stub_area = stubs;
     stub_size = size;
     stub_used = 0;
-    (void)stub_size;
     backend->name = "linux-user";
     backend->check = linux_user_check;
     backend->patch = linux_user_patch;
