@@ -70,7 +70,6 @@ __attribute__((noinline)) void pv_restore_fl(unsigned f)
 }
 __attribute__((noinline)) void pv_outb(unsigned port, unsigned value)
 {
-    vcpu.port_writes++;
     if (port == 0x80)
         port_80 = value;
 }

@@ -59,9 +59,16 @@ static void com1_write(unsigned char c)
         host_flush();
 }
 
+/* Ports that are plain latches: POST/io-delay (0x80) and the PIC mask registers. Byte writes to them
+ * from an immediate port are patched to a single store (see port_stub), as hot as Linux's io_delay. */
+unsigned char vmm_port_latch[256];
+static int is_latch(unsigned port) { return port == 0x80 || port == 0x21 || port == 0xa1; }
+
 static u32 port_in(unsigned port, int size)
 {
     vcpu.port_reads++;
+    if (is_latch(port) && size == 1)
+        return vmm_port_latch[port];
     if (port == 0x3fd) /* COM1 line status: transmitter empty */
         return 0x60;
     if (port >= 0x3f8 && port <= 0x3ff)
@@ -73,7 +80,9 @@ static void port_out(unsigned port, u32 value, int size)
 {
     (void)size;
     vcpu.port_writes++;
-    if (port == 0x3f8)
+    if (is_latch(port))
+        vmm_port_latch[port] = (unsigned char)value;
+    else if (port == 0x3f8)
         com1_write((unsigned char)value);
     else if (port == 0xf4) {
         host_flush();
@@ -443,6 +452,14 @@ static unsigned port_stub(unsigned char *p, const struct previrt_insn *d, const 
 {
     unsigned n = 0;
     int size = (d->opcode & 1) ? (d->opsize_prefix ? 2 : 4) : 1, out = (d->opcode & 2) != 0;
+    if (out && size == 1 && !(d->opcode & 8) && is_latch(insn[d->imm_offset])) {
+        /* movb %al, vmm_port_latch+port; ret: no registers or flags to save. */
+        p[n++] = 0xa2;
+        put32(p + n, (u32)(unsigned long)(vmm_port_latch + insn[d->imm_offset]));
+        n += 4;
+        p[n++] = 0xc3;
+        return n;
+    }
     static const unsigned char save[] = {0x50, 0x51, 0x52, 0x9f, 0x0f, 0x90, 0xc0, 0x50}; /* push eax,ecx,edx; lahf; seto al; push eax */
     memcpy(p, save, sizeof save);
     n = sizeof save;
