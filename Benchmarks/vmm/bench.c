@@ -112,7 +112,6 @@ static double per_call(void (*loop)(unsigned), unsigned n)
     return best * 1e9;
 }
 
-static const char *failure_names[] = {"ok", "bad notes", "bad descriptor", "outside the text", "wrong instruction", "bad padding", "refused"};
 
 int main(void)
 {
@@ -146,7 +145,7 @@ int main(void)
     image.text_end = hi;
     linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
     if (previrt_patch(&image, &backend, &result) != 0 || result.patched != 5) {
-        fprintf(stderr, "cannot patch the loops: %s, %s (%ld patched)\n", failure_names[result.failure], result.why ? result.why : "", result.patched);
+        fprintf(stderr, "cannot patch the loops: %s, %s (%ld patched)\n", previrt_failure_name(result.failure), result.why ? result.why : "", result.patched);
         return 1;
     }
 

@@ -59,9 +59,6 @@ static unsigned long text_checksum(void)
     return sum;
 }
 
-static const char *failure_names[] = {
-    "ok", "bad notes", "bad descriptor", "outside the text", "wrong instruction", "bad padding", "refused by the backend",
-};
 
 void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
 {
@@ -86,7 +83,7 @@ void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
             serial_puts(", site ");
             serial_hex(result.failed_address);
             serial_puts(": ");
-            serial_puts(failure_names[result.failure]);
+            serial_puts(previrt_failure_name(result.failure));
             serial_puts(": ");
             serial_puts(result.why);
             serial_puts(text_checksum() == before ? "; nothing was patched\n" : "; BUT THE TEXT CHANGED\n");

@@ -25,9 +25,6 @@ static void die(const char *path, const char *what)
     exit(2);
 }
 
-static const char *failure_names[] = {
-    "ok", "bad notes", "bad descriptor", "outside the text", "wrong instruction", "bad padding", "refused by the backend",
-};
 
 int main(int argc, char **argv)
 {
@@ -104,7 +101,7 @@ int main(int argc, char **argv)
     linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
     if (previrt_patch(&image, &backend, &result) != 0) {
         fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s; nothing was patched\n", path,
-                result.failed_note, result.failed_address, failure_names[result.failure], result.why);
+                result.failed_note, result.failed_address, previrt_failure_name(result.failure), result.why);
         return 2;
     }
 

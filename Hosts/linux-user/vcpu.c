@@ -424,14 +424,6 @@ static const char *linux_user_check(void *ctx, const struct previrt_patch_site *
     return 0;
 }
 
-static void put32(unsigned char *p, u32 v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
 extern void vmm_entry(void), vmm_cli(void), vmm_sti(void), vmm_pushf(void), vmm_popf(void);
 
 /* The handler a kind calls directly, without a frame, or 0. */
@@ -455,7 +447,7 @@ static unsigned port_stub(unsigned char *p, const struct previrt_insn *d, const 
     if (out && size == 1 && !(d->opcode & 8) && is_latch(insn[d->imm_offset])) {
         /* movb %al, vmm_port_latch+port; ret: no registers or flags to save. */
         p[n++] = 0xa2;
-        put32(p + n, (u32)(unsigned long)(vmm_port_latch + insn[d->imm_offset]));
+        previrt_put32(p + n, (u32)(unsigned long)(vmm_port_latch + insn[d->imm_offset]));
         n += 4;
         p[n++] = 0xc3;
         return n;
@@ -469,9 +461,9 @@ static unsigned port_stub(unsigned char *p, const struct previrt_insn *d, const 
     if (d->opcode & 8) {
         p[n++] = 0x52;                                         /* push %edx: the port */
     } else {
-        p[n++] = 0x68; put32(p + n, insn[d->imm_offset]); n += 4; /* push $port */
+        p[n++] = 0x68; previrt_put32(p + n, insn[d->imm_offset]); n += 4; /* push $port */
     }
-    p[n++] = 0xe8; put32(p + n, (u32)((unsigned long)vmm_port_io - (unsigned long)(p + n + 4))); n += 4;
+    p[n++] = 0xe8; previrt_put32(p + n, (u32)((unsigned long)vmm_port_io - (unsigned long)(p + n + 4))); n += 4;
     p[n++] = 0x83; p[n++] = 0xc4; p[n++] = 0x10;               /* add $16,%esp */
     if (!out) {
         /* Merge the result into the saved eax at 8(%esp): al, ax or all of eax. */
@@ -503,7 +495,7 @@ static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patc
         host_site_count = site->index + 1;
     if (fast_path(site->decoded.kind) && !site->decoded.opsize_prefix) {
         site->start[0] = 0xe8;
-        put32(site->start + 1, (u32)((unsigned long)fast_path(site->decoded.kind) - (unsigned long)(site->start + 5)));
+        previrt_put32(site->start + 1, (u32)((unsigned long)fast_path(site->decoded.kind) - (unsigned long)(site->start + 5)));
         previrt_fill_nops(site->start + 5, site->length - 5, 32);
         return PREVIRT_PATCHED;
     }
@@ -511,13 +503,13 @@ static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patc
         stub_used += port_stub(stub, &site->decoded, site->insn);
     } else {
         stub[0] = 0x68;
-        put32(stub + 1, site->index);
+        previrt_put32(stub + 1, site->index);
         stub[5] = 0xe9;
-        put32(stub + 6, (u32)((unsigned long)vmm_entry - (unsigned long)(stub + 10)));
+        previrt_put32(stub + 6, (u32)((unsigned long)vmm_entry - (unsigned long)(stub + 10)));
         stub_used += 10;
     }
     site->start[0] = 0xe8;
-    put32(site->start + 1, (u32)((unsigned long)stub - (unsigned long)(site->start + 5)));
+    previrt_put32(site->start + 1, (u32)((unsigned long)stub - (unsigned long)(site->start + 5)));
     previrt_fill_nops(site->start + 5, site->length - 5, 32);
     return PREVIRT_PATCHED;
 }

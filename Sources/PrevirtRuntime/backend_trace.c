@@ -22,14 +22,6 @@
 
 #define STUB_MAX (1 + 6 + 1 + 15 + 5)
 
-static void put32(unsigned char *p, unsigned long v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
 static int rip_relative(const struct previrt_insn *insn)
 {
     return insn->mode == 64 && insn->has_modrm && (insn->modrm >> 6) == 0 && (insn->modrm & 7) == 5;
@@ -64,21 +56,21 @@ static enum previrt_action trace_patch(void *ctx, const struct previrt_patch_sit
     stub[n++] = 0xff;
     stub[n++] = 0x05;
     if (insn->mode == 64)
-        put32(stub + n, (unsigned long)&t->counts[site->index] - (unsigned long)(stub + n + 4));
+        previrt_put32(stub + n, (unsigned long)&t->counts[site->index] - (unsigned long)(stub + n + 4));
     else
-        put32(stub + n, (unsigned long)&t->counts[site->index]);
+        previrt_put32(stub + n, (unsigned long)&t->counts[site->index]);
     n += 4;
     stub[n++] = 0x9d;
     for (i = 0; i < insn->length; i++)
         stub[n++] = site->insn[i];
     stub[n++] = 0xe9;
-    put32(stub + n, (unsigned long)back - (unsigned long)(stub + n + 4));
+    previrt_put32(stub + n, (unsigned long)back - (unsigned long)(stub + n + 4));
     n += 4;
     t->stub_used += n;
 
     /* The site: jmp rel32 to the stub, then NOPs. */
     site->start[0] = 0xe9;
-    put32(site->start + 1, (unsigned long)stub - (unsigned long)(site->start + 5));
+    previrt_put32(site->start + 1, (unsigned long)stub - (unsigned long)(site->start + 5));
     previrt_fill_nops(site->start + 5, site->length - 5, insn->mode);
     return PREVIRT_PATCHED;
 }

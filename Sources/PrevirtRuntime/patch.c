@@ -29,6 +29,22 @@ void previrt_fill_nops(unsigned char *out, unsigned int n, int mode)
     }
 }
 
+const char *previrt_failure_name(enum previrt_failure failure)
+{
+    static const char *const names[] = {
+        "ok", "bad notes", "bad descriptor", "outside the text", "wrong instruction", "bad padding", "refused by the backend",
+    };
+    return (unsigned)failure < sizeof names / sizeof names[0] ? names[failure] : "unknown failure";
+}
+
+void previrt_put32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
 static int padding_is_nops(const unsigned char *p, unsigned int n, int mode)
 {
     unsigned char expected[64];

@@ -147,6 +147,12 @@ struct previrt_trace {
 };
 void previrt_trace_backend(struct previrt_backend *backend, struct previrt_trace *trace);
 
+/* A failure's name, for messages: "wrong instruction", "bad padding", ... */
+const char *previrt_failure_name(enum previrt_failure failure);
+
+/* Stores v little-endian at p (rel32 and imm32 fields of generated code). */
+void previrt_put32(unsigned char *p, unsigned long v);
+
 /* The NOP padding of n bytes in code of `mode`, written to out (note-format.md). */
 void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
 
