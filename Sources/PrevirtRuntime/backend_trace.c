@@ -32,6 +32,12 @@ static const char *trace_check(void *ctx, const struct previrt_patch_site *site)
     struct previrt_trace *t = ctx;
     if (site->index >= t->max_sites)
         return "more sites than the trace table holds";
+    if (site->decoded.mode == 64) {
+        long distance = (long)(t->stubs - site->start), reach = 0x7fff0000l;
+        long count_distance = (long)((const unsigned char *)t->counts - t->stubs);
+        if (distance > reach || distance < -reach || count_distance > reach || count_distance < -reach)
+            return "the stub area or the count table is beyond rel32 reach of the site";
+    }
     if ((site->flags & PREVIRT_SITE_PREFIX_MAY_PRECEDE) && site->start > t->text_begin
         && (site->start[-1] == 0xf3 || site->start[-1] == 0xf2))
         return "a rep prefix written as its own statement precedes the site";

@@ -40,12 +40,13 @@ struct RuntimeTests {
         let text: ELFFile.Section
         let notes: ELFFile.Section
 
-        init(_ source: String) throws {
+        init(_ source: String, arch: Architecture = .i386) throws {
             let dir = try Toolchain.scratch()
             defer { try? FileManager.default.removeItem(at: dir) }
             try source.write(to: dir.appendingPathComponent("i.s"), atomically: true, encoding: .utf8)
-            #expect(try Toolchain.run("as", ["--32", try Toolchain.macroSet(.i386), "i.s", "-o", "i.o"], in: dir).succeeded)
-            #expect(try Toolchain.run("ld", ["-m", "elf_i386", "-Ttext=0x100000", "-e", "0", "-o", "i.elf", "i.o"], in: dir).succeeded)
+            let i386 = arch == .i386
+            #expect(try Toolchain.run("as", [i386 ? "--32" : "--64", try Toolchain.macroSet(arch), "i.s", "-o", "i.o"], in: dir).succeeded)
+            #expect(try Toolchain.run("ld", (i386 ? ["-m", "elf_i386"] : []) + ["-Ttext=0x100000", "-e", "0", "-o", "i.elf", "i.o"], in: dir).succeeded)
             let elf = try ELFFile(bytes: Array(try Data(contentsOf: dir.appendingPathComponent("i.elf"))))
             text = try #require(elf.section(named: ".text"))
             notes = try #require(elf.section(named: NoteABI.sectionName))
@@ -95,6 +96,16 @@ struct RuntimeTests {
         let t = Int(image.text.address - image.base)
         #expect(image.memory[t] == 0xe9)           // cli site: jmp rel32
         #expect(image.memory[t + 5] == 0x90)       // the nop between sites is untouched
+    }
+
+    @Test("64-bit code under trace: sites jump to stubs with a RIP-relative count; RIP-relative operands stay native")
+    func trace64() throws {
+        let image = try Image("cli\nlgdt table(%rip)\nmov %cr3,%rax\ntable: .quad 0\n", arch: .x86_64)
+        let (status, result) = image.patchWithTrace()
+        #expect(status == 0 && result.patched == 2 && result.native == 1)
+        let t = Int(image.text.address - image.base)
+        #expect(image.memory[t] == 0xe9)                       // cli: jmp rel32 to its stub
+        #expect(Array(image.memory[(t + 5)..<(t + 8)]) == [0x0f, 0x01, 0x15])  // lgdt table(%rip): untouched
     }
 
     @Test("one bad site anywhere: nothing is written, and the result names it", arguments: ["instruction", "padding"])
