@@ -47,6 +47,7 @@ test: deps
 # Ratios measured side by side in one run (see Docs/benchmarks.md).
 bench: build
 	$(SWIFT) build -c release --product previrt
+	$(SWIFT) build -c release --product previrt-as
 	python3 Benchmarks/assemble.py
 	python3 Benchmarks/inspect.py
 	$(MAKE) -s $(OUT)/bench/vmm-bench

@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "previrt", targets: ["previrt"]),
+        .executable(name: "previrt-as", targets: ["previrt-as"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -20,6 +21,8 @@ let package = Package(
         .target(name: "PrevirtELF", dependencies: ["PrevirtNote"]),
         // Generators: GNU-as macro sets and the C header, all from the catalog.
         .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote"]),
+        // `previrt as`: the drop-in assembler that prepends only the macros its input needs.
+        .target(name: "PrevirtAssembler", dependencies: ["PrevirtCatalog", "PrevirtMacros"]),
         // Freestanding C runtime (MIT): the note ABI header and the note walker.
         .target(name: "PrevirtRuntime"),
         // libbfd and libopcodes (binutils-dev) behind a small C interface; only PrevirtBinutils uses it.
@@ -31,15 +34,17 @@ let package = Package(
         .executableTarget(
             name: "previrt",
             dependencies: [
-                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtInspector",
+                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtInspector", "PrevirtAssembler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The drop-in assembler as a program of its own: no Foundation, fast to start.
+        .executableTarget(name: "previrt-as", dependencies: ["PrevirtAssembler"]),
         .testTarget(
             name: "PrevirtTests",
             dependencies: [
                 "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtRuntime", "PrevirtBinutils",
-                "PrevirtInspector",
+                "PrevirtInspector", "PrevirtAssembler",
             ]
         ),
     ]

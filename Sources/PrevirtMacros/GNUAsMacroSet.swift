@@ -17,20 +17,35 @@ public struct GNUAsMacroSet: Sendable {
     public var profile: Profile
     /// The command line recorded in the file's header comment.
     public var commandLine: String
+    /// When set, only the macros of these mnemonics and prefixes are written (`previrt as` passes
+    /// what its scan of the input found); nil writes them all.
+    public var selection: Set<String>?
 
-    public init(architecture: Architecture, profile: Profile, commandLine: String? = nil) {
+    public init(architecture: Architecture, profile: Profile, commandLine: String? = nil, selection: Set<String>? = nil) {
         self.architecture = architecture
         self.profile = profile
         self.commandLine = commandLine ?? "previrt macros --arch \(architecture.rawValue) --profile \(profile.name)"
+        self.selection = selection
+    }
+
+    /// The prefixes whose macros look at the mnemonic after them.
+    public var prefixes: [String] {
+        ["rep", "repe", "repz", "repne", "repnz", "data16", "data32", "addr16", "addr32"] + (architecture == .x86_64 ? ["rex64"] : [])
     }
 
     /// The kinds this set annotates, restricted to spellings that exist in the target's modes.
-    var spellings: [(InstructionKind, Spelling)] {
+    public var spellings: [(InstructionKind, Spelling)] {
         profile.kinds.flatMap { kind in
             kind.spellings
-                .filter { s in s.modes.contains { architecture.modes.contains($0) } }
+                .filter { s in s.modes.contains { architecture.modes.contains($0) } && selection.map { $0.contains(s.mnemonic) } ?? true }
                 .map { (kind, $0) }
         }
+    }
+
+    private var selectedPrefixes: [String] { prefixes.filter { selection?.contains($0) ?? true } }
+
+    private var needsOperandTables: Bool {
+        spellings.contains { if case .registerOperand = $0.1.classification { return true } else { return false } }
     }
 
     public var text: String {
@@ -190,7 +205,7 @@ public struct GNUAsMacroSet: Sendable {
         func set(_ name: String, _ value: String) { o.line(".set \".L__pv_\(name)\", \(value)") }
         o.line("# Operand tables: each symbol's value is kind id | flags << 16.")
         o.line("# Register-to-register moves, as the input scrubber leaves them (`%cr3,%rax`).")
-        for cls in [RegisterClass.control, .debug] {
+        for cls in [RegisterClass.control, .debug] where needsOperandTables {
             guard let to = kindFor(cls, .destination), let from = kindFor(cls, .source) else { continue }
             for r in architecture.specialRegisters(cls) {
                 for g in architecture.controlPartners {
@@ -199,7 +214,7 @@ public struct GNUAsMacroSet: Sendable {
                 }
             }
         }
-        if let to = kindFor(.segment, .destination), let from = kindFor(.segment, .source) {
+        if needsOperandTables, let to = kindFor(.segment, .destination), let from = kindFor(.segment, .source) {
             for g in gpr.r16 + gpr.r32 + gpr.r64 {
                 for r in RegisterClass.segment.names {
                     set("\(g),\(r)", value(to, extra: r == "%ss" ? .paddingPrecedes : []))
@@ -212,10 +227,10 @@ public struct GNUAsMacroSet: Sendable {
                 set("d\(r)", value(to, extra: r == "%ss" ? .paddingPrecedes : []))
             }
         }
-        if let push = kind(named: "push-seg") {
+        if needsOperandTables, let push = kind(named: "push-seg") {
             for r in RegisterClass.segment.names { set("push\(r)", value(push)) }
         }
-        if let pop = kind(named: "pop-seg") {
+        if needsOperandTables, let pop = kind(named: "pop-seg") {
             for r in RegisterClass.segment.names { set("pop\(r)", value(pop, extra: r == "%ss" ? .paddingPrecedes : [])) }
         }
         for (_, spelling) in spellings {
@@ -235,7 +250,7 @@ public struct GNUAsMacroSet: Sendable {
             }
         }
         o.line("# Always-sensitive mnemonics, for statements that start with a prefix (`rep insw`).")
-        for (kind, spelling) in spellings where spelling.classification == .always {
+        for (kind, spelling) in fullSpellings where spelling.classification == .always && !selectedPrefixes.isEmpty {
             set("k\(spelling.mnemonic)", value(kind, extra: .prefixedInstruction))
         }
         o.line("")
@@ -347,10 +362,7 @@ public struct GNUAsMacroSet: Sendable {
     /// remembered so that an ins/outs site right after it is flagged.
     private func prefixMacros(_ o: inout MacroText) {
         o.line("# Prefixes on the same line as a sensitive mnemonic (`rep insw`, `rex64 ljmp *(%rax)`).")
-        let prefixes = architecture == .x86_64
-            ? ["rep", "repe", "repz", "repne", "repnz", "data16", "data32", "addr16", "addr32", "rex64"]
-            : ["rep", "repe", "repz", "repne", "repnz", "data16", "data32", "addr16", "addr32"]
-        for p in prefixes {
+        for p in selectedPrefixes {
             o.line(".macro \(p) m, ops:vararg")
             o.line(".ifb \\m")
             o.line("{nooptimize} \(p)")
@@ -368,6 +380,13 @@ public struct GNUAsMacroSet: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// Every spelling, whatever the selection: the prefix table must know all sensitive mnemonics.
+    private var fullSpellings: [(InstructionKind, Spelling)] {
+        var all = self
+        all.selection = nil
+        return all.spellings
+    }
 
     private func kind(named name: String) -> InstructionKind? {
         profile.kinds.first { $0.name == name }

@@ -2,9 +2,24 @@
 // previrt: the command-line entry point.
 
 import ArgumentParser
+import Foundation
+import PrevirtAssembler
 
 @main
 struct Previrt: ParsableCommand {
+    /// Invoked as `as` (a symlink named as), previrt is the drop-in assembler and parses nothing itself.
+    static func main() {
+        if URL(fileURLWithPath: CommandLine.arguments[0]).lastPathComponent == "as" {
+            Foundation.exit(AssemblerMain.run(Array(CommandLine.arguments.dropFirst())))
+        }
+        do {
+            var command = try Self.parseAsRoot()
+            try command.run()
+        } catch {
+            Self.exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "previrt",
         abstract: "Pre-virtualization for x86: annotate sensitive instructions at assembly time.",
@@ -17,6 +32,6 @@ struct Previrt: ParsableCommand {
               gcc -Wa,previrt.s -c kernel.c
               previrt inspect --verify --coverage kernel.o
             """,
-        subcommands: [CatalogCommand.self, MacrosCommand.self, InspectCommand.self, RunCommand.self, NoteHeaderCommand.self]
+        subcommands: [CatalogCommand.self, MacrosCommand.self, AsCommand.self, InspectCommand.self, RunCommand.self, NoteHeaderCommand.self]
     )
 }
