@@ -7,6 +7,16 @@ import PrevirtMacros
 
 extension Architecture: ExpressibleByArgument {}
 
+/// The form `previrt macros` writes the macro set in.
+enum MacroFormat: String, ExpressibleByArgument, CaseIterable {
+    /// A GNU-as include file, for `-Wa,FILE`.
+    case assembler
+    /// A C header whose top-level asm() carries the macro set into the translation unit, for
+    /// `gcc -include FILE`: a remote compiler (distcc, icecc) that sees only the preprocessed source
+    /// still gets the macros.
+    case cHeader = "c-header"
+}
+
 struct MacrosCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "macros",
@@ -27,6 +37,9 @@ struct MacrosCommand: ParsableCommand {
     @Option(help: "Pad every site with exactly N NOP bytes instead of the profile's padding (0 to 64).")
     var pad: Int?
 
+    @Option(help: "assembler (an include file for -Wa,FILE) or c-header (for gcc -include FILE; distcc-safe).")
+    var format: MacroFormat = .assembler
+
     @Option(name: .shortAndLong, help: "Output file (default: standard output). Written whole or not at all.")
     var output: String?
 
@@ -38,8 +51,9 @@ struct MacrosCommand: ParsableCommand {
             chosen = chosen.padded(by: pad)
             command += " --pad \(pad)"
         }
+        if format == .cHeader { command += " --format c-header" }
         let set = GNUAsMacroSet(architecture: arch, profile: chosen, commandLine: command)
-        try OutputFile.write(set.text, to: output)
+        try OutputFile.write(format == .cHeader ? set.cHeader : set.text, to: output)
     }
 }
 

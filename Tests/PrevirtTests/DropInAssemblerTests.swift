@@ -60,3 +60,26 @@ struct DropInAssemblerTests {
         #expect(r.succeeded && r.output.hasPrefix("GNU assembler"))
     }
 }
+
+@Suite("distcc-safe header (previrt macros --format c-header)")
+struct CHeaderTests {
+    @Test("preprocessed here, compiled where no macro file exists: the object of the -Wa route", arguments: ["io.c", "entry.S"])
+    func distccStyle(_ file: String) throws {
+        let w = try Workbench()
+        let header = w.path("previrt.h")
+        #expect(try Toolchain.run(CommandLineTests.previrt, ["macros", "--arch", "x86_64", "--format", "c-header", "-o", header]).succeeded)
+        let src = Toolchain.packageRoot.appendingPathComponent("Examples/annotate/\(file)").path
+        let flags = file.hasSuffix(".c") ? ["-O2", "-ffreestanding", "-fno-pic"] : []
+        let preprocessed = file.hasSuffix(".c") ? "remote.i" : "remote.s"
+        // The client: preprocess only, with the header.
+        try w.run("gcc", flags + ["-E", "-include", header, src, "-o", preprocessed])
+        // The server: a directory with nothing but the preprocessed file.
+        let server = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: server) }
+        try FileManager.default.copyItem(atPath: w.path(preprocessed), toPath: server.appendingPathComponent(preprocessed).path)
+        let compiled = try Toolchain.run("gcc", flags + ["-c", preprocessed, "-o", "remote.o"], in: server)
+        try #require(compiled.succeeded, "\(compiled.output)")
+        try w.run("gcc", flags + ["-c", "-Wa,\(try Toolchain.macroSet(.x86_64))", src, "-o", "local.o"])
+        #expect(Array(try Data(contentsOf: server.appendingPathComponent("remote.o"))) == (try w.bytes("local.o")))
+    }
+}
