@@ -22,6 +22,8 @@ build: deps
 macros: build
 	$(PREVIRT) macros --arch i386 -o Macros/previrt-i386.s
 	$(PREVIRT) macros --arch x86_64 -o Macros/previrt-x86_64.s
+	$(PREVIRT) macros --arch i386 --flavor llvm -o Macros/previrt-i386-llvm.s
+	$(PREVIRT) macros --arch x86_64 --flavor llvm -o Macros/previrt-x86_64-llvm.s
 	$(PREVIRT) note-header -o Sources/PrevirtRuntime/include/previrt_note.h
 	$(PREVIRT) catalog --markdown > Docs/catalog.md.tmp && mv Docs/catalog.md.tmp Docs/catalog.md
 

@@ -93,11 +93,11 @@
 .endm
 
 # One site: [instruction][NOPs], or [NOPs][instruction] for kinds with an interrupt shadow;
-# then its note. \insn is the whole statement, re-emitted with {nooptimize} so that it is the
+# then its note. \insn is the whole statement, written by the caller so that it is the
 # real instruction, not this macro again.
 .macro __pv_site insn:vararg
 .if .L__pv_depth
-{nooptimize} \insn
+\insn
 .else
 .ifndef .L__pv_hdr
 __pv_header
@@ -106,17 +106,17 @@ __pv_mode
 .set .L__pv_f, (.L__pv_v >> 16) | (2 * ((\@ - .L__pv_pfx) == 2) * (((.L__pv_v & 0xffff) == 32) | ((.L__pv_v & 0xffff) == 33)))
 .if .L__pv_f & 1
 .pushsection .previrt.probe,"e",@progbits
-.L__pv_x\@: {nooptimize} \insn
+.L__pv_x\@: \insn
 .L__pv_y\@:
 .popsection
 .L__pv_b\@:
 __pv_nops ((5-(.L__pv_y\@-.L__pv_x\@))*-((5-(.L__pv_y\@-.L__pv_x\@))>0))
-.L__pv_i\@: {nooptimize} \insn
+.L__pv_i\@: \insn
 .L__pv_j\@:
 .L__pv_e\@:
 .else
 .L__pv_b\@:
-.L__pv_i\@: {nooptimize} \insn
+.L__pv_i\@: \insn
 .L__pv_j\@:
 __pv_nops ((5-(.L__pv_j\@-.L__pv_i\@))*-((5-(.L__pv_j\@-.L__pv_i\@))>0))
 .L__pv_e\@:
@@ -2833,496 +2833,496 @@ __pv_nops ((5-(.L__pv_j\@-.L__pv_i\@))*-((5-(.L__pv_j\@-.L__pv_i\@))>0))
 # One macro per spelling.
 .macro cli a:vararg
 .set .L__pv_v, 1
-__pv_site cli \a
+__pv_site {nooptimize} cli \a
 .endm
 .macro sti a:vararg
 .set .L__pv_v, 65538
-__pv_site sti \a
+__pv_site {nooptimize} sti \a
 .endm
 .macro pushf a:vararg
 .set .L__pv_v, 3
-__pv_site pushf \a
+__pv_site {nooptimize} pushf \a
 .endm
 .macro pushfw a:vararg
 .set .L__pv_v, 3
-__pv_site pushfw \a
+__pv_site {nooptimize} pushfw \a
 .endm
 .macro pushfl a:vararg
 .set .L__pv_v, 3
-__pv_site pushfl \a
+__pv_site {nooptimize} pushfl \a
 .endm
 .macro pushfq a:vararg
 .set .L__pv_v, 3
-__pv_site pushfq \a
+__pv_site {nooptimize} pushfq \a
 .endm
 .macro popf a:vararg
 .set .L__pv_v, 4
-__pv_site popf \a
+__pv_site {nooptimize} popf \a
 .endm
 .macro popfw a:vararg
 .set .L__pv_v, 4
-__pv_site popfw \a
+__pv_site {nooptimize} popfw \a
 .endm
 .macro popfl a:vararg
 .set .L__pv_v, 4
-__pv_site popfl \a
+__pv_site {nooptimize} popfl \a
 .endm
 .macro popfq a:vararg
 .set .L__pv_v, 4
-__pv_site popfq \a
+__pv_site {nooptimize} popfq \a
 .endm
 .macro hlt a:vararg
 .set .L__pv_v, 5
-__pv_site hlt \a
+__pv_site {nooptimize} hlt \a
 .endm
 .macro lgdt a:vararg
 .set .L__pv_v, 14
-__pv_site lgdt \a
+__pv_site {nooptimize} lgdt \a
 .endm
 .macro lgdtw a:vararg
 .set .L__pv_v, 14
-__pv_site lgdtw \a
+__pv_site {nooptimize} lgdtw \a
 .endm
 .macro lgdtl a:vararg
 .set .L__pv_v, 14
-__pv_site lgdtl \a
+__pv_site {nooptimize} lgdtl \a
 .endm
 .macro lgdtq a:vararg
 .set .L__pv_v, 14
-__pv_site lgdtq \a
+__pv_site {nooptimize} lgdtq \a
 .endm
 .macro lidt a:vararg
 .set .L__pv_v, 15
-__pv_site lidt \a
+__pv_site {nooptimize} lidt \a
 .endm
 .macro lidtw a:vararg
 .set .L__pv_v, 15
-__pv_site lidtw \a
+__pv_site {nooptimize} lidtw \a
 .endm
 .macro lidtl a:vararg
 .set .L__pv_v, 15
-__pv_site lidtl \a
+__pv_site {nooptimize} lidtl \a
 .endm
 .macro lidtq a:vararg
 .set .L__pv_v, 15
-__pv_site lidtq \a
+__pv_site {nooptimize} lidtq \a
 .endm
 .macro lldt a:vararg
 .set .L__pv_v, 16
-__pv_site lldt \a
+__pv_site {nooptimize} lldt \a
 .endm
 .macro lldtw a:vararg
 .set .L__pv_v, 16
-__pv_site lldtw \a
+__pv_site {nooptimize} lldtw \a
 .endm
 .macro ltr a:vararg
 .set .L__pv_v, 17
-__pv_site ltr \a
+__pv_site {nooptimize} ltr \a
 .endm
 .macro ltrw a:vararg
 .set .L__pv_v, 17
-__pv_site ltrw \a
+__pv_site {nooptimize} ltrw \a
 .endm
 .macro sgdt a:vararg
 .set .L__pv_v, 18
-__pv_site sgdt \a
+__pv_site {nooptimize} sgdt \a
 .endm
 .macro sgdtw a:vararg
 .set .L__pv_v, 18
-__pv_site sgdtw \a
+__pv_site {nooptimize} sgdtw \a
 .endm
 .macro sgdtl a:vararg
 .set .L__pv_v, 18
-__pv_site sgdtl \a
+__pv_site {nooptimize} sgdtl \a
 .endm
 .macro sgdtq a:vararg
 .set .L__pv_v, 18
-__pv_site sgdtq \a
+__pv_site {nooptimize} sgdtq \a
 .endm
 .macro sidt a:vararg
 .set .L__pv_v, 19
-__pv_site sidt \a
+__pv_site {nooptimize} sidt \a
 .endm
 .macro sidtw a:vararg
 .set .L__pv_v, 19
-__pv_site sidtw \a
+__pv_site {nooptimize} sidtw \a
 .endm
 .macro sidtl a:vararg
 .set .L__pv_v, 19
-__pv_site sidtl \a
+__pv_site {nooptimize} sidtl \a
 .endm
 .macro sidtq a:vararg
 .set .L__pv_v, 19
-__pv_site sidtq \a
+__pv_site {nooptimize} sidtq \a
 .endm
 .macro sldt a:vararg
 .set .L__pv_v, 20
-__pv_site sldt \a
+__pv_site {nooptimize} sldt \a
 .endm
 .macro sldtw a:vararg
 .set .L__pv_v, 20
-__pv_site sldtw \a
+__pv_site {nooptimize} sldtw \a
 .endm
 .macro sldtl a:vararg
 .set .L__pv_v, 20
-__pv_site sldtl \a
+__pv_site {nooptimize} sldtl \a
 .endm
 .macro sldtq a:vararg
 .set .L__pv_v, 20
-__pv_site sldtq \a
+__pv_site {nooptimize} sldtq \a
 .endm
 .macro str a:vararg
 .set .L__pv_v, 21
-__pv_site str \a
+__pv_site {nooptimize} str \a
 .endm
 .macro strw a:vararg
 .set .L__pv_v, 21
-__pv_site strw \a
+__pv_site {nooptimize} strw \a
 .endm
 .macro strl a:vararg
 .set .L__pv_v, 21
-__pv_site strl \a
+__pv_site {nooptimize} strl \a
 .endm
 .macro strq a:vararg
 .set .L__pv_v, 21
-__pv_site strq \a
+__pv_site {nooptimize} strq \a
 .endm
 .macro smsw a:vararg
 .set .L__pv_v, 22
-__pv_site smsw \a
+__pv_site {nooptimize} smsw \a
 .endm
 .macro smsww a:vararg
 .set .L__pv_v, 22
-__pv_site smsww \a
+__pv_site {nooptimize} smsww \a
 .endm
 .macro smswl a:vararg
 .set .L__pv_v, 22
-__pv_site smswl \a
+__pv_site {nooptimize} smswl \a
 .endm
 .macro smswq a:vararg
 .set .L__pv_v, 22
-__pv_site smswq \a
+__pv_site {nooptimize} smswq \a
 .endm
 .macro lmsw a:vararg
 .set .L__pv_v, 23
-__pv_site lmsw \a
+__pv_site {nooptimize} lmsw \a
 .endm
 .macro lmsww a:vararg
 .set .L__pv_v, 23
-__pv_site lmsww \a
+__pv_site {nooptimize} lmsww \a
 .endm
 .macro clts a:vararg
 .set .L__pv_v, 24
-__pv_site clts \a
+__pv_site {nooptimize} clts \a
 .endm
 .macro lar a:vararg
 .set .L__pv_v, 25
-__pv_site lar \a
+__pv_site {nooptimize} lar \a
 .endm
 .macro larw a:vararg
 .set .L__pv_v, 25
-__pv_site larw \a
+__pv_site {nooptimize} larw \a
 .endm
 .macro larl a:vararg
 .set .L__pv_v, 25
-__pv_site larl \a
+__pv_site {nooptimize} larl \a
 .endm
 .macro larq a:vararg
 .set .L__pv_v, 25
-__pv_site larq \a
+__pv_site {nooptimize} larq \a
 .endm
 .macro lsl a:vararg
 .set .L__pv_v, 26
-__pv_site lsl \a
+__pv_site {nooptimize} lsl \a
 .endm
 .macro lslw a:vararg
 .set .L__pv_v, 26
-__pv_site lslw \a
+__pv_site {nooptimize} lslw \a
 .endm
 .macro lsll a:vararg
 .set .L__pv_v, 26
-__pv_site lsll \a
+__pv_site {nooptimize} lsll \a
 .endm
 .macro lslq a:vararg
 .set .L__pv_v, 26
-__pv_site lslq \a
+__pv_site {nooptimize} lslq \a
 .endm
 .macro verr a:vararg
 .set .L__pv_v, 27
-__pv_site verr \a
+__pv_site {nooptimize} verr \a
 .endm
 .macro verrw a:vararg
 .set .L__pv_v, 27
-__pv_site verrw \a
+__pv_site {nooptimize} verrw \a
 .endm
 .macro verw a:vararg
 .set .L__pv_v, 28
-__pv_site verw \a
+__pv_site {nooptimize} verw \a
 .endm
 .macro verww a:vararg
 .set .L__pv_v, 28
-__pv_site verww \a
+__pv_site {nooptimize} verww \a
 .endm
 .macro arpl a:vararg
 .set .L__pv_v, 29
-__pv_site arpl \a
+__pv_site {nooptimize} arpl \a
 .endm
 .macro arplw a:vararg
 .set .L__pv_v, 29
-__pv_site arplw \a
+__pv_site {nooptimize} arplw \a
 .endm
 .macro in a:vararg
 .set .L__pv_v, 30
-__pv_site in \a
+__pv_site {nooptimize} in \a
 .endm
 .macro inb a:vararg
 .set .L__pv_v, 30
-__pv_site inb \a
+__pv_site {nooptimize} inb \a
 .endm
 .macro inw a:vararg
 .set .L__pv_v, 30
-__pv_site inw \a
+__pv_site {nooptimize} inw \a
 .endm
 .macro inl a:vararg
 .set .L__pv_v, 30
-__pv_site inl \a
+__pv_site {nooptimize} inl \a
 .endm
 .macro out a:vararg
 .set .L__pv_v, 31
-__pv_site out \a
+__pv_site {nooptimize} out \a
 .endm
 .macro outb a:vararg
 .set .L__pv_v, 31
-__pv_site outb \a
+__pv_site {nooptimize} outb \a
 .endm
 .macro outw a:vararg
 .set .L__pv_v, 31
-__pv_site outw \a
+__pv_site {nooptimize} outw \a
 .endm
 .macro outl a:vararg
 .set .L__pv_v, 31
-__pv_site outl \a
+__pv_site {nooptimize} outl \a
 .endm
 .macro ins a:vararg
 .set .L__pv_v, 32
-__pv_site ins \a
+__pv_site {nooptimize} ins \a
 .endm
 .macro insb a:vararg
 .set .L__pv_v, 32
-__pv_site insb \a
+__pv_site {nooptimize} insb \a
 .endm
 .macro insw a:vararg
 .set .L__pv_v, 32
-__pv_site insw \a
+__pv_site {nooptimize} insw \a
 .endm
 .macro insl a:vararg
 .set .L__pv_v, 32
-__pv_site insl \a
+__pv_site {nooptimize} insl \a
 .endm
 .macro outs a:vararg
 .set .L__pv_v, 33
-__pv_site outs \a
+__pv_site {nooptimize} outs \a
 .endm
 .macro outsb a:vararg
 .set .L__pv_v, 33
-__pv_site outsb \a
+__pv_site {nooptimize} outsb \a
 .endm
 .macro outsw a:vararg
 .set .L__pv_v, 33
-__pv_site outsw \a
+__pv_site {nooptimize} outsw \a
 .endm
 .macro outsl a:vararg
 .set .L__pv_v, 33
-__pv_site outsl \a
+__pv_site {nooptimize} outsl \a
 .endm
 .macro rdmsr a:vararg
 .set .L__pv_v, 34
-__pv_site rdmsr \a
+__pv_site {nooptimize} rdmsr \a
 .endm
 .macro wrmsr a:vararg
 .set .L__pv_v, 35
-__pv_site wrmsr \a
+__pv_site {nooptimize} wrmsr \a
 .endm
 .macro invlpg a:vararg
 .set .L__pv_v, 36
-__pv_site invlpg \a
+__pv_site {nooptimize} invlpg \a
 .endm
 .macro invd a:vararg
 .set .L__pv_v, 37
-__pv_site invd \a
+__pv_site {nooptimize} invd \a
 .endm
 .macro wbinvd a:vararg
 .set .L__pv_v, 38
-__pv_site wbinvd \a
+__pv_site {nooptimize} wbinvd \a
 .endm
 .macro invpcid a:vararg
 .set .L__pv_v, 39
-__pv_site invpcid \a
+__pv_site {nooptimize} invpcid \a
 .endm
 .macro iret a:vararg
 .set .L__pv_v, 40
-__pv_site iret \a
+__pv_site {nooptimize} iret \a
 .endm
 .macro iretw a:vararg
 .set .L__pv_v, 40
-__pv_site iretw \a
+__pv_site {nooptimize} iretw \a
 .endm
 .macro iretl a:vararg
 .set .L__pv_v, 40
-__pv_site iretl \a
+__pv_site {nooptimize} iretl \a
 .endm
 .macro iretq a:vararg
 .set .L__pv_v, 40
-__pv_site iretq \a
+__pv_site {nooptimize} iretq \a
 .endm
 .macro lret a:vararg
 .set .L__pv_v, 41
-__pv_site lret \a
+__pv_site {nooptimize} lret \a
 .endm
 .macro lretw a:vararg
 .set .L__pv_v, 41
-__pv_site lretw \a
+__pv_site {nooptimize} lretw \a
 .endm
 .macro lretl a:vararg
 .set .L__pv_v, 41
-__pv_site lretl \a
+__pv_site {nooptimize} lretl \a
 .endm
 .macro lretq a:vararg
 .set .L__pv_v, 41
-__pv_site lretq \a
+__pv_site {nooptimize} lretq \a
 .endm
 .macro ljmp a:vararg
 .set .L__pv_v, 42
-__pv_site ljmp \a
+__pv_site {nooptimize} ljmp \a
 .endm
 .macro ljmpw a:vararg
 .set .L__pv_v, 42
-__pv_site ljmpw \a
+__pv_site {nooptimize} ljmpw \a
 .endm
 .macro ljmpl a:vararg
 .set .L__pv_v, 42
-__pv_site ljmpl \a
+__pv_site {nooptimize} ljmpl \a
 .endm
 .macro lcall a:vararg
 .set .L__pv_v, 43
-__pv_site lcall \a
+__pv_site {nooptimize} lcall \a
 .endm
 .macro lcallw a:vararg
 .set .L__pv_v, 43
-__pv_site lcallw \a
+__pv_site {nooptimize} lcallw \a
 .endm
 .macro lcalll a:vararg
 .set .L__pv_v, 43
-__pv_site lcalll \a
+__pv_site {nooptimize} lcalll \a
 .endm
 .macro int a:vararg
 .ifdef ".L__pv_int\a"
 {nooptimize} int \a
 .else
 .set .L__pv_v, 44
-__pv_site int \a
+__pv_site {nooptimize} int \a
 .endif
 .endm
 .macro cpuid a:vararg
 .set .L__pv_v, 45
-__pv_site cpuid \a
+__pv_site {nooptimize} cpuid \a
 .endm
 .macro lds a:vararg
 .set .L__pv_v, 46
-__pv_site lds \a
+__pv_site {nooptimize} lds \a
 .endm
 .macro ldsw a:vararg
 .set .L__pv_v, 46
-__pv_site ldsw \a
+__pv_site {nooptimize} ldsw \a
 .endm
 .macro ldsl a:vararg
 .set .L__pv_v, 46
-__pv_site ldsl \a
+__pv_site {nooptimize} ldsl \a
 .endm
 .macro les a:vararg
 .set .L__pv_v, 47
-__pv_site les \a
+__pv_site {nooptimize} les \a
 .endm
 .macro lesw a:vararg
 .set .L__pv_v, 47
-__pv_site lesw \a
+__pv_site {nooptimize} lesw \a
 .endm
 .macro lesl a:vararg
 .set .L__pv_v, 47
-__pv_site lesl \a
+__pv_site {nooptimize} lesl \a
 .endm
 .macro lfs a:vararg
 .set .L__pv_v, 48
-__pv_site lfs \a
+__pv_site {nooptimize} lfs \a
 .endm
 .macro lfsw a:vararg
 .set .L__pv_v, 48
-__pv_site lfsw \a
+__pv_site {nooptimize} lfsw \a
 .endm
 .macro lfsl a:vararg
 .set .L__pv_v, 48
-__pv_site lfsl \a
+__pv_site {nooptimize} lfsl \a
 .endm
 .macro lgs a:vararg
 .set .L__pv_v, 49
-__pv_site lgs \a
+__pv_site {nooptimize} lgs \a
 .endm
 .macro lgsw a:vararg
 .set .L__pv_v, 49
-__pv_site lgsw \a
+__pv_site {nooptimize} lgsw \a
 .endm
 .macro lgsl a:vararg
 .set .L__pv_v, 49
-__pv_site lgsl \a
+__pv_site {nooptimize} lgsl \a
 .endm
 .macro lss a:vararg
 .set .L__pv_v, 50
-__pv_site lss \a
+__pv_site {nooptimize} lss \a
 .endm
 .macro lssw a:vararg
 .set .L__pv_v, 50
-__pv_site lssw \a
+__pv_site {nooptimize} lssw \a
 .endm
 .macro lssl a:vararg
 .set .L__pv_v, 50
-__pv_site lssl \a
+__pv_site {nooptimize} lssl \a
 .endm
 .macro swapgs a:vararg
 .set .L__pv_v, 51
-__pv_site swapgs \a
+__pv_site {nooptimize} swapgs \a
 .endm
 .macro sysret a:vararg
 .set .L__pv_v, 52
-__pv_site sysret \a
+__pv_site {nooptimize} sysret \a
 .endm
 .macro sysretl a:vararg
 .set .L__pv_v, 52
-__pv_site sysretl \a
+__pv_site {nooptimize} sysretl \a
 .endm
 .macro sysretq a:vararg
 .set .L__pv_v, 52
-__pv_site sysretq \a
+__pv_site {nooptimize} sysretq \a
 .endm
 .macro sysexit a:vararg
 .set .L__pv_v, 53
-__pv_site sysexit \a
+__pv_site {nooptimize} sysexit \a
 .endm
 .macro sysexitl a:vararg
 .set .L__pv_v, 53
-__pv_site sysexitl \a
+__pv_site {nooptimize} sysexitl \a
 .endm
 .macro sysexitq a:vararg
 .set .L__pv_v, 53
-__pv_site sysexitq \a
+__pv_site {nooptimize} sysexitq \a
 .endm
 .macro rsm a:vararg
 .set .L__pv_v, 54
-__pv_site rsm \a
+__pv_site {nooptimize} rsm \a
 .endm
 .macro __pv_hit t, m, a:vararg
 .set .L__pv_v, ".L__pv_\t\a"
 .if .L__pv_v
-__pv_site \m \a
+__pv_site {nooptimize} \m \a
 .else
 {nooptimize} \m \a
 .endif
@@ -3331,7 +3331,7 @@ __pv_site \m \a
 .set .L__pv_v, 0
 __pv_tokens \a
 .if .L__pv_v
-__pv_site \m \a
+__pv_site {nooptimize} \m \a
 .else
 {store} \m \a
 .endif
@@ -3449,7 +3449,7 @@ __pv_hit pop,popq,\a
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site rep \m \ops
+__pv_site {nooptimize} rep \m \ops
 .else
 {store} rep \m \ops
 .endif
@@ -3462,7 +3462,7 @@ __pv_site rep \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site repe \m \ops
+__pv_site {nooptimize} repe \m \ops
 .else
 {store} repe \m \ops
 .endif
@@ -3475,7 +3475,7 @@ __pv_site repe \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site repz \m \ops
+__pv_site {nooptimize} repz \m \ops
 .else
 {store} repz \m \ops
 .endif
@@ -3488,7 +3488,7 @@ __pv_site repz \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site repne \m \ops
+__pv_site {nooptimize} repne \m \ops
 .else
 {store} repne \m \ops
 .endif
@@ -3501,7 +3501,7 @@ __pv_site repne \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site repnz \m \ops
+__pv_site {nooptimize} repnz \m \ops
 .else
 {store} repnz \m \ops
 .endif
@@ -3514,7 +3514,7 @@ __pv_site repnz \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site data16 \m \ops
+__pv_site {nooptimize} data16 \m \ops
 .else
 {store} data16 \m \ops
 .endif
@@ -3527,7 +3527,7 @@ __pv_site data16 \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site data32 \m \ops
+__pv_site {nooptimize} data32 \m \ops
 .else
 {store} data32 \m \ops
 .endif
@@ -3540,7 +3540,7 @@ __pv_site data32 \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site addr16 \m \ops
+__pv_site {nooptimize} addr16 \m \ops
 .else
 {store} addr16 \m \ops
 .endif
@@ -3553,7 +3553,7 @@ __pv_site addr16 \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site addr32 \m \ops
+__pv_site {nooptimize} addr32 \m \ops
 .else
 {store} addr32 \m \ops
 .endif
@@ -3566,7 +3566,7 @@ __pv_site addr32 \m \ops
 .else
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
-__pv_site rex64 \m \ops
+__pv_site {nooptimize} rex64 \m \ops
 .else
 {store} rex64 \m \ops
 .endif

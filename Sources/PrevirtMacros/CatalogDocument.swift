@@ -50,6 +50,18 @@ public enum CatalogDocument {
 }
 
 extension String {
+    /// Every occurrence of `a` replaced by `b`.
+    func replacingOccurrences(of a: String, with b: String) -> String {
+        guard !a.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.firstRange(of: a) {
+            out += rest[..<r.lowerBound] + b
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+
     /// Escapes `|` for a Markdown table cell.
     var escapingPipes: String { flatMap { $0 == "|" ? "\\|" : String($0) }.joined() }
 }

@@ -20,10 +20,26 @@ public struct GNUAsMacroSet: Sendable {
     /// When set, only the macros of these mnemonics and prefixes are written (`previrt as` passes
     /// what its scan of the input found); nil writes them all.
     public var selection: Set<String>?
+    /// Which assembler reads the set: GNU as, or LLVM's integrated assembler.
+    public var flavor: Flavor
 
-    public init(architecture: Architecture, profile: Profile, commandLine: String? = nil, selection: Set<String>? = nil) {
+    /// The assembler a macro set is written for.
+    public enum Flavor: String, Sendable, CaseIterable {
+        /// GNU as: `{nooptimize}` / `{store}` re-emit the real instruction inside its macro.
+        case gnu
+        /// LLVM's integrated assembler (clang): no `{nooptimize}`, but macro names are case-sensitive and
+        /// mnemonics are not, so the real instruction is re-emitted in upper case; and it does not
+        /// normalize blanks in macro arguments, so register pairs are listed with and without a blank.
+        case llvm
+    }
+
+    public init(
+        architecture: Architecture, profile: Profile, commandLine: String? = nil, selection: Set<String>? = nil,
+        flavor: Flavor = .gnu
+    ) {
         self.architecture = architecture
         self.profile = profile
+        self.flavor = flavor
         self.commandLine = commandLine ?? "previrt macros --arch \(architecture.rawValue) --profile \(profile.name)"
         self.selection = selection
     }
@@ -57,7 +73,28 @@ public struct GNUAsMacroSet: Sendable {
         mnemonicMacros(&out)
         prefixMacros(&out)
         out.line("# end of previrt macro set")
-        return out.text
+        return flavor == .llvm ? Self.numericLabels(out.text) : out.text
+    }
+
+    /// LLVM restarts `\@` for every inline-asm statement, so `.L__pv_b\@` would be defined twice in
+    /// a C file. The LLVM flavour uses numeric local labels 98701-98709 instead (reserved: kernel code
+    /// uses 1:, 661: and the like): each definition is followed by backward references only, except
+    /// the probe's forward jump.
+    static func numericLabels(_ text: String) -> String {
+        let letters = Array("pqrxybije")
+        var out = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var l = String(line)
+            for (n, c) in letters.enumerated() {
+                let label = ".L__pv_\(c)\\@"
+                let number = String(98701 + n)
+                if l.hasPrefix(label + ":") { l = number + String(l.dropFirst(label.count)) }
+                l = l.replacingOccurrences(of: "jecxz " + label, with: "jecxz " + number + "f")
+                l = l.replacingOccurrences(of: label, with: number + "b")
+            }
+            out += l + "\n"
+        }
+        return String(out.dropLast())
     }
 
     // MARK: - Sections of the file
@@ -156,11 +193,11 @@ public struct GNUAsMacroSet: Sendable {
             }
         }
         o.line("# One site: [instruction][NOPs], or [NOPs][instruction] for kinds with an interrupt shadow;")
-        o.line("# then its note. \\insn is the whole statement, re-emitted with {nooptimize} so that it is the")
+        o.line("# then its note. \\insn is the whole statement, written by the caller so that it is the")
         o.line("# real instruction, not this macro again.")
         o.line(".macro __pv_site insn:vararg")
         o.line(".if .L__pv_depth")
-        o.line("{nooptimize} \\insn")
+        o.line("\\insn")
         o.line(".else")
         o.line(".ifndef .L__pv_hdr")
         o.line("__pv_header")
@@ -169,17 +206,17 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".set .L__pv_f, (.L__pv_v >> 16) | (2 * ((\\@ - .L__pv_pfx) == 2) * (((.L__pv_v & 0xffff) == \(kindID("ins"))) | ((.L__pv_v & 0xffff) == \(kindID("outs")))))")
         o.line(".if .L__pv_f & \(SiteFlags.paddingPrecedes.rawValue)")
         o.line(".pushsection .previrt.probe,\"e\",@progbits")
-        o.line(".L__pv_x\\@: {nooptimize} \\insn")
+        o.line(".L__pv_x\\@: \\insn")
         o.line(".L__pv_y\\@:")
         o.line(".popsection")
         o.line(".L__pv_b\\@:")
         o.line("__pv_nops \(pad(".L__pv_y\\@-.L__pv_x\\@"))")
-        o.line(".L__pv_i\\@: {nooptimize} \\insn")
+        o.line(".L__pv_i\\@: \\insn")
         o.line(".L__pv_j\\@:")
         o.line(".L__pv_e\\@:")
         o.line(".else")
         o.line(".L__pv_b\\@:")
-        o.line(".L__pv_i\\@: {nooptimize} \\insn")
+        o.line(".L__pv_i\\@: \\insn")
         o.line(".L__pv_j\\@:")
         o.line("__pv_nops \(pad(".L__pv_j\\@-.L__pv_i\\@"))")
         o.line(".L__pv_e\\@:")
@@ -202,7 +239,13 @@ public struct GNUAsMacroSet: Sendable {
     /// Written flat: `.irp` loops would be shorter but cost gas three times as long at start-up.
     private func operandTables(_ o: inout MacroText) {
         let gpr = architecture.generalRegisters
-        func set(_ name: String, _ value: String) { o.line(".set \".L__pv_\(name)\", \(value)") }
+        func set(_ name: String, _ value: String) {
+            o.line(".set \".L__pv_\(name)\", \(value)")
+            // LLVM keeps the blank a source writes after the comma: list that spelling too.
+            if flavor == .llvm, name.contains(",") {
+                o.line(".set \".L__pv_\(name.split(separator: ",", maxSplits: 1).joined(separator: ", "))\", \(value)")
+            }
+        }
         o.line("# Operand tables: each symbol's value is kind id | flags << 16.")
         o.line("# Register-to-register moves, as the input scrubber leaves them (`%cr3,%rax`).")
         for cls in [RegisterClass.control, .debug] where needsOperandTables {
@@ -265,15 +308,15 @@ public struct GNUAsMacroSet: Sendable {
             case .always:
                 o.line(".macro \(m) a:vararg")
                 o.line(".set .L__pv_v, \(value(kind))")
-                o.line("__pv_site \(m) \\a")
+                o.line("__pv_site \(exactPrefix)\(name(m)) \\a")
                 o.line(".endm")
             case .alwaysExcept:
                 o.line(".macro \(m) a:vararg")
                 o.line(".ifdef \".L__pv_\(m)\\a\"")
-                o.line("{nooptimize} \(m) \\a")
+                o.line("\(exactPrefix)\(name(m)) \\a")
                 o.line(".else")
                 o.line(".set .L__pv_v, \(value(kind))")
-                o.line("__pv_site \(m) \\a")
+                o.line("__pv_site \(exactPrefix)\(name(m)) \\a")
                 o.line(".endif")
                 o.line(".endm")
             case .registerOperand:
@@ -309,12 +352,12 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".ifndef \".L__pv_\(table)\\a\"")
         if m == "mov" || m == "movw" {
             // Not a register pair: a segment register may still stand beside a memory operand.
-            o.line("__pv_segmem \(m), \\a")
+            o.line("__pv_segmem \(name(m)), \\a")
         } else {
-            o.line("{store} \(m) \\a")
+            o.line("\(plainPrefix)\(name(m)) \\a")
         }
         o.line(".else")
-        o.line("__pv_hit \(table),\(m),\\a")
+        o.line("__pv_hit \(table),\(name(m)),\\a")
         o.line(".endif")
         o.line(".endm")
     }
@@ -326,9 +369,9 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".macro __pv_hit t, m, a:vararg")
         o.line(".set .L__pv_v, \".L__pv_\\t\\a\"")
         o.line(".if .L__pv_v")
-        o.line("__pv_site \\m \\a")
+        o.line("__pv_site \(exactPrefix)\\m \\a")
         o.line(".else")
-        o.line("{nooptimize} \\m \\a")
+        o.line("\(exactPrefix)\\m \\a")
         o.line(".endif")
         o.line(".endm")
     }
@@ -341,9 +384,9 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".set .L__pv_v, 0")
         o.line("__pv_tokens \\a")
         o.line(".if .L__pv_v")
-        o.line("__pv_site \\m \\a")
+        o.line("__pv_site \(exactPrefix)\\m \\a")
         o.line(".else")
-        o.line("{store} \\m \\a")
+        o.line("\(plainPrefix)\\m \\a")
         o.line(".endif")
         o.line(".endm")
         o.line(".macro __pv_tokens p1,p2,p3,p4,p5,p6:vararg")
@@ -365,14 +408,14 @@ public struct GNUAsMacroSet: Sendable {
         for p in selectedPrefixes {
             o.line(".macro \(p) m, ops:vararg")
             o.line(".ifb \\m")
-            o.line("{nooptimize} \(p)")
+            o.line("\(exactPrefix)\(name(p))")
             o.line(".set .L__pv_pfx, \\@")
             o.line(".else")
             o.line(".ifdef \".L__pv_k\\m\"")
             o.line(".set .L__pv_v, \".L__pv_k\\m\"")
-            o.line("__pv_site \(p) \\m \\ops")
+            o.line("__pv_site \(exactPrefix)\(name(p)) \\m \\ops")
             o.line(".else")
-            o.line("{store} \(p) \\m \\ops")
+            o.line("\(plainPrefix)\(name(p)) \\m \\ops")
             o.line(".endif")
             o.line(".endif")
             o.line(".endm")
@@ -380,6 +423,13 @@ public struct GNUAsMacroSet: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// How a mnemonic (or prefix) is written so that the real instruction, not its macro, is assembled.
+    private func name(_ m: String) -> String { flavor == .llvm ? m.uppercased() : m }
+    /// Before a re-emitted site instruction: exactly the encoding gas would choose, no -O rewriting.
+    private var exactPrefix: String { flavor == .llvm ? "" : "{nooptimize} " }
+    /// Before a re-emitted ordinary instruction: gas's own choice, -O included.
+    private var plainPrefix: String { flavor == .llvm ? "" : "{store} " }
 
     /// Every spelling, whatever the selection: the prefix table must know all sensitive mnemonics.
     private var fullSpellings: [(InstructionKind, Spelling)] {

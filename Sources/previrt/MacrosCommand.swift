@@ -6,6 +6,7 @@ import PrevirtCatalog
 import PrevirtMacros
 
 extension Architecture: ExpressibleByArgument {}
+extension GNUAsMacroSet.Flavor: ExpressibleByArgument {}
 
 /// The form `previrt macros` writes the macro set in.
 enum MacroFormat: String, ExpressibleByArgument, CaseIterable {
@@ -37,6 +38,9 @@ struct MacrosCommand: ParsableCommand {
     @Option(help: "Pad every site with exactly N NOP bytes instead of the profile's padding (0 to 64).")
     var pad: Int?
 
+    @Option(help: "gnu (GNU as) or llvm (clang's integrated assembler: use it with --format c-header and clang -include).")
+    var flavor: GNUAsMacroSet.Flavor = .gnu
+
     @Option(help: "assembler (an include file for -Wa,FILE) or c-header (for gcc -include FILE; distcc-safe).")
     var format: MacroFormat = .assembler
 
@@ -51,8 +55,9 @@ struct MacrosCommand: ParsableCommand {
             chosen = chosen.padded(by: pad)
             command += " --pad \(pad)"
         }
+        if flavor == .llvm { command += " --flavor llvm" }
         if format == .cHeader { command += " --format c-header" }
-        let set = GNUAsMacroSet(architecture: arch, profile: chosen, commandLine: command)
+        let set = GNUAsMacroSet(architecture: arch, profile: chosen, commandLine: command, flavor: flavor)
         try OutputFile.write(format == .cHeader ? set.cHeader : set.text, to: output)
     }
 }
