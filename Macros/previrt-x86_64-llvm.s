@@ -45,7 +45,7 @@
 # otherwise; `jecxz` is 2 bytes in 32-bit code and 3 otherwise. The probe goes to an SHF_EXCLUDE
 # section, which the linker drops.
 .macro __pv_mode
-.pushsection .previrt.probe,"e",@progbits
+.pushsection .discard.previrt_probe,"e",@progbits
 98701: cbw
 98702: jecxz 98703f
 98703:
@@ -105,7 +105,7 @@ __pv_header
 __pv_mode
 .set .L__pv_f, (.L__pv_v >> 16) | (2 * ((\@ - .L__pv_pfx) == 2) * (((.L__pv_v & 0xffff) == 32) | ((.L__pv_v & 0xffff) == 33)))
 .if .L__pv_f & 1
-.pushsection .previrt.probe,"e",@progbits
+.pushsection .discard.previrt_probe,"e",@progbits
 98704: \insn
 98705:
 .popsection

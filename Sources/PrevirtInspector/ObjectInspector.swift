@@ -66,20 +66,27 @@ struct ObjectInspector {
 
     // MARK: - Notes
 
+    /// `.note.previrt` in objects; in a linked image the linker script may have merged it with other
+    /// notes (Linux's vmlinux.lds puts every `.note.*` into `.notes`). Only `.note.previrt` must hold
+    /// PreVirt notes alone: in the other note sections, foreign notes are normal and are skipped.
+    private var noteSections: [ObjectFile.Section] {
+        object.sections.filter { $0.name == NoteABI.sectionName || ($0.name == ".notes" || $0.name.hasPrefix(".note.")) && $0.hasContents }
+    }
+
     private mutating func readSites() -> [LocatedSite] {
-        let noteSections = object.sections.filter { $0.name == NoteABI.sectionName }
-        if noteSections.isEmpty {
-            diagnose(.noNotes, .note, "no \(NoteABI.sectionName) section: nothing was assembled with a previrt macro set")
-        }
         var located: [LocatedSite] = []
+        var sawPreVirt = false
         for section in noteSections {
+            let own = section.name == NoteABI.sectionName
             let bytes: [UInt8]
             let notes: [Note]
             do {
                 bytes = try contents(section)
                 notes = try Note.parseSection(bytes)
             } catch let error as NoteError {
-                diagnose(.noteStructure, .unusable, "\(NoteABI.sectionName): \(error)")
+                if own || sawPreVirtNote(section) {
+                    diagnose(.noteStructure, .unusable, "\(section.name): \(error)")
+                }
                 continue
             } catch {
                 diagnose(.unreadableSection, .unusable, "\(section.name): \(error)")
@@ -87,6 +94,8 @@ struct ObjectInspector {
             }
             let relocations = object.isRelocatable ? ((try? object.relocations(in: section)) ?? []) : []
             for note in notes {
+                if !own, case .unrecognized(let owner, _, _) = note.payload, owner != NoteABI.owner { continue }
+                sawPreVirt = true
                 switch note.payload {
                 case .header(let h):
                     report.headers.append(HeaderReport(abi_version: Int(h.abiVersion), machine: Int(h.machine), generator: h.generator, profile: h.profile))
@@ -103,7 +112,17 @@ struct ObjectInspector {
                 }
             }
         }
+        if !sawPreVirt {
+            diagnose(.noNotes, .note, "no PreVirt notes (no \(NoteABI.sectionName), nor PreVirt entries in another note section): nothing was assembled with a previrt macro set")
+        }
         return located
+    }
+
+    /// Whether a merged note section holds PreVirt notes at all (then damage in it matters).
+    private mutating func sawPreVirtNote(_ section: ObjectFile.Section) -> Bool {
+        guard let bytes = try? contents(section) else { return false }
+        let owner = Array(NoteABI.owner.utf8)
+        return bytes.indices.dropLast(owner.count).contains { i in bytes[i..<(i + owner.count)].elementsEqual(owner) }
     }
 
     private mutating func locate(

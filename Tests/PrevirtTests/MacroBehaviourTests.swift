@@ -125,7 +125,7 @@ struct MacroBehaviourTests {
         #expect(try Toolchain.run("as", ["--64", try Toolchain.macroSet(.x86_64), "a.s", "-o", "a.o"], in: dir).succeeded)
         #expect(try Toolchain.run("ld", ["-Ttext=0x401000", "-o", "a.elf", "a.o"], in: dir).succeeded)
         let linked = try AnnotatedObject(bytes: Array(try Data(contentsOf: dir.appendingPathComponent("a.elf"))))
-        #expect(linked.elf.section(named: ".previrt.probe") == nil)
+        #expect(linked.elf.section(named: ".discard.previrt_probe") == nil)
         #expect(linked.notes.sites.map(\.address) == [0x401000, 0x401006, 0x40100b])
         #expect(linked.notes.sites.map { $0.record.kind?.name } == ["cli", "mov-from-cr", "hlt"])
         let readelf = try Toolchain.run("readelf", ["-n", "-W", "a.elf"], in: dir)

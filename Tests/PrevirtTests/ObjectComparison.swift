@@ -10,7 +10,7 @@ import PrevirtNote
 enum ObjectComparison {
     static let ownSections: Set<String> = [
         NoteABI.sectionName, ".rela" + NoteABI.sectionName, ".rel" + NoteABI.sectionName,
-        ".previrt.probe", ".rela.previrt.probe", ".rel.previrt.probe",
+        ".discard.previrt_probe", ".rela.discard.previrt_probe", ".rel.discard.previrt_probe",
     ]
     private static let bookkeeping: Set<String> = [".symtab", ".strtab", ".shstrtab", ".symtab_shndx"]
 
