@@ -9,6 +9,7 @@ work=${KERNEL_WORK:-$root/.build/kernel}
 previrt=$root/.build/release/previrt
 macros=$root/Macros/previrt-x86_64.s
 jobs=${JOBS:-2}
+config=${KERNEL_CONFIG:-tinyconfig}   # tinyconfig (default) or defconfig
 mkdir -p "$work"
 
 need=(linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio qemu-system-x86)
@@ -33,7 +34,7 @@ gcc -static -Os -o "$work/initramfs/init" "$root/Kernel/init.c"
 configure() {
     local out=$1
     mkdir -p "$out"
-    make -s -C "$src" O="$out" tinyconfig >/dev/null
+    make -s -C "$src" O="$out" "$config" >/dev/null
     "$src/scripts/config" --file "$out/.config" \
         -e 64BIT -e PRINTK -e TTY -e SERIAL_8250 -e SERIAL_8250_CONSOLE -e BLK_DEV_INITRD \
         -e BINFMT_ELF -e RD_GZIP
@@ -42,35 +43,35 @@ configure() {
 
 build() {
     local name=$1; shift
-    local out=$work/build-$name
+    local out=$work/build-$config-$name
     configure "$out"
     echo "== building $name"
     local start end
     start=$(date +%s.%N)
-    if ! make -s -C "$src" O="$out" -j"$jobs" "$@" bzImage > "$work/build-$name.log" 2>&1; then
-        tail -40 "$work/build-$name.log"
-        echo "kernel-check: the $name build failed (log: $work/build-$name.log)" >&2
+    if ! make -s -C "$src" O="$out" -j"$jobs" "$@" bzImage > "$out.log" 2>&1; then
+        tail -40 "$out.log"
+        echo "kernel-check: the $name build failed (log: $out.log)" >&2
         exit 1
     fi
     end=$(date +%s.%N)
-    echo "$end - $start" | bc > "$work/build-$name.seconds"
-    echo "   $(cat "$work/build-$name.seconds") s; warnings: $(grep -c -i warning "$work/build-$name.log" || true)"
+    echo "$end - $start" | bc > "$out.seconds"
+    echo "   $(cat "$out.seconds") s; warnings: $(grep -c -i warning "$out.log" || true)"
 }
 
 boot() {
-    local name=$1 out=$work/build-$1
+    local name=$1 out=$work/build-$config-$1
     echo "== booting $name"
     local start end
     start=$(date +%s.%N)
     timeout 120 qemu-system-x86_64 -m 256 -display none -no-reboot -serial stdio \
         -kernel "$out/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" -append "console=ttyS0 panic=-1" \
-        > "$work/boot-$name.log" 2>&1 || true
+        > "$out.boot.log" 2>&1 || true
     end=$(date +%s.%N)
-    if grep -q "previrt kernel check: init is running" "$work/boot-$name.log"; then
+    if grep -q "previrt kernel check: init is running" "$out.boot.log"; then
         echo "   booted and ran init in $(echo "$end - $start" | bc) s"
     else
-        tail -20 "$work/boot-$name.log"
-        echo "kernel-check: the $name kernel did not reach init (log: $work/boot-$name.log)" >&2
+        tail -20 "$out.boot.log"
+        echo "kernel-check: the $name kernel did not reach init (log: $out.boot.log)" >&2
         exit 1
     fi
 }
@@ -94,13 +95,33 @@ for line in subprocess.run(["readelf", "-SW", sys.argv[1]], capture_output=True,
 print(total)
 PY
 }
-plain_text=$(text "$work/build-plain/vmlinux.o")
-pv_text=$(text "$work/build-previrt/vmlinux.o")
-echo "== results"
-echo "build time: plain $(cat "$work/build-plain.seconds") s, previrt $(cat "$work/build-previrt.seconds") s, ratio $(echo "scale=3; $(cat "$work/build-previrt.seconds") / $(cat "$work/build-plain.seconds")" | bc)"
+plain=$work/build-$config-plain
+pv=$work/build-$config-previrt
+plain_text=$(text "$plain/vmlinux.o")
+pv_text=$(text "$pv/vmlinux.o")
+echo "== results ($config)"
+echo "build time: plain $(cat "$plain.seconds") s, previrt $(cat "$pv.seconds") s, ratio $(echo "scale=3; $(cat "$pv.seconds") / $(cat "$plain.seconds")" | bc)"
 echo "code (executable sections of vmlinux.o): plain $plain_text bytes, previrt $pv_text bytes, growth $(echo "scale=3; ($pv_text - $plain_text) * 100 / $plain_text" | bc)%"
-"$previrt" inspect --stats "$work/build-previrt/vmlinux" | grep -E "stats:|by kind|sites" | head -4
-"$previrt" inspect --verify --coverage "$work/build-previrt/vmlinux" > "$work/inspect.txt" 2> "$work/inspect-diagnostics.txt" || true
-tail -1 "$work/inspect.txt"
+"$previrt" inspect --stats "$pv/vmlinux" | grep -E "stats:|by kind|sites" | head -4
+"$previrt" inspect --verify --coverage "$pv/vmlinux" > "$pv.inspect.txt" 2> "$pv.inspect-diagnostics.txt" || true
+tail -1 "$pv.inspect.txt"
 echo "unannotated by kind:"
-awk '/unannotated sensitive instruction/ { on = 1; next } on && /^  0x/ { print $4 }' "$work/inspect.txt" | sort | uniq -c | sort -rn
+awk '/unannotated sensitive instruction/ { on = 1; next } on && /^  0x/ { print $4 }' "$pv.inspect.txt" | sort | uniq -c | sort -rn
+echo "objtool and modpost lines in the annotated build: $(grep -c -E 'objtool|modpost' "$pv.log" || true)"
+
+# IBT: objtool (as built above) reports every note's relocation as a "data relocation to !ENDBR";
+# with --objtool-ibt each site is also listed in .discard.noendbr (Linux's ANNOTATE_NOENDBR) and
+# objtool is content.
+objtool=$plain/tools/objtool/objtool
+if [ -x "$objtool" ]; then
+    ibt=$work/ibt
+    mkdir -p "$ibt"
+    printf '.text\n.globl f\n.type f,@function\nf:\nendbr64\ncli\nmov %%cr3,%%rax\nret\n.size f,.-f\n' > "$ibt/f.s"
+    "$previrt" macros --arch x86_64 -o "$ibt/plain.s"
+    "$previrt" macros --arch x86_64 --objtool-ibt -o "$ibt/ibt.s"
+    as --64 "$ibt/plain.s" "$ibt/f.s" -o "$ibt/without.o"
+    as --64 "$ibt/ibt.s" "$ibt/f.s" -o "$ibt/with.o"
+    without=$("$objtool" --ibt --link --dry-run "$ibt/without.o" 2>&1 | grep -c "data relocation to !ENDBR" || true)
+    with=$("$objtool" --ibt --link --dry-run "$ibt/with.o" 2>&1 | grep -c "objtool" || true)
+    echo "objtool --ibt on a function with 2 sites: $without warnings without --objtool-ibt, $with with it"
+fi

@@ -22,6 +22,10 @@ public struct GNUAsMacroSet: Sendable {
     public var selection: Set<String>?
     /// Which assembler reads the set: GNU as, or LLVM's integrated assembler.
     public var flavor: Flavor
+    /// Mark each 64-bit site's instruction for objtool as "no ENDBR expected" (an entry in
+    /// `.discard.noendbr`, as Linux's ANNOTATE_NOENDBR writes), so that a kernel built with IBT
+    /// (CONFIG_X86_KERNEL_IBT) gets no "data relocation to !ENDBR" warning for the notes.
+    public var objtoolNoEndbr = false
 
     /// The assembler a macro set is written for.
     public enum Flavor: String, Sendable, CaseIterable {
@@ -221,6 +225,13 @@ public struct GNUAsMacroSet: Sendable {
         o.line("__pv_nops \(pad(".L__pv_j\\@-.L__pv_i\\@"))")
         o.line(".L__pv_e\\@:")
         o.line(".endif")
+        if objtoolNoEndbr {
+            o.line(".if .L__pv_m == 64")
+            o.line(".pushsection .discard.noendbr")
+            o.line(".quad .L__pv_i\\@")
+            o.line(".popsection")
+            o.line(".endif")
+        }
         o.line(".pushsection \(NoteABI.sectionName),\"a\",@note")
         o.line(".balign 4")
         o.line(".long \(NoteABI.ownerSize), \(NoteABI.siteDescriptorSize), 0x\(String(NoteABI.siteType, radix: 16))")

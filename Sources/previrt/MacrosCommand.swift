@@ -41,6 +41,9 @@ struct MacrosCommand: ParsableCommand {
     @Option(help: "gnu (GNU as) or llvm (clang's integrated assembler: use it with --format c-header and clang -include).")
     var flavor: GNUAsMacroSet.Flavor = .gnu
 
+    @Flag(help: "For Linux kernels with CONFIG_X86_KERNEL_IBT: mark each site for objtool (.discard.noendbr), so that the notes' relocations are not reported as data relocations to !ENDBR.")
+    var objtoolIbt = false
+
     @Option(help: "assembler (an include file for -Wa,FILE) or c-header (for gcc -include FILE; distcc-safe).")
     var format: MacroFormat = .assembler
 
@@ -56,8 +59,10 @@ struct MacrosCommand: ParsableCommand {
             command += " --pad \(pad)"
         }
         if flavor == .llvm { command += " --flavor llvm" }
+        if objtoolIbt { command += " --objtool-ibt" }
         if format == .cHeader { command += " --format c-header" }
-        let set = GNUAsMacroSet(architecture: arch, profile: chosen, commandLine: command, flavor: flavor)
+        var set = GNUAsMacroSet(architecture: arch, profile: chosen, commandLine: command, flavor: flavor)
+        set.objtoolNoEndbr = objtoolIbt
         try OutputFile.write(format == .cHeader ? set.cHeader : set.text, to: output)
     }
 }
