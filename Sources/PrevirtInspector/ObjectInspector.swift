@@ -166,6 +166,9 @@ struct ObjectInspector {
             diagnose(.notExecutable, .finding, "\(place) is in \(s.name), which is not executable (an alternatives replacement or data: the in-place VMM will not patch it)")
         }
         let name = site.section.flatMap { namer.name(section: $0.index, offset: site.sectionOffset) }
+        if let symbol = name?.symbol, Self.isTemplate(symbol) {
+            diagnose(.template, .note, "\(place) is in \(symbol), code the kernel copies at run time: the note points at the template, and the copies carry none")
+        }
         return SiteReport(
             note: site.note.index, note_offset: site.note.offset, address: site.address, section: site.section?.name,
             section_offset: site.sectionOffset, symbol: name?.symbol, offset: name?.offset ?? site.sectionOffset,
@@ -308,6 +311,12 @@ struct ObjectInspector {
 
     private mutating func diagnose(_ code: DiagnosticCode, _ severity: Severity, _ message: String) {
         report.diagnostics.append(Diagnostic(code: code.rawValue, severity: severity, message: "\(path): \(message)"))
+    }
+
+    /// Code that Linux copies at run time and runs from the copy: optprobe templates, ftrace trampolines.
+    static func isTemplate(_ symbol: String) -> Bool {
+        symbol.hasPrefix("optprobe_template") || symbol.hasPrefix("ftrace_regs_caller") || symbol.hasPrefix("ftrace_caller")
+            || symbol.hasPrefix("ftrace_stub") || symbol.contains("trampoline_template")
     }
 
     /// libopcodes pads the mnemonic with blanks: `mov    %cr3,%rax` reads better as `mov %cr3,%rax`.

@@ -21,7 +21,7 @@ public enum DiagnosticCode: String, CaseIterable, Sendable {
     case abiVersion = "abi-version", foreignNote = "foreign-note", badDescriptor = "bad-descriptor", unknownType = "unknown-type"
     case noRelocation = "no-relocation", invalidSite = "invalid-site", outside, beyondSection = "beyond-section"
     case notExecutable = "not-executable", undecodable, mismatch, badPadding = "bad-padding"
-    case decodeError = "decode-error", unannotated
+    case decodeError = "decode-error", unannotated, template
 }
 
 /// One message, as listed in Docs/diagnostics.md under its code.

@@ -135,6 +135,15 @@ struct InspectorTests {
         #expect(mismatch.message.contains("recorded as hlt") && mismatch.message.contains("decodes as 'nop'"))
     }
 
+    @Test("a site in run-time-copied template code is pointed out")
+    func template() throws {
+        let w = try Workbench()
+        try w.assemble("o", ".text\n.globl optprobe_template_entry\noptprobe_template_entry:\npushf\nret\n")
+        let report = w.inspect(["o.o"])
+        #expect(report.exitStatus == 0)
+        #expect(report.files[0].diagnostics.contains { $0.code == "template" && $0.message.contains("optprobe_template_entry") })
+    }
+
     @Test("a site in a non-executable section is reported as such")
     func notExecutable() throws {
         let w = try Workbench()
