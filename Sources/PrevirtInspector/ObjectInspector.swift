@@ -313,10 +313,11 @@ struct ObjectInspector {
         report.diagnostics.append(Diagnostic(code: code.rawValue, severity: severity, message: "\(path): \(message)"))
     }
 
-    /// Code that Linux copies at run time and runs from the copy: optprobe templates, ftrace trampolines.
+    /// Code that Linux copies at run time and runs from the copy: optprobe templates, ftrace trampolines,
+    /// the EFI thunk's return trampoline (the last two kept in .rodata in a defconfig vmlinux).
     static func isTemplate(_ symbol: String) -> Bool {
         symbol.hasPrefix("optprobe_template") || symbol.hasPrefix("ftrace_regs_caller") || symbol.hasPrefix("ftrace_caller")
-            || symbol.hasPrefix("ftrace_stub") || symbol.contains("trampoline_template")
+            || symbol.hasPrefix("ftrace_stub") || symbol.contains("trampoline_template") || symbol.hasPrefix("__efi64_thunk_ret_tramp")
     }
 
     /// libopcodes pads the mnemonic with blanks: `mov    %cr3,%rax` reads better as `mov %cr3,%rax`.
