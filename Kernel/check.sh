@@ -10,6 +10,17 @@ previrt=$root/.build/release/previrt
 macros=$root/Macros/previrt-x86_64.s
 jobs=${JOBS:-2}
 config=${KERNEL_CONFIG:-tinyconfig}   # tinyconfig (default) or defconfig
+arch=${KERNEL_ARCH:-x86_64}           # x86_64 (default) or i386
+if [ "$arch" = i386 ]; then
+    macros=$root/Macros/previrt-i386.s
+    qemu=qemu-system-i386
+    m32=-m32
+    bits=-d
+else
+    qemu=qemu-system-x86_64
+    m32=
+    bits=-e
+fi
 mkdir -p "$work"
 
 need=(linux-source-6.1 bc flex bison libelf-dev libssl-dev cpio qemu-system-x86)
@@ -28,27 +39,27 @@ fi
 
 echo "== initramfs"
 mkdir -p "$work/initramfs"
-gcc -static -Os -o "$work/initramfs/init" "$root/Kernel/init.c"
-(cd "$work/initramfs" && echo init | cpio -o -H newc --quiet > "$work/initramfs.cpio")
+gcc $m32 -static -Os -o "$work/initramfs/init" "$root/Kernel/init.c"
+(cd "$work/initramfs" && echo init | cpio -o -H newc --quiet > "$work/initramfs-$arch.cpio")
 
 configure() {
     local out=$1
     mkdir -p "$out"
-    make -s -C "$src" O="$out" "$config" >/dev/null
+    make -s -C "$src" O="$out" ARCH="$arch" "$config" >/dev/null
     "$src/scripts/config" --file "$out/.config" \
-        -e 64BIT -e PRINTK -e TTY -e SERIAL_8250 -e SERIAL_8250_CONSOLE -e BLK_DEV_INITRD \
+        $bits 64BIT -e PRINTK -e TTY -e SERIAL_8250 -e SERIAL_8250_CONSOLE -e BLK_DEV_INITRD \
         -e BINFMT_ELF -e RD_GZIP
-    make -s -C "$src" O="$out" olddefconfig >/dev/null
+    make -s -C "$src" O="$out" ARCH="$arch" olddefconfig >/dev/null
 }
 
 build() {
     local name=$1; shift
-    local out=$work/build-$config-$name
+    local out=$work/build-$arch-$config-$name
     configure "$out"
     echo "== building $name"
     local start end
     start=$(date +%s.%N)
-    if ! make -s -C "$src" O="$out" -j"$jobs" "$@" bzImage > "$out.log" 2>&1; then
+    if ! make -s -C "$src" O="$out" ARCH="$arch" -j"$jobs" "$@" bzImage > "$out.log" 2>&1; then
         tail -40 "$out.log"
         echo "kernel-check: the $name build failed (log: $out.log)" >&2
         exit 1
@@ -59,12 +70,12 @@ build() {
 }
 
 boot() {
-    local name=$1 out=$work/build-$config-$1
+    local name=$1 out=$work/build-$arch-$config-$1
     echo "== booting $name"
     local start end
     start=$(date +%s.%N)
-    timeout 120 qemu-system-x86_64 -m 256 -display none -no-reboot -serial stdio \
-        -kernel "$out/arch/x86/boot/bzImage" -initrd "$work/initramfs.cpio" -append "console=ttyS0 panic=-1" \
+    timeout 120 $qemu -m 256 -display none -no-reboot -serial stdio \
+        -kernel "$out/arch/x86/boot/bzImage" -initrd "$work/initramfs-$arch.cpio" -append "console=ttyS0 panic=-1" \
         > "$out.boot.log" 2>&1 || true
     end=$(date +%s.%N)
     if grep -q "previrt kernel check: init is running" "$out.boot.log"; then
@@ -95,11 +106,11 @@ for line in subprocess.run(["readelf", "-SW", sys.argv[1]], capture_output=True,
 print(total)
 PY
 }
-plain=$work/build-$config-plain
-pv=$work/build-$config-previrt
+plain=$work/build-$arch-$config-plain
+pv=$work/build-$arch-$config-previrt
 plain_text=$(text "$plain/vmlinux.o")
 pv_text=$(text "$pv/vmlinux.o")
-echo "== results ($config)"
+echo "== results ($arch $config)"
 echo "build time: plain $(cat "$plain.seconds") s, previrt $(cat "$pv.seconds") s, ratio $(echo "scale=3; $(cat "$pv.seconds") / $(cat "$plain.seconds")" | bc)"
 echo "code (executable sections of vmlinux.o): plain $plain_text bytes, previrt $pv_text bytes, growth $(echo "scale=3; ($pv_text - $plain_text) * 100 / $plain_text" | bc)%"
 "$previrt" inspect --stats "$pv/vmlinux" | grep -E "stats:|by kind|sites" | head -4
@@ -113,7 +124,7 @@ echo "objtool and modpost lines in the annotated build: $(grep -c -E 'objtool|mo
 # with --objtool-ibt each site is also listed in .discard.noendbr (Linux's ANNOTATE_NOENDBR) and
 # objtool is content.
 objtool=$plain/tools/objtool/objtool
-if [ -x "$objtool" ]; then
+if [ "$arch" = x86_64 ] && [ -x "$objtool" ]; then
     ibt=$work/ibt
     mkdir -p "$ibt"
     printf '.text\n.globl f\n.type f,@function\nf:\nendbr64\ncli\nmov %%cr3,%%rax\nret\n.size f,.-f\n' > "$ibt/f.s"

@@ -63,5 +63,5 @@ extension String {
     }
 
     /// Escapes `|` for a Markdown table cell.
-    var escapingPipes: String { flatMap { $0 == "|" ? "\\|" : String($0) }.joined() }
+    var escapingPipes: String { map { $0 == "|" ? "\\|" : String($0) }.joined() }
 }
