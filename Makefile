@@ -86,10 +86,12 @@ guest: $(OUT)/guest/guest.elf
 QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel $(OUT)/guest/guest.elf
 
-# Boot the guest on QEMU (bare hardware) with the native and the trace backend.
-run-guest: guest
+# Boot the guest on QEMU (bare hardware) with the native and the trace backend, then run the same
+# file under the linux-user VMM. Each exits with 33, isa-debug-exit's pass status.
+run-guest: build guest linux-user
 	-$(QEMU_GUEST) -append previrt=native
 	-$(QEMU_GUEST) -append previrt=trace
+	-$(PREVIRT) run $(OUT)/guest/guest.elf
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
 # at 0x60000000, out of the way of the low addresses guests are linked at.
