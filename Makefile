@@ -89,9 +89,9 @@ QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa
 # Boot the guest on QEMU (bare hardware) with the native and the trace backend, then run the same
 # file under the linux-user VMM. Each exits with 33, isa-debug-exit's pass status.
 run-guest: build guest linux-user
-	-$(QEMU_GUEST) -append previrt=native
-	-$(QEMU_GUEST) -append previrt=trace
-	-$(PREVIRT) run $(OUT)/guest/guest.elf
+	@$(QEMU_GUEST) -append previrt=native; echo "== QEMU, previrt=native: exit status $$? (33 = pass)"
+	@$(QEMU_GUEST) -append previrt=trace; echo "== QEMU, previrt=trace: exit status $$? (33 = pass)"
+	@$(PREVIRT) run $(OUT)/guest/guest.elf; echo "== previrt run (linux-user): exit status $$? (33 = pass)"
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
 # at 0x60000000, out of the way of the low addresses guests are linked at.
