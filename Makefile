@@ -68,15 +68,18 @@ fuzz: demo
 clean:
 	rm -rf $(OUT) .build .build-fuzz
 
+# The in-place VMM's freestanding core, linked into the guest, the linux-user VMM and its benchmark.
+RUNTIME_CORE := Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
+RUNTIME_HEADERS := Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
+
 # The demo guest: one multiboot ELF for bare hardware (QEMU) and for `previrt run`.
 GUEST_CFLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo
 GUEST_SOURCES := Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Guests/demo/serial.c \
-	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c \
-	Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
+	$(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
 
 $(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Macros/previrt-i386.s Makefile \
-		Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
+		$(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/guest
 	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
 		-o $@ $(GUEST_SOURCES)
@@ -95,10 +98,8 @@ run-guest: build guest linux-user
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
 # at 0x60000000, out of the way of the low addresses guests are linked at.
-HOST_SOURCES := Hosts/linux-user/loader.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S \
-	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
-$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile \
-		Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
+HOST_SOURCES := Hosts/linux-user/loader.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S $(RUNTIME_CORE)
+$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
 	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
 		-ISources/PrevirtRuntime/include -IHosts/linux-user \
@@ -107,9 +108,9 @@ $(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile
 linux-user: $(OUT)/host/previrt-linux-user
 
 # The linux-user VMM's per-instruction cost and patching speed (run by `make bench`).
-VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S \
-	Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
-$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S Hosts/linux-user/host.h Macros/previrt-i386.s Makefile
+VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S $(RUNTIME_CORE)
+$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S Hosts/linux-user/host.h Macros/previrt-i386.s Makefile \
+		$(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/bench
 	$(CC) -m32 -c -Wa,Macros/previrt-i386.s Benchmarks/vmm/loops.S -o $(OUT)/bench/loops.o
 	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wall -Wextra -ISources/PrevirtRuntime/include -IHosts/linux-user \
