@@ -25,6 +25,7 @@ macros: build
 	$(PREVIRT) macros --arch i386 --flavor llvm -o Macros/previrt-i386-llvm.s
 	$(PREVIRT) macros --arch x86_64 --flavor llvm -o Macros/previrt-x86_64-llvm.s
 	$(PREVIRT) note-header -o Sources/PrevirtRuntime/include/previrt_note.h
+	$(PREVIRT) note-header --decode-table -o Sources/PrevirtRuntime/include/previrt_decode_table.h
 	$(PREVIRT) catalog --markdown > Docs/catalog.md.tmp && mv Docs/catalog.md.tmp Docs/catalog.md
 
 # The main job on a built-in example: generate both macro sets, build C inline asm and a .S file
@@ -70,7 +71,8 @@ clean:
 
 # The in-place VMM's freestanding core, linked into the guest, the linux-user VMM and its benchmark.
 RUNTIME_CORE := Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
-RUNTIME_HEADERS := Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h
+RUNTIME_HEADERS := Sources/PrevirtRuntime/include/previrt_note.h Sources/PrevirtRuntime/include/previrt_runtime.h \
+	Sources/PrevirtRuntime/include/previrt_decode_table.h
 
 # The demo guest: one multiboot ELF for bare hardware (QEMU) and for `previrt run`.
 GUEST_CFLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables \

@@ -31,6 +31,12 @@ public enum RegisterClass: String, Sendable, CaseIterable {
     case control, debug, segment
 
     /// Every AT&T spelling GNU as 2.40 accepts for a register of this class.
+    /// The flags a site takes when it loads `register`: loading `%ss` (`mov ...,%ss`, `pop %ss`) opens a
+    /// one-instruction interrupt shadow, so its padding goes before the instruction, as for `sti`.
+    public static func siteFlags(loading register: String) -> SiteFlags {
+        register == "%ss" ? .paddingPrecedes : []
+    }
+
     public var names: [String] {
         switch self {
         case .control: return (0...15).map { "%cr\($0)" }

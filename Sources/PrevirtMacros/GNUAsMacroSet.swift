@@ -271,21 +271,21 @@ public struct GNUAsMacroSet: Sendable {
         if needsOperandTables, let to = kindFor(.segment, .destination), let from = kindFor(.segment, .source) {
             for g in gpr.r16 + gpr.r32 + gpr.r64 {
                 for r in RegisterClass.segment.names {
-                    set("\(g),\(r)", value(to, extra: r == "%ss" ? .paddingPrecedes : []))
+                    set("\(g),\(r)", value(to, extra: RegisterClass.siteFlags(loading: r)))
                     set("\(r),\(g)", value(from))
                 }
             }
             o.line("# Segment-register moves with a memory operand (`mov`/`movw` only): first or last token.")
             for r in RegisterClass.segment.names {
                 set("s\(r)", value(from))
-                set("d\(r)", value(to, extra: r == "%ss" ? .paddingPrecedes : []))
+                set("d\(r)", value(to, extra: RegisterClass.siteFlags(loading: r)))
             }
         }
         if needsOperandTables, let push = kind(named: "push-seg") {
             for r in RegisterClass.segment.names { set("push\(r)", value(push)) }
         }
         if needsOperandTables, let pop = kind(named: "pop-seg") {
-            for r in RegisterClass.segment.names { set("pop\(r)", value(pop, extra: r == "%ss" ? .paddingPrecedes : [])) }
+            for r in RegisterClass.segment.names { set("pop\(r)", value(pop, extra: RegisterClass.siteFlags(loading: r))) }
         }
         for (_, spelling) in spellings {
             if case .alwaysExcept(let exceptions) = spelling.classification {

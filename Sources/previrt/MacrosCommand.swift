@@ -70,13 +70,17 @@ struct MacrosCommand: ParsableCommand {
 struct NoteHeaderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "note-header",
-        abstract: "Write previrt_note.h, the C definition of the note format and the kind ids."
+        abstract: "Write previrt_note.h, the C definition of the note format and the kind ids.",
+        discussion: "With --decode-table, write previrt_decode_table.h instead: the machine encodings of every kind, which the runtime's decoder reads."
     )
 
     @Option(name: .shortAndLong, help: "Output file (default: standard output).")
     var output: String?
 
+    @Flag(help: "Write the runtime decoder's encoding table (previrt_decode_table.h) instead of the note header.")
+    var decodeTable = false
+
     func run() throws {
-        try OutputFile.write(NoteHeader.text, to: output)
+        try OutputFile.write(decodeTable ? DecodeTable.text : NoteHeader.text, to: output)
     }
 }

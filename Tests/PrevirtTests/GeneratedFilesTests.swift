@@ -19,13 +19,14 @@ struct GeneratedFilesTests {
             return GNUAsMacroSet(architecture: .x86_64, profile: try Profile.named("default"),
                                  commandLine: "previrt macros --arch x86_64 --profile default --flavor llvm", flavor: .llvm).text
         case "Sources/PrevirtRuntime/include/previrt_note.h": return NoteHeader.text
+        case "Sources/PrevirtRuntime/include/previrt_decode_table.h": return DecodeTable.text
         default: return CatalogDocument.markdown
         }
     }
 
     @Test("committed file matches its generator (run `make macros` if not)", arguments: [
         "Macros/previrt-i386.s", "Macros/previrt-x86_64.s", "Macros/previrt-i386-llvm.s", "Macros/previrt-x86_64-llvm.s",
-        "Sources/PrevirtRuntime/include/previrt_note.h", "Docs/catalog.md",
+        "Sources/PrevirtRuntime/include/previrt_note.h", "Sources/PrevirtRuntime/include/previrt_decode_table.h", "Docs/catalog.md",
     ])
     func fresh(_ path: String) throws {
         let committed = try String(contentsOf: Toolchain.packageRoot.appendingPathComponent(path), encoding: .utf8)

@@ -62,6 +62,7 @@ struct previrt_insn {
     unsigned char disp_offset;     /* offset of the displacement, when there is one */
     unsigned char imm_offset;      /* offset of the immediate (or far pointer), when there is one */
     unsigned short kind;           /* PREVIRT_KIND_*, or 0 when not a catalog instruction */
+    unsigned char modrm_offset;    /* offset of the ModRM byte, when there is one */
 };
 
 /* Decodes the instruction at p (avail bytes readable) in 16-, 32- or 64-bit code. Returns its length

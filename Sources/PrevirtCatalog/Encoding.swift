@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// previrt: how a sensitive instruction is encoded, as the catalog records it.
+
+/// One machine encoding of a kind: the opcode bytes, what the ModRM byte must say, the immediate that
+/// follows, the modes it exists in and the prefix that changes its meaning.
+///
+/// The runtime's decoder (`previrt_decode_table.h`) and the inspector's byte-level candidate filter are
+/// generated from these, so a kind's bytes are written down once, here.
+///
+/// ```swift
+/// Encoding(.twoByte, 0x22, modrm: .controlOrDebug)   // mov %reg,%crN: 0f 22 /r
+/// Encoding(.twoByte, 0x00, modrm: .reg(2))           // lldt r/m16: 0f 00 /2
+/// ```
+public struct Encoding: Sendable, Hashable {
+    /// The opcode map: which escape bytes precede the opcode.
+    public enum OpcodeMap: UInt8, Sendable, Hashable {
+        case oneByte = 0
+        case twoByte = 1       // 0f xx
+        case threeByte38 = 2   // 0f 38 xx
+
+        /// The escape bytes in front of the opcode.
+        public var escape: [UInt8] {
+            switch self {
+            case .oneByte: return []
+            case .twoByte: return [0x0f]
+            case .threeByte38: return [0x0f, 0x38]
+            }
+        }
+    }
+
+    /// What the ModRM byte (if any) must hold for the bytes to be this kind.
+    public enum ModRM: Sendable, Hashable {
+        /// No ModRM byte.
+        case none
+        /// A ModRM byte with any register and any operand (`/r`).
+        case any
+        /// A ModRM byte whose operand is memory (mod != 3).
+        case memory
+        /// A ModRM byte whose reg field is `n` (`/n`), any operand.
+        case reg(UInt8)
+        /// A ModRM byte whose reg field is `n` and whose operand is memory.
+        case regMemory(UInt8)
+        /// Exactly this ModRM byte (`0f 01 f8` swapgs).
+        case exact(UInt8)
+        /// Moves to and from control and debug registers: the operand is a register whatever mod says.
+        case controlOrDebug
+    }
+
+    /// The immediate after the opcode and ModRM.
+    public enum Immediate: Sendable, Hashable {
+        case none
+        /// One byte (`int $n`, `in $port`).
+        case byte
+        /// Two bytes (`lret $n`).
+        case word
+        /// A far pointer: a 16- or 32-bit offset (by operand size) then a 16-bit selector.
+        case farPointer
+    }
+
+    public var map: OpcodeMap
+    public var opcode: UInt8
+    public var modrm: ModRM
+    public var immediate: Immediate
+    /// The modes the encoding exists in (several one-byte opcodes mean something else in 64-bit code).
+    public var modes: Set<CodeMode>
+    /// A prefix that must be present (`66 0f 38 82` invpcid, `f3 0f 09` wbnoinvd), or nil.
+    public var mandatoryPrefix: UInt8?
+    /// An immediate byte that makes the bytes another, harmless instruction (`int $3` is the breakpoint).
+    public var excludedImmediate: UInt8?
+
+    public init(
+        _ map: OpcodeMap, _ opcode: UInt8, modrm: ModRM = .none, immediate: Immediate = .none,
+        modes: Set<CodeMode> = Set(CodeMode.allCases), mandatoryPrefix: UInt8? = nil, excludedImmediate: UInt8? = nil
+    ) {
+        self.map = map
+        self.opcode = opcode
+        self.modrm = modrm
+        self.immediate = immediate
+        self.modes = modes
+        self.mandatoryPrefix = mandatoryPrefix
+        self.excludedImmediate = excludedImmediate
+    }
+
+    /// The modes outside 64-bit code.
+    public static let legacyModes: Set<CodeMode> = [.bits16, .bits32]
+}
