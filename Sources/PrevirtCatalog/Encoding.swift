@@ -83,4 +83,27 @@ public struct Encoding: Sendable, Hashable {
 
     /// The modes outside 64-bit code.
     public static let legacyModes: Set<CodeMode> = [.bits16, .bits32]
+
+    /// The encoding in the manuals' notation: `0f 01 /2 (m)`, `cd ib (not 03)`, `f3 0f 09`, `ea cd (not 64-bit)`.
+    public var notation: String {
+        func hex(_ b: UInt8) -> String { (b < 16 ? "0" : "") + String(b, radix: 16) }
+        var parts = (mandatoryPrefix.map { [hex($0)] } ?? []) + map.escape.map(hex) + [hex(opcode)]
+        switch modrm {
+        case .none: break
+        case .any: parts.append("/r")
+        case .memory: parts.append("/r (m)")
+        case .reg(let n): parts.append("/\(n)")
+        case .regMemory(let n): parts.append("/\(n) (m)")
+        case .exact(let b): parts.append(hex(b))
+        case .controlOrDebug: parts.append("/r (reg)")
+        }
+        switch immediate {
+        case .none: break
+        case .byte: parts.append("ib" + (excludedImmediate.map { " (not \(hex($0)))" } ?? ""))
+        case .word: parts.append("iw")
+        case .farPointer: parts.append("cd/cp")
+        }
+        if modes == Encoding.legacyModes { parts.append("(not 64-bit)") }
+        return parts.joined(separator: " ")
+    }
 }
