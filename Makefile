@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz guest run-guest linux-user kernel-check clean
+.PHONY: all deps build macros demo test bench fuzz guest run-guest linux-user kernel-check clean install
 
 all: build
 
@@ -68,6 +68,27 @@ fuzz: demo
 
 clean:
 	rm -rf $(OUT) .build .build-fuzz
+
+# Install like a tool: the programs, the linux-user VMM `previrt run` starts, the macro sets and the C
+# headers for guest builds, and shell completions. PREFIX and DESTDIR as usual; CONFIG=debug installs
+# the debug build (the tests do, to spare a release build).
+PREFIX ?= /usr/local
+CONFIG ?= release
+INSTALL ?= install
+install: deps linux-user
+	$(SWIFT) build -c $(CONFIG) --product previrt
+	$(SWIFT) build -c $(CONFIG) --product previrt-as
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/previrt $(DESTDIR)$(PREFIX)/share/previrt/macros \
+		$(DESTDIR)$(PREFIX)/include/previrt $(DESTDIR)$(PREFIX)/share/previrt/runtime $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(INSTALL) -m 755 .build/$(CONFIG)/previrt .build/$(CONFIG)/previrt-as $(DESTDIR)$(PREFIX)/bin/
+	$(INSTALL) -m 755 $(OUT)/host/previrt-linux-user $(DESTDIR)$(PREFIX)/libexec/previrt/
+	$(INSTALL) -m 644 Macros/*.s $(DESTDIR)$(PREFIX)/share/previrt/macros/
+	$(INSTALL) -m 644 Sources/PrevirtRuntime/include/*.h $(DESTDIR)$(PREFIX)/include/previrt/
+	$(INSTALL) -m 644 Sources/PrevirtRuntime/*.c $(DESTDIR)$(PREFIX)/share/previrt/runtime/
+	.build/$(CONFIG)/previrt --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/previrt
+	.build/$(CONFIG)/previrt --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_previrt
+	.build/$(CONFIG)/previrt --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/previrt.fish
 
 # The in-place VMM's freestanding core, linked into the guest, the linux-user VMM and its benchmark.
 RUNTIME_CORE := Sources/PrevirtRuntime/note_walk.c Sources/PrevirtRuntime/decode.c Sources/PrevirtRuntime/patch.c
