@@ -17,7 +17,8 @@ let package = Package(
         .target(name: "PrevirtCatalog"),
         // Note ABI v1: encoder and decoder of `.note.previrt` entries.
         .target(name: "PrevirtNote", dependencies: ["PrevirtCatalog"]),
-        // A small, safe reader of ELF32/ELF64 little-endian files (sections, symbols, relocations).
+        // Test support: a small ELF32/ELF64 reader written without libbfd, the tests' independent oracle
+        // for where sites are (the tools themselves read objects through libbfd, in PrevirtInspector).
         .target(name: "PrevirtELF", dependencies: ["PrevirtNote"]),
         // Generators: GNU-as macro sets and the C header, all from the catalog.
         .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote"]),
@@ -34,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "previrt",
             dependencies: [
-                "PrevirtCatalog", "PrevirtNote", "PrevirtELF", "PrevirtMacros", "PrevirtInspector", "PrevirtAssembler",
+                "PrevirtCatalog", "PrevirtNote", "PrevirtMacros", "PrevirtInspector", "PrevirtAssembler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -60,18 +60,22 @@ public struct Profile: Sendable {
     /// The minimum site length the in-place VMM needs: a 5-byte `call rel32`.
     public static let callSiteLength = 5
 
-    public static let builtIn: [Profile] = [
-        Profile(
-            name: "default",
-            summary: "Every kind marked default in the catalog; sites padded to a 5-byte call.",
-            kindIDs: Set(Catalog.kinds.filter(\.inDefaultProfile).map(\.id)),
-            padding: .toSiteLength(callSiteLength)),
-        Profile(
-            name: "all",
-            summary: "The default kinds plus rdtsc, rdtscp, syscall, sysenter, rdpmc, xsetbv, wbnoinvd, monitor, mwait.",
-            kindIDs: Set(Catalog.kinds.map(\.id)),
-            padding: .toSiteLength(callSiteLength)),
-    ]
+    /// The `default` profile: every kind the catalog marks default, padded to a call.
+    public static let `default` = Profile(
+        name: "default",
+        summary: "Every kind marked default in the catalog; sites padded to a 5-byte call.",
+        kindIDs: Set(Catalog.kinds.filter(\.inDefaultProfile).map(\.id)),
+        padding: .toSiteLength(callSiteLength))
+
+    /// The `all` profile: every kind of the catalog.
+    public static let all = Profile(
+        name: "all",
+        summary: "The default kinds plus rdtsc, rdtscp, syscall, sysenter, rdpmc, xsetbv, wbnoinvd, monitor, mwait.",
+        kindIDs: Set(Catalog.kinds.map(\.id)),
+        padding: .toSiteLength(callSiteLength))
+
+    /// Every built-in profile, `default` first.
+    public static let builtIn: [Profile] = [.default, .all]
 
     /// The built-in profile with this name.
     public static func named(_ name: String) throws(CatalogError) -> Profile {

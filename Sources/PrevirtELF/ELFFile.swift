@@ -48,7 +48,6 @@ public struct ELFFile: Sendable {
         public static let typeSymtab: UInt32 = 2
         public static let flagAlloc: UInt64 = 0x2
         public static let flagExec: UInt64 = 0x4
-        public static let flagExclude: UInt64 = 0x8000_0000
 
         public var isExecutable: Bool { flags & Self.flagExec != 0 }
     }

@@ -13,7 +13,6 @@ public enum Architecture: String, Sendable, CaseIterable {
     public var modes: [CodeMode] { self == .i386 ? [.bits16, .bits32] : [.bits16, .bits32, .bits64] }
 
     /// The mode a file for this target starts in.
-    public var defaultMode: CodeMode { self == .i386 ? .bits32 : .bits64 }
 
     public var machine: UInt16 { self == .i386 ? NoteABI.machineI386 : NoteABI.machineX86_64 }
 

@@ -25,7 +25,6 @@ public enum NoteError: Error, Equatable, CustomStringConvertible {
     case nameOutOfBounds(index: Int, offset: Int, namesz: UInt32)
     case descriptorOutOfBounds(index: Int, offset: Int, descsz: UInt32)
     case badDescriptorSize(type: UInt32, size: Int, expected: Int)
-    case misaligned(index: Int, offset: Int)
 
     public var description: String {
         switch self {
@@ -37,8 +36,6 @@ public enum NoteError: Error, Equatable, CustomStringConvertible {
             return "note \(i) at offset \(o): descsz \(n) runs past the end of the section"
         case .badDescriptorSize(let t, let s, let e):
             return "note type 0x\(String(t, radix: 16)) has a \(s)-byte descriptor, expected \(e)"
-        case .misaligned(let i, let o):
-            return "note \(i) at offset \(o) is not 4-byte aligned"
         }
     }
 }
