@@ -25,6 +25,9 @@ struct CatalogSpellingTests {
             }
         }
         #expect(Set(samples.map(\.mode)) == [.bits32, .bits64])
-        #expect(samples.count > 250)
+        // One sample per operand form and mode the catalog lists, no more, no fewer, none twice.
+        let forms = Catalog.kinds.flatMap(\.spellings).flatMap(\.forms).reduce(0) { $0 + $1.samples.count }
+        #expect(samples.count == forms)
+        #expect(Set(samples.map { "\($0.kind) \($0.testDescription)" }).count == samples.count)
     }
 }

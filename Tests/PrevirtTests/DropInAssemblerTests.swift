@@ -105,11 +105,21 @@ struct LLVMFlavourTests {
         return .success(Array(try Data(contentsOf: dir.appendingPathComponent("s.o"))))
     }
 
+    /// The catalog samples clang's integrated assembler rejects even without the macros (LLVM 14-19 do
+    /// not know these spellings): the only samples the next test may skip.
+    static let rejectedByLLVM: Set<String> = [
+        "32-bit verww (%eax)", "64-bit verww %cx", "32-bit arplw %ax,(%ebx)", "32-bit ins (%dx),%es:(%edi)",
+        "64-bit ins (%dx),%es:(%rdi)", "32-bit outs %ds:(%esi),(%dx)", "64-bit outs (%rsi),(%dx)",
+    ]
+
     @Test("catalog samples: one site each with clang, or a documented LLVM limit", arguments: CatalogSample.all)
     func sample(_ s: CatalogSample) throws {
         guard case .success(let plain) = try Self.clang(".text\n\(s.statement)\n", s.mode) else {
-            return  // LLVM does not know this spelling at all: nothing to annotate.
+            // LLVM does not know this spelling at all: nothing to annotate. Only the known ones may be skipped.
+            #expect(Self.rejectedByLLVM.contains(s.testDescription), "clang rejects \(s.testDescription), which is not a known LLVM limit")
+            return
         }
+        #expect(!Self.rejectedByLLVM.contains(s.testDescription), "clang now accepts \(s.testDescription): take it off rejectedByLLVM")
         let plainText = try ELFFile(bytes: plain).bytes(of: ".text")
         let annotated = try Self.clang(try Self.macros(s.architecture) + ".text\n\(s.statement)\n", s.mode).get()
         let object = try AnnotatedObject(bytes: annotated)
