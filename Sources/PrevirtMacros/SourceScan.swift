@@ -102,7 +102,7 @@ public struct SourceScan: Sendable, Equatable {
     }
 
     /// A word of up to 8 bytes, lower-cased, packed into an integer: no allocation per statement.
-    /// Longer words get 0, which no mnemonic or directive of interest has.
+    /// Longer words get nil: no mnemonic or directive of interest is longer.
     static func key(_ text: String) -> UInt64? {
         let bytes = Array(text.utf8)
         guard bytes.count <= 8 else { return nil }
@@ -132,7 +132,14 @@ public struct SourceScan: Sendable, Equatable {
         return count > 8 ? ~0 : w
     }
 
-    private static let fallbackDirectives = WordSet([".macro", ".include", ".irp", ".irpc", ".altmacro"].compactMap(key))
+    private static let fallbackDirectives = WordSet([".macro", ".include", ".irp", ".irpc"].compactMap(key))
+
+    /// Whether s[start..<end] is `.altmacro`, in any case.
+    private static func isAltmacro(_ s: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        let name = Array(".altmacro".utf8)
+        guard end - start == name.count else { return false }
+        return (0..<name.count).allSatisfy { s[start + $0] | 0x20 == name[$0] | 0x20 }
+    }
     private static let dot = UInt64(UInt8(ascii: "."))
 
     private static func scanStatement(
@@ -141,12 +148,18 @@ public struct SourceScan: Sendable, Equatable {
     ) {
         var i = start
         skipBlanks(s, &i, end)
+        var firstStart = i
         var first = word(s, &i, end)
         // Labels: `name:` (possibly several).
         while first != 0, i < end, s[i] == UInt8(ascii: ":") {
             i += 1
             skipBlanks(s, &i, end)
+            firstStart = i
             first = word(s, &i, end)
+        }
+        if first == ~0, isAltmacro(s, firstStart, i) {
+            result.needsEverything = true   // the one fallback directive longer than a packed word
+            return
         }
         guard first != 0 else {
             // A statement that starts with something else: `\insn` inside a macro body is caught by
