@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// previrt: a small, bounds-checked reader of little-endian ELF32 and ELF64 files.
+// previrt (test support): a small, bounds-checked reader of little-endian ELF32 and ELF64 files, the
+// tests' oracle beside libbfd (see SiteLocator.swift for why there are two readers).
 //
 // It reads what the tests need to compare objects section by section: sections, symbols, relocations.
 // previrt inspect reads objects through libbfd (PrevirtBinutils); this reader has no C dependency.

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// previrt: find the `.note.previrt` entries of an ELF file and resolve where each site is.
+// previrt (test support): find the `.note.previrt` entries of an ELF file and resolve where each site is.
+//
+// This is deliberately a second implementation. The tools locate sites in one place only, through
+// libbfd (PrevirtInspector's ObjectInspector); this reader, written from the ELF gABI and the note ABI
+// without libbfd, is the tests' independent oracle: when both agree on a site's address, neither has
+// the relocation arithmetic wrong. No product depends on it.
 
 import PrevirtNote
 
