@@ -89,6 +89,7 @@ void previrt_trace_backend(struct previrt_backend *backend, struct previrt_trace
     backend->check = trace_check;
     backend->patch = trace_patch;
     backend->ctx = trace;
+    backend->lengths = PREVIRT_BACKEND_LENGTHS;
     backend->min_site_length[0] = 0; /* 16-bit sites stay native */
     backend->min_site_length[1] = JMP_REL32_LENGTH; /* jmp rel32 */
     backend->min_site_length[2] = JMP_REL32_LENGTH;

@@ -95,7 +95,13 @@ static int fail_overlap(struct walk *w, const struct previrt_span *a, const stru
     return 1;
 }
 
-static int mode_slot(int mode) { return mode == 16 ? 0 : mode == 32 ? 1 : 2; }
+/* The fewest bytes the backend's replacement needs in code of `mode`. */
+static unsigned int min_site_length(const struct previrt_backend *backend, int mode)
+{
+    if (backend->lengths != PREVIRT_BACKEND_LENGTHS)
+        return PREVIRT_DEFAULT_MIN_SITE_LENGTH;
+    return backend->min_site_length[mode == 16 ? 0 : mode == 32 ? 1 : 2];
+}
 
 /* Fills *site for a site whose descriptor and bounds were checked; returns the decoder's answer. */
 static int describe(struct walk *w, const struct previrt_site *s, struct previrt_patch_site *site)
@@ -131,7 +137,7 @@ static int check_site(struct walk *w, const struct previrt_site *s)
         return fail(w, s, PREVIRT_WRONG_INSTRUCTION, "the bytes at the site are not the recorded instruction");
     if (!padding_is_nops(site.insn == site.start ? site.start + s->insn_len : site.start, pad, s->mode))
         return fail(w, s, PREVIRT_BAD_PADDING, "the site's padding is not NOPs");
-    if (s->site_len < w->backend->min_site_length[mode_slot(s->mode)])
+    if (s->site_len < min_site_length(w->backend, s->mode))
         return fail(w, s, PREVIRT_SITE_TOO_SHORT, "the site is shorter than the backend's replacement");
     if (w->backend->check && (refusal = w->backend->check(w->backend->ctx, &site)) != 0)
         return fail(w, s, PREVIRT_REFUSED, refusal);

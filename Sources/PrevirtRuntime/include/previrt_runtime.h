@@ -95,14 +95,20 @@ enum previrt_action {
  *
  * min_site_length[0], [1], [2]: the fewest bytes a site in 16-, 32- and 64-bit code must have for the
  * replacement `patch` writes there (0: any length, as for a backend that leaves the site as it is). The
- * core refuses a shorter site in pass 1 (PREVIRT_SITE_TOO_SHORT), so `patch` never sees one. */
+ * core refuses a shorter site in pass 1 (PREVIRT_SITE_TOO_SHORT), so `patch` never sees one. The core
+ * reads min_site_length only when `lengths` is PREVIRT_BACKEND_LENGTHS: a backend that does not set
+ * them (one written before they existed, or a struct left uninitialised on the stack) is held to
+ * PREVIRT_DEFAULT_MIN_SITE_LENGTH in every mode, room for the call or jmp rel32 such backends write. */
+#define PREVIRT_BACKEND_LENGTHS 0x4c567250u /* "PrVL" */
+#define PREVIRT_DEFAULT_MIN_SITE_LENGTH 5
 struct previrt_backend {
     const char *name;
     /* 0 to accept, or a reason (a static string) to refuse. */
     const char *(*check)(void *ctx, const struct previrt_patch_site *site);
     enum previrt_action (*patch)(void *ctx, const struct previrt_patch_site *site);
     void *ctx;
-    unsigned char min_site_length[3];
+    unsigned int lengths;               /* PREVIRT_BACKEND_LENGTHS: min_site_length is set */
+    unsigned char min_site_length[3];   /* by mode: 16-, 32-, 64-bit code */
 };
 
 /* The loaded image: its note area and the bounds of the code sites may lie in. */
