@@ -115,7 +115,9 @@ int previrt_decode(const unsigned char *p, unsigned long avail, int mode, struct
     case 0x07: case 0x17: case 0x1f: if (mode != 64) kind = PREVIRT_KIND_POP_SEG; break;
     case 0x63: if (mode != 64) { kind = PREVIRT_KIND_ARPL; modrm_needed = 1; } break;
     case 0xc4: case 0xc5:
-        if (mode != 64 && i < avail && (p[i] >> 6) != 3) {
+        if (mode != 64 && i >= avail)
+            return -1;
+        if (mode != 64 && (p[i] >> 6) != 3) {
             kind = op == 0xc5 ? PREVIRT_KIND_LDS : PREVIRT_KIND_LES;
             modrm_needed = 1;
         }
@@ -127,12 +129,12 @@ int previrt_decode(const unsigned char *p, unsigned long avail, int mode, struct
         }
         break;
     case 0xff:
-        if (i < avail) {
-            reg = (p[i] >> 3) & 7;
-            if ((reg == 3 || reg == 5) && (p[i] >> 6) != 3) {
-                kind = reg == 5 ? PREVIRT_KIND_LJMP : PREVIRT_KIND_LCALL;
-                modrm_needed = 1;
-            }
+        if (i >= avail)
+            return -1;
+        reg = (p[i] >> 3) & 7;
+        if ((reg == 3 || reg == 5) && (p[i] >> 6) != 3) {
+            kind = reg == 5 ? PREVIRT_KIND_LJMP : PREVIRT_KIND_LCALL;
+            modrm_needed = 1;
         }
         break;
     case 0x0f:
@@ -206,7 +208,9 @@ int previrt_decode(const unsigned char *p, unsigned long avail, int mode, struct
             }
             break;
         case 0x38:
-            if (i + 1 < avail && p[i] == 0x82 && insn->opsize_prefix) {
+            if (i >= avail)
+                return -1;
+            if (p[i] == 0x82 && insn->opsize_prefix) {
                 insn->opcode2 = 0x82;
                 i++;
                 kind = PREVIRT_KIND_INVPCID;

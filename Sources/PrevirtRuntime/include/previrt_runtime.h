@@ -146,8 +146,11 @@ struct previrt_span {
     unsigned int note_index;
 };
 
-/* Sites in an unordered image that previrt_patch, which has no table, compares pair by pair. */
+/* Sites in an unordered image that previrt_patch, which has no table, compares pair by pair (a build
+ * may lower it: the fuzzing build does, to reach every path). */
+#ifndef PREVIRT_PAIRWISE_MAX
 #define PREVIRT_PAIRWISE_MAX 4096
+#endif
 
 /* The longest site a note can describe (site_len is a byte). */
 #define PREVIRT_SITE_LENGTH_MAX 255
