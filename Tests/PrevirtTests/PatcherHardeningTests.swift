@@ -274,3 +274,44 @@ struct PatcherHardeningTests {
         #expect(status == 0 && result.patched == Int(PREVIRT_PAIRWISE_MAX) + 100)
     }
 }
+
+@Suite("Demo guest built with --pad 0", .serialized)
+struct ShortSiteGuestTests {
+    /// The demo guest compiled as the Makefile's guest rule does, with the `--pad 0` macro set: every
+    /// site is the bare instruction.
+    static func buildPadZeroGuest(in dir: URL) throws -> String {
+        _ = try Guest.build() // the linux-user VMM, and the same sources compile
+        let root = Toolchain.packageRoot.path, elf = dir.appendingPathComponent("guest-pad0.elf").path
+        let runtime = ["note_walk", "decode", "patch", "backend_native", "backend_trace"].map { "\(root)/Sources/PrevirtRuntime/\($0).c" }
+        let r = try Toolchain.run("gcc", [
+            "-m32", "-O2", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-nostdlib",
+            "-I\(root)/Sources/PrevirtRuntime/include", "-I\(root)/Guests/demo", "-Wa,\(try Toolchain.macroSet(.i386, pad: 0))",
+            "-static", "-Wl,-T,\(root)/Guests/demo/guest.ld", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments", "-o", elf,
+        ] + ["boot.S", "kernel.c", "checks.c", "serial.c"].map { "\(root)/Guests/demo/\($0)" } + runtime)
+        try #require(r.succeeded, "\(r.output)")
+        return elf
+    }
+
+    @Test("trace on QEMU and the linux-user VMM refuse it by name and run nothing; native boots it")
+    func padZero() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let kernel = try Self.buildPadZeroGuest(in: dir)
+        let refusal = /: site too short for the backend: the site is shorter than the backend's replacement/
+
+        let native = try Guest.boot(kernel, "previrt=native")
+        #expect(native.status == Guest.passStatus && native.output == Guest.transcript)
+
+        let trace = try Guest.boot(kernel, "previrt=trace")
+        #expect(trace.status == Guest.failStatus)
+        #expect(trace.output.hasPrefix("previrt: refused to patch: note "))
+        #expect(trace.output.contains(refusal) && trace.output.hasSuffix("; nothing was patched\n"), "\(trace.output)")
+        #expect(!trace.output.contains("previrt demo guest"))
+
+        // The linux-user backend writes call rel32: 5 bytes, as it states or as the core assumes of a backend that states none.
+        let run = try runUnderLinuxUser(kernel)
+        #expect(run.status == 2, "today's code: SIGSEGV (139) in previrt_fill_nops")
+        #expect(run.output.contains(refusal), "\(run.output)")
+        #expect(!run.output.contains("previrt demo guest"))
+    }
+}
