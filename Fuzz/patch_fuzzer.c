@@ -4,7 +4,7 @@
  *     byte 0       backend: 0 native, 1 trace, 2 a strict test backend, 3 the strict backend without
  *                  the lengths tag (the core must then hold it to PREVIRT_DEFAULT_MIN_SITE_LENGTH)
  *     bytes 1-3    the strict backend's min_site_length for 16-, 32- and 64-bit code (mod 21)
- *     byte 4       the overlap table's size in entries (0: none, previrt_patch's path)
+ *     byte 4       the overlap table's size in entries (0: previrt_patch, which has none)
  *     bytes 5-12   text offset, text length, note offset, note length (16-bit each, reduced to fit)
  *     bytes 13-    the image
  *
@@ -174,10 +174,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             backend.lengths = PREVIRT_BACKEND_LENGTHS;
     }
 
-    rc = previrt_patch_with_table(&image, &backend, data[4] ? spans : 0, data[4], &result);
+    if (data[4])
+        rc = previrt_patch_with_table(&image, &backend, spans, data[4], &result);
+    else
+        rc = previrt_patch(&image, &backend, &result);
 
     if (rc != 0) {
         if (memcmp(memory, before, m) != 0 || result.failure == PREVIRT_OK || !result.why || result.patched || result.native)
+            abort();
+        if (strcmp(previrt_failure_name(result.failure), "unknown failure") == 0)
             abort();
         if (result.failure == PREVIRT_OVERLAP) {
             struct previrt_site a = site_of_note(image.notes_begin, image.notes_end, result.failed_note);
