@@ -67,7 +67,8 @@ fuzz: demo
 
 # libFuzzer + ASan/UBSan over the in-place VMM's core: the decoder, the patcher (validate-then-patch)
 # and the note walker, seeded with the text and notes of the demo objects (each linked with its notes
-# right after its text) and of the demo guest. Crashing inputs are kept under Tests/FuzzRegressions/.
+# right after its text) and of the demo guest. A crashing input (.build-fuzz/runtime/crash-*) is kept
+# under Tests/FuzzRegressions/<harness>/, where RuntimeFuzzRegressionTests replays it.
 FUZZ_RUNTIME := .build-fuzz/runtime
 fuzz-runtime: demo guest
 	Fuzz/build-runtime.sh $(FUZZ_RUNTIME)
