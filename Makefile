@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz guest run-guest linux-user kernel-check clean install
+.PHONY: all deps build macros demo test bench fuzz fuzz-runtime guest run-guest linux-user kernel-check clean install
 
 all: build
 
@@ -65,6 +65,24 @@ fuzz: demo
 	@for o in $(OUT)/demo/*.o; do objcopy -O binary --only-section=.note.previrt $$o .build-fuzz/corpus/seed-$$(basename $$o); done
 	.build-fuzz/note-parser-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus
 	.build-fuzz/note-walk-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus
+
+# libFuzzer + ASan/UBSan over the in-place VMM's core: the decoder, the patcher (validate-then-patch)
+# and the note walker, seeded with the text and notes of the demo objects (each linked with its notes
+# right after its text) and of the demo guest. A crashing input (.build-fuzz/runtime/crash-*) is kept
+# under Tests/FuzzRegressions/<harness>/, where RuntimeFuzzRegressionTests replays it.
+FUZZ_RUNTIME := .build-fuzz/runtime
+fuzz-runtime: demo guest
+	Fuzz/build-runtime.sh $(FUZZ_RUNTIME)
+	@mkdir -p $(FUZZ_RUNTIME)/linked $(FUZZ_RUNTIME)/corpus/notes
+	@for o in $(OUT)/demo/*.o; do b=$$(basename $$o .o); case $$b in *i386) m="-m elf_i386";; *) m="";; esac; \
+	  ld $$m -Ttext=0x100000 --section-start=.note.previrt=0x100100 --section-start=.data=0x9000 -e 0 \
+	    --unresolved-symbols=ignore-all -o $(FUZZ_RUNTIME)/linked/$$b.elf $$o; \
+	  objcopy -O binary --only-section=.note.previrt $$o $(FUZZ_RUNTIME)/corpus/notes/seed-$$b; done
+	python3 Fuzz/runtime_seeds.py $(FUZZ_RUNTIME)/corpus/decode $(FUZZ_RUNTIME)/corpus/patch \
+	  $(FUZZ_RUNTIME)/linked/*.elf $(OUT)/guest/guest.elf
+	cd $(FUZZ_RUNTIME) && ./decode-fuzzer -runs=$(FUZZ_RUNS) -max_len=64 corpus/decode
+	cd $(FUZZ_RUNTIME) && ./patch-fuzzer -runs=$(FUZZ_RUNS) -max_len=20000 corpus/patch
+	cd $(FUZZ_RUNTIME) && ./note-walk-fuzzer-ubsan -runs=$(FUZZ_RUNS) -max_len=4096 corpus/notes
 
 clean:
 	rm -rf $(OUT) .build .build-fuzz

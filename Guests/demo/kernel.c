@@ -19,6 +19,8 @@ static unsigned char stubs[MAX_SITES * 32] __attribute__((aligned(16)));
 static unsigned long trace_sites[MAX_SITES];
 static unsigned short trace_kinds[MAX_SITES];
 static volatile unsigned int trace_counts[MAX_SITES];
+/* Room for one extent per site: the core sorts it to prove that no two sites overlap. */
+static struct previrt_span spans[MAX_SITES];
 static struct previrt_trace trace = {
     stubs, sizeof stubs, 0, __text_start, trace_sites, trace_kinds, trace_counts, MAX_SITES, 0,
 };
@@ -77,7 +79,7 @@ void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
         else
             previrt_native_backend(&backend);
         unsigned long before = text_checksum();
-        if (previrt_patch(&image, &backend, &result) != 0) {
+        if (previrt_patch_with_table(&image, &backend, spans, MAX_SITES, &result) != 0) {
             serial_puts("previrt: refused to patch: note ");
             serial_dec(result.failed_note);
             serial_puts(", site ");

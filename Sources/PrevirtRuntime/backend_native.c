@@ -19,4 +19,6 @@ void previrt_native_backend(struct previrt_backend *backend)
     backend->check = 0;
     backend->patch = native_patch;
     backend->ctx = 0;
+    backend->lengths = PREVIRT_BACKEND_LENGTHS;
+    backend->min_site_length[0] = backend->min_site_length[1] = backend->min_site_length[2] = 0;
 }

@@ -11,7 +11,8 @@
  * push/pop of segment registers, iret, lret, lcall and int all use the stack. pushf/popf around the
  * count keep the flags the instruction sees. Far calls and int push the stub's address as their return
  * address, so lret and iret come back into the stub and on to the site's end. 16-bit sites, and
- * instructions whose meaning depends on where they are (RIP-relative operands), stay native.
+ * instructions whose meaning depends on where they are (RIP-relative operands), stay native. A 32- or
+ * 64-bit site needs 5 bytes for the jmp rel32 (min_site_length): the core refuses a shorter one.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 the previrt authors. Permission is hereby granted, free of charge, to any
@@ -21,6 +22,7 @@
 #include "previrt_runtime.h"
 
 #define STUB_MAX (1 + 6 + 1 + 15 + 5)
+#define JMP_REL32_LENGTH 5
 
 static int rip_relative(const struct previrt_insn *insn)
 {
@@ -50,7 +52,7 @@ static enum previrt_action trace_patch(void *ctx, const struct previrt_patch_sit
     const struct previrt_insn *insn = &site->decoded;
     unsigned char *stub, *back = site->start + site->length;
     unsigned int i, n = 0;
-    if (insn->mode == 16 || rip_relative(insn) || t->stub_used + STUB_MAX > t->stub_size || site->length < 5)
+    if (insn->mode == 16 || rip_relative(insn) || t->stub_used + STUB_MAX > t->stub_size || site->length < JMP_REL32_LENGTH)
         return PREVIRT_LEFT_NATIVE;
     stub = t->stubs + t->stub_used;
     t->sites[site->index] = (unsigned long)site->insn;
@@ -76,8 +78,8 @@ static enum previrt_action trace_patch(void *ctx, const struct previrt_patch_sit
 
     /* The site: jmp rel32 to the stub, then NOPs. */
     site->start[0] = 0xe9;
-    previrt_put32(site->start + 1, (unsigned long)stub - (unsigned long)(site->start + 5));
-    previrt_fill_nops(site->start + 5, site->length - 5, insn->mode);
+    previrt_put32(site->start + 1, (unsigned long)stub - (unsigned long)(site->start + JMP_REL32_LENGTH));
+    previrt_fill_nops(site->start + JMP_REL32_LENGTH, site->length - JMP_REL32_LENGTH, insn->mode);
     return PREVIRT_PATCHED;
 }
 
@@ -87,4 +89,8 @@ void previrt_trace_backend(struct previrt_backend *backend, struct previrt_trace
     backend->check = trace_check;
     backend->patch = trace_patch;
     backend->ctx = trace;
+    backend->lengths = PREVIRT_BACKEND_LENGTHS;
+    backend->min_site_length[0] = 0; /* 16-bit sites stay native */
+    backend->min_site_length[1] = JMP_REL32_LENGTH; /* jmp rel32 */
+    backend->min_site_length[2] = JMP_REL32_LENGTH;
 }

@@ -12,7 +12,8 @@ static unsigned int read32(const unsigned char *p)
     return (unsigned int)p[0] | (unsigned int)p[1] << 8 | (unsigned int)p[2] << 16 | (unsigned int)p[3] << 24;
 }
 
-static unsigned int align4(unsigned int n) { return (n + 3u) & ~3u; }
+/* In unsigned long: a size near 2^32 rounds up past it rather than wrapping to 0 (64-bit hosts). */
+static unsigned long align4(unsigned int n) { return ((unsigned long)n + 3ul) & ~3ul; }
 
 static int is_owner(const unsigned char *name, unsigned int namesz)
 {

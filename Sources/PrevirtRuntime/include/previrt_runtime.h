@@ -91,13 +91,25 @@ enum previrt_action {
 
 /* A backend: one per hypervisor. `check` runs for every site before anything is written and may
  * refuse a site (an unsupported kind): then nothing is patched. `patch` writes the replacement into
- * site->start[0..length) and must not fail: everything it needs was checked. */
+ * site->start[0..length) (and into memory of its own, such as stubs, never into the text or notes
+ * outside the site) and must not fail: everything it needs was checked.
+ *
+ * min_site_length[0], [1], [2]: the fewest bytes a site in 16-, 32- and 64-bit code must have for the
+ * replacement `patch` writes there (0: any length, as for a backend that leaves the site as it is). The
+ * core refuses a shorter site in pass 1 (PREVIRT_SITE_TOO_SHORT), so `patch` never sees one. The core
+ * reads min_site_length only when `lengths` is PREVIRT_BACKEND_LENGTHS: a backend that does not set
+ * them (one written before they existed, or a struct left uninitialised on the stack) is held to
+ * PREVIRT_DEFAULT_MIN_SITE_LENGTH in every mode, room for the call or jmp rel32 such backends write. */
+#define PREVIRT_BACKEND_LENGTHS 0x4c567250u /* "PrVL" */
+#define PREVIRT_DEFAULT_MIN_SITE_LENGTH 5
 struct previrt_backend {
     const char *name;
     /* 0 to accept, or a reason (a static string) to refuse. */
     const char *(*check)(void *ctx, const struct previrt_patch_site *site);
     enum previrt_action (*patch)(void *ctx, const struct previrt_patch_site *site);
     void *ctx;
+    unsigned int lengths;               /* PREVIRT_BACKEND_LENGTHS: min_site_length is set */
+    unsigned char min_site_length[3];   /* by mode: 16-, 32-, 64-bit code */
 };
 
 /* The loaded image: its note area and the bounds of the code sites may lie in. */
@@ -110,10 +122,13 @@ enum previrt_failure {
     PREVIRT_OK = 0,
     PREVIRT_BAD_NOTES,         /* the note area cannot be walked */
     PREVIRT_BAD_DESCRIPTOR,    /* a site note with impossible fields */
-    PREVIRT_OUTSIDE_TEXT,      /* the site is not inside the text bounds */
+    PREVIRT_OUTSIDE_TEXT,      /* the site is not inside the text bounds, or overlaps the note area */
     PREVIRT_WRONG_INSTRUCTION, /* the bytes are not the recorded kind and length */
     PREVIRT_BAD_PADDING,       /* the padding is not NOPs */
     PREVIRT_REFUSED,           /* the backend refused the site */
+    PREVIRT_SITE_TOO_SHORT,    /* the site is shorter than the backend's replacement (min_site_length) */
+    PREVIRT_OVERLAP,           /* two notes for the same site, or sites that overlap */
+    PREVIRT_UNORDERED,         /* sites out of address order, too many to compare without a table */
 };
 
 struct previrt_result {
@@ -122,11 +137,46 @@ struct previrt_result {
     unsigned int failed_note;      /* note index of the failing site */
     unsigned long failed_address;  /* its address */
     const char *why;               /* a static string saying what is wrong */
+    unsigned int other_note;       /* PREVIRT_OVERLAP: the note of the other site (an earlier note) */
+    unsigned long other_address;   /* and its address */
 };
 
+/* One site's extent, [begin, end), and its note: an entry of the table previrt_patch_with_table sorts. */
+struct previrt_span {
+    unsigned long begin, end;
+    unsigned int note_index;
+};
+
+/* Sites in an unordered image that previrt_patch, which has no table, compares pair by pair (a build
+ * may lower it: the fuzzing build does, to reach every path). */
+#ifndef PREVIRT_PAIRWISE_MAX
+#define PREVIRT_PAIRWISE_MAX 4096
+#endif
+
+/* The longest site a note can describe (site_len is a byte). */
+#define PREVIRT_SITE_LENGTH_MAX 255
+
 /* Validates every site, then (only if all pass) patches each through the backend. Returns 0 on
- * success; otherwise nothing was written and *result names the failing site and why. */
+ * success; otherwise nothing was written and *result names the failing site and why.
+ *
+ * Pass 1 validates each site alone (descriptor, bounds, bytes, padding, length for the backend, the
+ * backend's check) and then the sites together: no two may share a byte. When the notes list the
+ * sites in address order (each starting at or after the end of the one before, as the notes of one
+ * section are), that is checked as the notes are walked, in O(n) and without memory. Otherwise
+ * (notes of several sections or objects, linked in another order than their text) the sites are
+ * compared through `spans`, a table of `max_spans` entries the caller provides (a static array: the
+ * core has no heap): pass 1 records each site's extent there and sorts the table in place (heapsort,
+ * O(n log n), no recursion), then compares neighbours. previrt_patch has no table: it compares an
+ * unordered image's sites pair by pair (O(n^2) note walks) when there are at most
+ * PREVIRT_PAIRWISE_MAX of them, and refuses a larger one (PREVIRT_UNORDERED), as
+ * previrt_patch_with_table does when the table is too small: give it a table of one entry per site.
+ *
+ * Pass 2 patches every site without validating again: pass 1 proved that the sites are disjoint and
+ * do not overlap the note area, and a backend writes only inside the site it is given, so each site's
+ * bytes and the notes are still what pass 1 checked. Pass 2 cannot fail. */
 int previrt_patch(const struct previrt_image *image, const struct previrt_backend *backend, struct previrt_result *result);
+int previrt_patch_with_table(const struct previrt_image *image, const struct previrt_backend *backend,
+                             struct previrt_span *spans, unsigned long max_spans, struct previrt_result *result);
 
 /* --- backends --- */
 
@@ -154,7 +204,9 @@ const char *previrt_failure_name(enum previrt_failure failure);
 /* Stores v little-endian at p (rel32 and imm32 fields of generated code). */
 void previrt_put32(unsigned char *p, unsigned long v);
 
-/* The NOP padding of n bytes in code of `mode`, written to out (note-format.md). */
+/* The NOP padding of n bytes in code of `mode`, written to out (note-format.md). No site needs more
+ * than PREVIRT_SITE_LENGTH_MAX: a larger n (a length computed below zero, `length - 5` of a shorter
+ * site) writes nothing. */
 void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
 
 #endif /* PREVIRT_RUNTIME_H */
