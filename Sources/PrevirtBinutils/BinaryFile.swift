@@ -55,8 +55,20 @@ public final class ObjectFile {
         public var isCode: Bool
         public var isAllocated: Bool
         public var hasContents: Bool
+        /// An ELF note: an SHT_NOTE section, or a PT_NOTE segment of a file without section headers.
+        public var isNote: Bool = false
+        /// Its bytes lie inside the file: offset plus size checked against the file's size.
+        public var isInFile: Bool = false
+        /// Where its bytes start in the file (or archive member).
+        public var fileOffset: UInt64 = 0
 
         public func contains(_ address: UInt64) -> Bool { address >= self.address && address - self.address < size }
+
+        /// The first address after the section; nil when `address + size` does not fit in 64 bits.
+        public var end: UInt64? {
+            let (sum, overflow) = address.addingReportingOverflow(size)
+            return overflow ? nil : sum
+        }
     }
 
     public struct Symbol: Sendable, Equatable {
@@ -91,6 +103,10 @@ public final class ObjectFile {
     public let is64Bit: Bool
     public let isRelocatable: Bool
     public let isELF: Bool
+    /// The size of the file, or of the archive member, in bytes.
+    public let fileSize: UInt64
+    /// False for an ELF file whose section headers are gone (libbfd then makes sections of its segments).
+    public let hasSectionHeaders: Bool
     public let sections: [Section]
     private var symbolCache: [Symbol]?
 
@@ -104,6 +120,8 @@ public final class ObjectFile {
         is64Bit = pv_object_is_64bit(handle) != 0
         isRelocatable = pv_object_is_relocatable(handle) != 0
         isELF = pv_object_is_elf(handle) != 0
+        fileSize = pv_object_file_size(handle)
+        hasSectionHeaders = pv_object_has_section_headers(handle) != 0
         var list: [Section] = []
         for i in 0..<pv_object_section_count(handle) {
             var s = pv_section()
@@ -111,7 +129,8 @@ public final class ObjectFile {
             list.append(Section(
                 index: Int(i), name: String(cText: s.name), address: s.vma, size: s.size,
                 isCode: s.flags & UInt32(PV_SEC_CODE) != 0, isAllocated: s.flags & UInt32(PV_SEC_ALLOC) != 0,
-                hasContents: s.flags & UInt32(PV_SEC_CONTENTS) != 0))
+                hasContents: s.flags & UInt32(PV_SEC_CONTENTS) != 0, isNote: s.flags & UInt32(PV_SEC_NOTE) != 0,
+                isInFile: s.flags & UInt32(PV_SEC_IN_FILE) != 0, fileOffset: s.filepos))
         }
         sections = list
     }
@@ -121,7 +140,9 @@ public final class ObjectFile {
     /// A section's bytes (empty when it has none in the file).
     public func contents(of section: Section) throws(BinutilsError) -> [UInt8] {
         guard section.hasContents, section.size > 0 else { return [] }
-        guard section.size < 1 << 32 else { throw BinutilsError("section \(section.name) claims \(section.size) bytes") }
+        guard section.isInFile, section.size < 1 << 32 else {
+            throw BinutilsError("section \(section.name) claims \(section.size) bytes at file offset 0x\(String(section.fileOffset, radix: 16)), beyond the end of the \(fileSize)-byte file")
+        }
         var bytes = [UInt8](repeating: 0, count: Int(section.size))
         let status = bytes.withUnsafeMutableBufferPointer { pv_object_section_contents(handle, Int32(section.index), $0.baseAddress, section.size) }
         guard status == 0 else { throw BinutilsError("cannot read the contents of section \(section.name)") }
