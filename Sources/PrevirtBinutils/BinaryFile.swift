@@ -32,10 +32,8 @@ public final class BinaryFile {
         isArchive = pv_file_is_archive(handle) != 0
         while true {
             guard let object = pv_file_next_object(handle, &message, message.count) else {
-                if message[0] != 0 {
-                    pv_file_close(handle)
-                    throw BinutilsError(String(cBuffer: message))
-                }
+                // Every stored property is set: deinit closes the handle (closing it here too freed it twice).
+                if message[0] != 0 { throw BinutilsError(String(cBuffer: message)) }
                 break
             }
             objects.append(ObjectFile(object, file: self))

@@ -80,7 +80,7 @@ struct ObjectInspector {
             if section.hasContents && !section.isInFile {
                 unusableSections.insert(section.index)
                 diagnose(.unreadableSection, .unusable, "\(section.name): claims 0x\(hex(section.size)) bytes at file offset 0x\(hex(section.fileOffset)), beyond the end of the \(object.fileSize)-byte file")
-            } else if section.isAllocated && section.end == nil {
+            } else if (section.isAllocated || section.isCode) && section.end == nil {
                 unusableSections.insert(section.index)
                 diagnose(.unreadableSection, .unusable, "\(section.name): 0x\(hex(section.size)) bytes at address 0x\(hex(section.address)) run past the end of the 64-bit address space")
             }

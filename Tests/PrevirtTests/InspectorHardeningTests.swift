@@ -239,9 +239,10 @@ struct InspectorInputHardeningTests {
             }
             seconds[n] = best
         }
-        // Four times the sites: about four times the time when linear, sixteen when quadratic.
+        // Four times the sites: about four times the time when linear, sixteen when quadratic (measured
+        // before the fix, debug build: 2.0 s and 28.4 s, 14x).
         let ratio = seconds[16_000]! / seconds[4_000]!
-        #expect(ratio < 8, "4k sites \(seconds[4_000]!) s, 16k sites \(seconds[16_000]!) s: ratio \(ratio)")
+        #expect(ratio < 10, "4k sites \(seconds[4_000]!) s, 16k sites \(seconds[16_000]!) s: ratio \(ratio)")
     }
 }
 
@@ -295,7 +296,7 @@ struct InspectorPlacementTests {
     }
 }
 
-@Suite("previrt inspect: inputs found by the inspector fuzzer")
+@Suite("previrt inspect: inputs found by the inspector fuzzer or crafted by hand (Tests/InspectorRegressions)")
 struct InspectorFuzzRegressionTests {
     static var directory: URL { Toolchain.packageRoot.appendingPathComponent("Tests/InspectorRegressions") }
 
@@ -307,5 +308,6 @@ struct InspectorFuzzRegressionTests {
     func regression(_ name: String) throws {
         let r = try InspectCLI.run(["inspect", "--verify", "--coverage", "--stats", Self.directory.appendingPathComponent(name).path], in: Self.directory)
         #expect(r.status == 2, "\(name): status \(r.status): \(r.output)")
+        #expect(r.output.contains("error: "), "\(name): a message says why")
     }
 }
