@@ -37,6 +37,8 @@ extension InspectionReport {
             let ok = file.sites.filter { $0.status == .ok }.count
             var summary = "  \(file.sites.count) site\(file.sites.count == 1 ? "" : "s")"
             if file.sites.contains(where: { $0.status != .unverified }) { summary += ": \(ok) verified, \(failing) failing" }
+            let short = file.sites.filter { !$0.too_short_for.isEmpty }.count
+            if short > 0 { summary += "; \(short) too short for a backend" }
             if let u = file.unannotated { summary += "; \(u.count) unannotated" }
             out += summary + "\n"
         }
