@@ -26,6 +26,7 @@ public func inspectorFuzzer(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     close(fd)
     let report = inspector.inspect([inputPath])
+    unlink(inputPath)
     let status = report.exitStatus
     precondition((0...2).contains(status), "exit status \(status) is not 0, 1 or 2")
     // Every site in a known section lies inside it.
