@@ -96,10 +96,10 @@ struct ObjectInspector {
     // MARK: - Notes
 
     /// `.note.previrt` in objects; in a linked image the linker script may have merged it with other
-    /// notes (Linux's vmlinux.lds puts every `.note.*` into `.notes`). Only `.note.previrt` must hold
-    /// PreVirt notes alone: in the other note sections, foreign notes are normal and are skipped.
-    /// Every ELF note section (SHT_NOTE, whatever its name: the vDSO's is `.note`) is read, and in a file
-    /// without section headers every PT_NOTE segment.
+    /// notes (Linux's vmlinux.lds puts every `.note.*` into `.notes`, a vDSO keeps them in `.note`), so
+    /// every ELF note section (SHT_NOTE, whatever its name) is read, and in a file without section
+    /// headers every PT_NOTE segment. Only `.note.previrt` must hold PreVirt notes alone: in the other
+    /// note sections, foreign notes are normal and are skipped.
     private var noteSections: [ObjectFile.Section] {
         usableSections.filter { $0.name == NoteABI.sectionName || ($0.isNote || $0.name == ".notes" || $0.name.hasPrefix(".note.")) && $0.hasContents }
     }
