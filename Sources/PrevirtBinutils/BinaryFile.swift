@@ -20,7 +20,7 @@ public final class BinaryFile {
     public let isArchive: Bool
     /// The file itself, or every object member of an archive.
     public private(set) var objects: [ObjectFile] = []
-    fileprivate let handle: OpaquePointer
+    private let open: OpenFile
 
     public init(path: String) throws(BinutilsError) {
         self.path = path
@@ -28,18 +28,23 @@ public final class BinaryFile {
         guard let handle = pv_file_open(path, &message, message.count) else {
             throw BinutilsError(String(cBuffer: message))
         }
-        self.handle = handle
+        open = OpenFile(handle)  // closes the file however this initializer ends
         isArchive = pv_file_is_archive(handle) != 0
         while true {
             guard let object = pv_file_next_object(handle, &message, message.count) else {
-                // Every stored property is set: deinit closes the handle (closing it here too freed it twice).
                 if message[0] != 0 { throw BinutilsError(String(cBuffer: message)) }
                 break
             }
-            objects.append(ObjectFile(object, file: self))
+            objects.append(ObjectFile(object, file: open))
         }
     }
+}
 
+/// The libbfd file, closed once when the last of its `BinaryFile` and `ObjectFile`s goes away. The
+/// objects hold this, not the `BinaryFile` that holds them (that cycle kept every file open forever).
+final class OpenFile {
+    let handle: OpaquePointer
+    init(_ handle: OpaquePointer) { self.handle = handle }
     deinit { pv_file_close(handle) }
 }
 
@@ -93,7 +98,7 @@ public final class ObjectFile {
     }
 
     private let handle: OpaquePointer
-    private let file: BinaryFile  // keeps the libbfd file open
+    private let file: OpenFile  // keeps the libbfd file open
     public let name: String
     public let format: String
     public let architecture: String
@@ -108,7 +113,7 @@ public final class ObjectFile {
     public let sections: [Section]
     private var symbolCache: [Symbol]?
 
-    init(_ handle: OpaquePointer, file: BinaryFile) {
+    init(_ handle: OpaquePointer, file: OpenFile) {
         self.handle = handle
         self.file = file
         name = String(cText: pv_object_name(handle))

@@ -5,6 +5,7 @@
 // and the inputs the inspector fuzzer found. Every file is built here by the real toolchain.
 
 import Foundation
+import PrevirtBinutils
 import PrevirtCatalog
 import PrevirtELF
 import PrevirtInspector
@@ -309,5 +310,29 @@ struct InspectorFuzzRegressionTests {
         let r = try InspectCLI.run(["inspect", "--verify", "--coverage", "--stats", Self.directory.appendingPathComponent(name).path], in: Self.directory)
         #expect(r.status == 2, "\(name): status \(r.status): \(r.output)")
         #expect(r.output.contains("error: "), "\(name): a message says why")
+    }
+}
+
+@Suite("libbfd files are closed")
+struct BinaryFileLifetimeTests {
+    @Test("a BinaryFile goes away with its last reference; its objects keep the file open while they live")
+    func closes() throws {
+        let w = try Workbench()
+        try w.assemble("a", ".text\nf:\ncli\n")
+        try w.assemble("b", ".text\ng:\nhlt\n")
+        try w.run("ar", ["rcs", "lib.a", "a.o", "b.o"])
+        weak var weakFile: BinaryFile?
+        var object: ObjectFile?
+        do {
+            let file = try BinaryFile(path: w.path("lib.a"))
+            weakFile = file
+            #expect(file.objects.count == 2)
+            object = file.objects.last
+        }
+        // Its objects used to hold the BinaryFile, which holds them: neither was ever freed.
+        #expect(weakFile == nil, "the BinaryFile is still alive: a reference cycle")
+        let text = try #require(object?.section(named: ".text"))
+        let bytes = try #require(try object?.contents(of: text))
+        #expect(text.size > 0 && bytes.count == Int(text.size) && bytes.contains(0xf4), "the member's bytes are still readable")
     }
 }
