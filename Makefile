@@ -77,7 +77,7 @@ fuzz-inspector: demo guest
 	ld -m elf_i386 -e 0 -o .build-fuzz/inspector-corpus/io-i386.elf $(OUT)/demo/io-i386.o
 	ld -shared -o .build-fuzz/inspector-corpus/io-x86_64.so $(OUT)/demo/io-x86_64.o
 	rm -f .build-fuzz/inspector-corpus/demo.a && ar rcs .build-fuzz/inspector-corpus/demo.a $(OUT)/demo/*-x86_64.o
-	ASAN_OPTIONS=detect_leaks=0 .build-fuzz/inspector-fuzzer -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	.build-fuzz/inspector-fuzzer -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_TIME) -max_len=65536 \
 	  -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix=.build-fuzz/ .build-fuzz/inspector-corpus
 
 clean:
