@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz fuzz-runtime guest run-guest linux-user kernel-check clean install
+.PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector guest run-guest linux-user kernel-check clean install
 
 all: build
 
@@ -83,6 +83,21 @@ fuzz-runtime: demo guest
 	cd $(FUZZ_RUNTIME) && ./decode-fuzzer -runs=$(FUZZ_RUNS) -max_len=64 corpus/decode
 	cd $(FUZZ_RUNTIME) && ./patch-fuzzer -runs=$(FUZZ_RUNS) -max_len=20000 corpus/patch
 	cd $(FUZZ_RUNTIME) && ./note-walk-fuzzer-ubsan -runs=$(FUZZ_RUNS) -max_len=4096 corpus/notes
+
+# libFuzzer over `previrt inspect`'s whole path (libbfd, the notes, verify, coverage, stats) on whole
+# files, seeded with the demo objects, an executable and a shared object linked from them, an archive of
+# them and the demo guest. FUZZ_TIME bounds the run in seconds (whichever of it and FUZZ_RUNS comes first).
+FUZZ_TIME ?= 600
+fuzz-inspector: demo guest
+	Fuzz/build-inspector.sh .build-fuzz
+	@mkdir -p .build-fuzz/inspector-corpus
+	cp $(OUT)/demo/*.o $(OUT)/guest/guest.elf .build-fuzz/inspector-corpus/
+	ld -e 0 -o .build-fuzz/inspector-corpus/io-x86_64.elf $(OUT)/demo/io-x86_64.o
+	ld -m elf_i386 -e 0 -o .build-fuzz/inspector-corpus/io-i386.elf $(OUT)/demo/io-i386.o
+	ld -shared -o .build-fuzz/inspector-corpus/io-x86_64.so $(OUT)/demo/io-x86_64.o
+	rm -f .build-fuzz/inspector-corpus/demo.a && ar rcs .build-fuzz/inspector-corpus/demo.a $(OUT)/demo/*-x86_64.o
+	.build-fuzz/inspector-fuzzer -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_TIME) -max_len=65536 \
+	  -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix=.build-fuzz/ .build-fuzz/inspector-corpus
 
 clean:
 	rm -rf $(OUT) .build .build-fuzz

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""previrt inspect --verify --coverage versus objdump -d on the same large static executable.
+"""previrt inspect --verify --coverage versus objdump -d on the same large static executable; and
+previrt inspect's time per site in relocatable objects of 1k, 10k and 100k sites (it must stay flat:
+each site is found through its relocation, looked up by offset once per note).
 
 The executable: the zstd amalgamation (built with the x86_64 macro set) and a small main, linked
 statically with glibc (not annotated: its sensitive instructions are real coverage findings). Both
@@ -80,7 +82,37 @@ def objdump_kind(text, always):
     return None
 
 
+def sites_scaling():
+    """Time per site of `previrt inspect` (listing, and --verify) on objects of 1k, 10k and 100k cli sites."""
+    os.makedirs(WORK, exist_ok=True)
+    rows = []
+    # The fixed cost (start-up, libbfd, catalog): an object with one site, subtracted before dividing.
+    for n in (1, 1_000, 10_000, 100_000):
+        src = os.path.join(WORK, f"sites-{n}.s")
+        obj = os.path.join(WORK, f"sites-{n}.o")
+        if not os.path.exists(obj):
+            with open(src, "w") as f:
+                f.write(f".text\nf:\n.rept {n}\ncli\n.endr\n")
+            subprocess.run(["as", "--64", MACROS, src, "-o", obj], check=True)
+        runs = 5 if n < 100_000 else 3
+        listing = statistics.median(cpu([PREVIRT, "inspect", "--json", obj]) for _ in range(runs))
+        verify = statistics.median(cpu([PREVIRT, "inspect", "--verify", "--json", obj]) for _ in range(runs))
+        rows.append((n, listing, verify))
+    (_, base_listing, base_verify), rows = rows[0], rows[1:]
+    per = [(n, max(0.0, l - base_listing) / n, max(0.0, v - base_verify) / n) for n, l, v in rows]
+    print(f"fixed cost (1 site): inspect {base_listing*1000:.1f} ms, --verify {base_verify*1000:.1f} ms; per site: after subtracting it")
+    print(f"{'sites in one .o':<16} {'inspect':>12} {'per site':>10} {'--verify':>12} {'per site':>10}")
+    for (n, listing, verify), (_, pl, pv) in zip(rows, per):
+        print(f"{n:<16} {listing*1000:9.1f} ms {pl*1e6:7.2f} us {verify*1000:9.1f} ms {pv*1e6:7.2f} us")
+    print(f"per-site time, 100k over 10k: inspect {per[2][1]/per[1][1]:.2f}x, --verify {per[2][2]/per[1][2]:.2f}x "
+          f"(target: flat, <= 1.5x; quadratic would be 10x)")
+
+
 def main():
+    if "--sites-only" in sys.argv:
+        sites_scaling()
+        return
+    sites_scaling()
     exe = build_executable()
     size = sum(int(l.split()[1]) for l in subprocess.run(["size", "-A", exe], capture_output=True, text=True).stdout.splitlines()
                if l.startswith(".text"))

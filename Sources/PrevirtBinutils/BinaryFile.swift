@@ -20,7 +20,7 @@ public final class BinaryFile {
     public let isArchive: Bool
     /// The file itself, or every object member of an archive.
     public private(set) var objects: [ObjectFile] = []
-    fileprivate let handle: OpaquePointer
+    private let open: OpenFile
 
     public init(path: String) throws(BinutilsError) {
         self.path = path
@@ -28,20 +28,23 @@ public final class BinaryFile {
         guard let handle = pv_file_open(path, &message, message.count) else {
             throw BinutilsError(String(cBuffer: message))
         }
-        self.handle = handle
+        open = OpenFile(handle)  // closes the file however this initializer ends
         isArchive = pv_file_is_archive(handle) != 0
         while true {
             guard let object = pv_file_next_object(handle, &message, message.count) else {
-                if message[0] != 0 {
-                    pv_file_close(handle)
-                    throw BinutilsError(String(cBuffer: message))
-                }
+                if message[0] != 0 { throw BinutilsError(String(cBuffer: message)) }
                 break
             }
-            objects.append(ObjectFile(object, file: self))
+            objects.append(ObjectFile(object, file: open))
         }
     }
+}
 
+/// The libbfd file, closed once when the last of its `BinaryFile` and `ObjectFile`s goes away. The
+/// objects hold this, not the `BinaryFile` that holds them (that cycle kept every file open forever).
+final class OpenFile {
+    let handle: OpaquePointer
+    init(_ handle: OpaquePointer) { self.handle = handle }
     deinit { pv_file_close(handle) }
 }
 
@@ -55,8 +58,20 @@ public final class ObjectFile {
         public var isCode: Bool
         public var isAllocated: Bool
         public var hasContents: Bool
+        /// An ELF note: an SHT_NOTE section, or a PT_NOTE segment of a file without section headers.
+        public var isNote: Bool = false
+        /// Its bytes lie inside the file: offset plus size checked against the file's size.
+        public var isInFile: Bool = false
+        /// Where its bytes start in the file (or archive member).
+        public var fileOffset: UInt64 = 0
 
         public func contains(_ address: UInt64) -> Bool { address >= self.address && address - self.address < size }
+
+        /// The first address after the section; nil when `address + size` does not fit in 64 bits.
+        public var end: UInt64? {
+            let (sum, overflow) = address.addingReportingOverflow(size)
+            return overflow ? nil : sum
+        }
     }
 
     public struct Symbol: Sendable, Equatable {
@@ -83,7 +98,7 @@ public final class ObjectFile {
     }
 
     private let handle: OpaquePointer
-    private let file: BinaryFile  // keeps the libbfd file open
+    private let file: OpenFile  // keeps the libbfd file open
     public let name: String
     public let format: String
     public let architecture: String
@@ -91,10 +106,14 @@ public final class ObjectFile {
     public let is64Bit: Bool
     public let isRelocatable: Bool
     public let isELF: Bool
+    /// The size of the file, or of the archive member, in bytes.
+    public let fileSize: UInt64
+    /// False for an ELF file whose section headers are gone (libbfd then makes sections of its segments).
+    public let hasSectionHeaders: Bool
     public let sections: [Section]
     private var symbolCache: [Symbol]?
 
-    init(_ handle: OpaquePointer, file: BinaryFile) {
+    init(_ handle: OpaquePointer, file: OpenFile) {
         self.handle = handle
         self.file = file
         name = String(cText: pv_object_name(handle))
@@ -104,6 +123,8 @@ public final class ObjectFile {
         is64Bit = pv_object_is_64bit(handle) != 0
         isRelocatable = pv_object_is_relocatable(handle) != 0
         isELF = pv_object_is_elf(handle) != 0
+        fileSize = pv_object_file_size(handle)
+        hasSectionHeaders = pv_object_has_section_headers(handle) != 0
         var list: [Section] = []
         for i in 0..<pv_object_section_count(handle) {
             var s = pv_section()
@@ -111,7 +132,8 @@ public final class ObjectFile {
             list.append(Section(
                 index: Int(i), name: String(cText: s.name), address: s.vma, size: s.size,
                 isCode: s.flags & UInt32(PV_SEC_CODE) != 0, isAllocated: s.flags & UInt32(PV_SEC_ALLOC) != 0,
-                hasContents: s.flags & UInt32(PV_SEC_CONTENTS) != 0))
+                hasContents: s.flags & UInt32(PV_SEC_CONTENTS) != 0, isNote: s.flags & UInt32(PV_SEC_NOTE) != 0,
+                isInFile: s.flags & UInt32(PV_SEC_IN_FILE) != 0, fileOffset: s.filepos))
         }
         sections = list
     }
@@ -121,7 +143,9 @@ public final class ObjectFile {
     /// A section's bytes (empty when it has none in the file).
     public func contents(of section: Section) throws(BinutilsError) -> [UInt8] {
         guard section.hasContents, section.size > 0 else { return [] }
-        guard section.size < 1 << 32 else { throw BinutilsError("section \(section.name) claims \(section.size) bytes") }
+        guard section.isInFile, section.size < 1 << 32 else {
+            throw BinutilsError("section \(section.name) claims \(section.size) bytes at file offset 0x\(String(section.fileOffset, radix: 16)), beyond the end of the \(fileSize)-byte file")
+        }
         var bytes = [UInt8](repeating: 0, count: Int(section.size))
         let status = bytes.withUnsafeMutableBufferPointer { pv_object_section_contents(handle, Int32(section.index), $0.baseAddress, section.size) }
         guard status == 0 else { throw BinutilsError("cannot read the contents of section \(section.name)") }

@@ -33,6 +33,8 @@ struct ObjectInspector {
     let options: InspectionOptions
     var report: FileReport
     private var sectionBytes: [Int: [UInt8]] = [:]
+    /// Sections whose size or address cannot be true (checked once, first): never read, never used.
+    private var unusableSections = Set<Int>()
     private var decoders: [Int: Disassembler] = [:]
     private lazy var namer = SymbolNamer(object: object)
 
@@ -52,25 +54,54 @@ struct ObjectInspector {
             diagnose(.notX86, .unusable, "architecture \(object.architecture) is not i386 or x86-64")
             return report
         }
+        checkSections()
         let sites = readSites()
         if options.verify {
             for i in report.sites.indices {
                 let checked = verified(report.sites[i], sites[i])
                 report.sites[i] = checked
             }
+            checkOverlaps(sites)
         }
         if options.coverage { cover(sites) }
         if options.stats { report.stats = statistics(sites) }
         return report
     }
 
+    // MARK: - Sections
+
+    /// Every section the inspector may read or add addresses of is checked against the file first:
+    /// its bytes must lie inside the file (offset plus size, no overflow), and an allocated section must
+    /// end inside the 64-bit address space. Such a section makes the file unusable (exit 2).
+    private mutating func checkSections() {
+        for section in object.sections where section.size > 0 {
+            let used = section.isCode || section.isAllocated || section.isNote || section.name == NoteABI.sectionName
+            guard used else { continue }
+            if section.hasContents && !section.isInFile {
+                unusableSections.insert(section.index)
+                diagnose(.unreadableSection, .unusable, "\(section.name): claims 0x\(hex(section.size)) bytes at file offset 0x\(hex(section.fileOffset)), beyond the end of the \(object.fileSize)-byte file")
+            } else if (section.isAllocated || section.isCode) && section.end == nil {
+                unusableSections.insert(section.index)
+                diagnose(.unreadableSection, .unusable, "\(section.name): 0x\(hex(section.size)) bytes at address 0x\(hex(section.address)) run past the end of the 64-bit address space")
+            }
+        }
+        usableSections = object.sections.filter { !unusableSections.contains($0.index) }
+        usableSectionByIndex = Dictionary(usableSections.map { ($0.index, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The sections that passed `checkSections`, in file order and by index.
+    private var usableSections: [ObjectFile.Section] = []
+    private var usableSectionByIndex: [Int: ObjectFile.Section] = [:]
+
     // MARK: - Notes
 
     /// `.note.previrt` in objects; in a linked image the linker script may have merged it with other
-    /// notes (Linux's vmlinux.lds puts every `.note.*` into `.notes`). Only `.note.previrt` must hold
-    /// PreVirt notes alone: in the other note sections, foreign notes are normal and are skipped.
+    /// notes (Linux's vmlinux.lds puts every `.note.*` into `.notes`, a vDSO keeps them in `.note`), so
+    /// every ELF note section (SHT_NOTE, whatever its name) is read, and in a file without section
+    /// headers every PT_NOTE segment. Only `.note.previrt` must hold PreVirt notes alone: in the other
+    /// note sections, foreign notes are normal and are skipped.
     private var noteSections: [ObjectFile.Section] {
-        object.sections.filter { $0.name == NoteABI.sectionName || ($0.name == ".notes" || $0.name.hasPrefix(".note.")) && $0.hasContents }
+        usableSections.filter { $0.name == NoteABI.sectionName || ($0.isNote || $0.name == ".notes" || $0.name.hasPrefix(".note.")) && $0.hasContents }
     }
 
     private mutating func readSites() -> [LocatedSite] {
@@ -92,7 +123,7 @@ struct ObjectInspector {
                 diagnose(.unreadableSection, .unusable, "\(section.name): \(error)")
                 continue
             }
-            let relocations = object.isRelocatable ? ((try? object.relocations(in: section)) ?? []) : []
+            let relocations = object.isRelocatable ? Self.byOffset((try? object.relocations(in: section)) ?? []) : [:]
             for note in notes {
                 if !own, case .unrecognized(let owner, _, _) = note.payload, owner != NoteABI.owner { continue }
                 sawPreVirt = true
@@ -126,23 +157,26 @@ struct ObjectInspector {
     }
 
     private mutating func locate(
-        _ note: Note, _ record: SiteRecord, in noteSection: ObjectFile.Section, relocations: [ObjectFile.Relocation], noteBytes: [UInt8]
+        _ note: Note, _ record: SiteRecord, in noteSection: ObjectFile.Section, relocations: [UInt64: ObjectFile.Relocation], noteBytes: [UInt8]
     ) -> LocatedSite {
         var site = LocatedSite(note: note, record: record, section: nil, sectionOffset: 0, address: 0)
         if object.isRelocatable {
-            guard let r = relocations.first(where: { $0.offset == UInt64(note.descriptorOffset) }) else {
+            guard let r = relocations[UInt64(note.descriptorOffset)] else {
                 diagnose(.noRelocation, .finding, "note \(note.index) at offset 0x\(hex(note.offset)): the site field has no relocation, so the site cannot be located")
                 return site
             }
             let addend = r.hasExplicitAddend ? r.addend : Int64(record.relativeSite)
             let offset = UInt64(bitPattern: Int64(bitPattern: r.symbolValue) &+ addend)
-            site.section = r.symbolSection.flatMap { i in object.sections.first { $0.index == i } }
+            site.section = r.symbolSection.flatMap { usableSectionByIndex[$0] }
             site.sectionOffset = offset
             site.address = (site.section?.address ?? 0) &+ offset
         } else {
             let field = noteSection.address &+ UInt64(note.descriptorOffset)
             site.address = UInt64(bitPattern: Int64(bitPattern: field) &+ Int64(record.relativeSite))
-            site.section = object.sections.first { $0.isAllocated && $0.size > 0 && $0.contains(site.address) && $0.name != NoteABI.sectionName }
+            let candidates = usableSections.filter {
+                $0.isAllocated && $0.size > 0 && !$0.isNote && $0.name != NoteABI.sectionName && $0.contains(site.address)
+            }
+            site.section = candidates.first { $0.isCode } ?? candidates.first
             site.sectionOffset = site.section.map { site.address - $0.address } ?? 0
         }
         return site
@@ -173,7 +207,17 @@ struct ObjectInspector {
             note: site.note.index, note_offset: site.note.offset, address: site.address, section: site.section?.name,
             section_offset: site.sectionOffset, symbol: name?.symbol, offset: name?.offset ?? site.sectionOffset,
             kind: r.kind?.name ?? "unknown", kind_id: Int(r.kindID), mode: Int(r.modeBits), insn_len: Int(r.instructionLength),
-            site_len: Int(r.siteLength), flags: r.flags.names, insn: nil, status: status)
+            site_len: Int(r.siteLength), flags: r.flags.names, insn: nil, status: status,
+            too_short_for: r.problems.isEmpty ? BackendRequirement.tooShort(siteLength: Int(r.siteLength), modeBits: Int(r.modeBits)) : [])
+    }
+
+    /// The relocations of a note section by the offset of the field they apply to (the first one wins,
+    /// as a linear search would find it): one lookup per note, so inspection stays linear in the sites.
+    static func byOffset(_ relocations: [ObjectFile.Relocation]) -> [UInt64: ObjectFile.Relocation] {
+        var index: [UInt64: ObjectFile.Relocation] = [:]
+        index.reserveCapacity(relocations.count)
+        for r in relocations where index[r.offset] == nil { index[r.offset] = r }
+        return index
     }
 
     // MARK: - Verify
@@ -181,6 +225,10 @@ struct ObjectInspector {
     private mutating func verified(_ site: SiteReport, _ located: LocatedSite) -> SiteReport {
         var report = site
         report.status = verify(&report, located)
+        if report.status == .ok, !report.too_short_for.isEmpty {
+            let backends = report.too_short_for.joined(separator: ", ")
+            diagnose(.shortSite, .finding, "note \(located.note.index) at offset 0x\(hex(located.note.offset)): site 0x\(hex(located.address))\(report.symbol.map { " (\($0)+0x\(hex(report.offset)))" } ?? ""): \(report.site_len) bytes, too short for \(backends) (a 5-byte call rel32); rebuild with more padding")
+        }
         return report
     }
 
@@ -211,14 +259,55 @@ struct ObjectInspector {
         return .ok
     }
 
+    /// Two notes for one site, or sites whose bytes overlap: the runtime patches all sites or none, and
+    /// refuses both. The later note of each pair is reported (and its site's status says so).
+    private mutating func checkOverlaps(_ sites: [LocatedSite]) {
+        let order = sites.indices.filter { sites[$0].section != nil && sites[$0].record.problems.isEmpty }
+            .sorted { a, b in
+                let x = sites[a], y = sites[b]
+                return (x.section!.index, x.sectionOffset, a) < (y.section!.index, y.sectionOffset, b)
+            }
+        var previous: Int?
+        var reach: (index: Int, end: UInt64)?  // the site that reaches furthest so far in this section
+        for i in order {
+            let site = sites[i]
+            let start = site.sectionOffset
+            if let p = previous, sites[p].section!.index == site.section!.index {
+                let first = sites[p]
+                if first.sectionOffset == start {
+                    diagnose(.duplicateSite, .finding, "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address)) (\(site.section!.name)+0x\(hex(start))) is also described by note \(first.note.index) at offset 0x\(hex(first.note.offset))")
+                    mark(i, .duplicate)
+                } else if let r = reach, start < r.end {
+                    let other = sites[r.index]
+                    diagnose(.overlappingSite, .finding, "note \(site.note.index) at offset 0x\(hex(site.note.offset)): site 0x\(hex(site.address)) (\(site.section!.name)+0x\(hex(start)), \(site.record.siteLength) bytes) overlaps site 0x\(hex(other.address)) of note \(other.note.index) (\(other.record.siteLength) bytes)")
+                    mark(i, .overlapping)
+                }
+            } else {
+                reach = nil
+            }
+            let end = start &+ UInt64(site.record.siteLength)
+            if reach == nil || end > reach!.end { reach = (i, end) }
+            previous = i
+        }
+    }
+
+    private mutating func mark(_ site: Int, _ status: SiteStatus) {
+        if !report.sites[site].status.isFinding { report.sites[site].status = status }
+    }
+
     // MARK: - Coverage
 
     private mutating func cover(_ sites: [LocatedSite]) {
-        var covered = Set<UInt64>()
-        var prefixedEnds = Set<UInt64>()
+        // By (section, offset), not by address: every section of a relocatable object starts at 0.
+        var covered = Set<SectionPlace>()
+        var prefixedEnds = Set<SectionPlace>()
         for s in sites where s.record.problems.isEmpty {
-            covered.insert(s.instructionAddress)
-            if s.record.flags.contains(.prefixMayPrecede) { prefixedEnds.insert(s.instructionAddress &+ UInt64(s.record.instructionLength)) }
+            guard let section = s.section else { continue }
+            let insn = s.sectionOffset &+ UInt64(s.record.instructionOffset)
+            covered.insert(SectionPlace(section: section.index, offset: insn))
+            if s.record.flags.contains(.prefixMayPrecede) {
+                prefixedEnds.insert(SectionPlace(section: section.index, offset: insn &+ UInt64(s.record.instructionLength)))
+            }
         }
         let matcher = SensitiveMatcher(profile: coverageProfile)
         let modeBits = object.machine == 62 ? 64 : 32
@@ -226,7 +315,7 @@ struct ObjectInspector {
         var unannotated: [UnannotatedReport] = []
         var decodeErrors = 0
         var decoded = 0
-        for section in object.sections where section.isCode && section.hasContents && section.size > 0 {
+        for section in usableSections where section.isCode && section.hasContents && section.size > 0 {
             guard let bytes = try? contents(section) else { continue }
             let starts = namer.starts(in: section.index, size: section.size)
             bytes.withUnsafeBufferPointer { buffer in
@@ -245,8 +334,8 @@ struct ObjectInspector {
                         decoded += 1
                         // Only a candidate by its bytes is decoded again, with its text.
                         if CandidateFilter.mightBeSensitive(buffer, offset, length, modeBits: modeBits),
-                           !covered.contains(address),
-                           !prefixedEnds.contains(address + UInt64(length)),
+                           !covered.contains(SectionPlace(section: section.index, offset: UInt64(offset))),
+                           !prefixedEnds.contains(SectionPlace(section: section.index, offset: UInt64(offset + length))),
                            let insn = decoder.decode(buffer, offset: offset, address: address),
                            let kind = matcher.kind(ofText: insn.text) {
                             let name = namer.name(section: section.index, offset: UInt64(offset))
@@ -287,7 +376,11 @@ struct ObjectInspector {
             bySection[s.section?.name ?? "(none)", default: 0] += 1
             padding += max(0, s.record.paddingLength)
         }
-        let code = object.sections.filter { $0.isCode && $0.hasContents }.reduce(UInt64(0)) { $0 + $1.size }
+        // Saturating: the sizes were checked against the file, but a sum must not trap either.
+        let code = usableSections.filter { $0.isCode && $0.hasContents }.reduce(UInt64(0)) { sum, s in
+            let (total, overflow) = sum.addingReportingOverflow(s.size)
+            return overflow ? .max : total
+        }
         return StatsReport(
             sites: sites.count, by_kind: byKind, by_section: bySection, padding_bytes: padding, code_bytes: code,
             padding_share: code == 0 ? 0 : Double(padding) / Double(code), decoded_instructions: decodedCount)
@@ -327,6 +420,12 @@ struct ObjectInspector {
 }
 
 func hex<T: BinaryInteger>(_ n: T) -> String { String(n, radix: 16) }
+
+/// A place in an object: a section and an offset in it.
+struct SectionPlace: Hashable {
+    var section: Int
+    var offset: UInt64
+}
 
 extension SensitiveMatcher {
     /// Every kind of the catalog: what a site's instruction is checked against.

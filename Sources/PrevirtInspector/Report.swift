@@ -22,6 +22,7 @@ public enum DiagnosticCode: String, CaseIterable, Sendable {
     case noRelocation = "no-relocation", invalidSite = "invalid-site", outside, beyondSection = "beyond-section"
     case notExecutable = "not-executable", undecodable, mismatch, badPadding = "bad-padding"
     case decodeError = "decode-error", unannotated, template
+    case shortSite = "short-site", duplicateSite = "duplicate-site", overlappingSite = "overlapping-site"
 }
 
 /// One message, as listed in Docs/diagnostics.md under its code.
@@ -49,6 +50,10 @@ public enum SiteStatus: String, Encodable, Sendable {
     case invalid
     /// libopcodes cannot decode the bytes at the site.
     case undecodable
+    /// Another note describes the same site (the later note of the two is marked).
+    case duplicate
+    /// The site's bytes overlap those of another site (the later one is marked).
+    case overlapping
 
     public var isFinding: Bool { self != .ok && self != .unverified }
 }
@@ -76,6 +81,8 @@ public struct SiteReport: Encodable, Sendable, Equatable {
     public var flags: [String]
     public var insn: String?
     public var status: SiteStatus
+    /// The runtime backends that need a longer site (a 5-byte call): empty when every backend fits.
+    public var too_short_for: [String] = []
 }
 
 public struct UnannotatedReport: Encodable, Sendable, Equatable {

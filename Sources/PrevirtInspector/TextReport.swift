@@ -16,7 +16,8 @@ extension InspectionReport {
                     let place = s.section.map { "\($0)+0x\(hex(s.section_offset))" } ?? "-"
                     let symbol = s.symbol.map { "\($0)+0x\(hex(s.offset))" } ?? "-"
                     let flags = s.flags.isEmpty ? "" : " [\(s.flags.joined(separator: ","))]"
-                    out += "  " + row(["0x" + hex(s.address), place, symbol, s.kind, "\(s.insn_len)", "\(s.site_len)", "\(s.mode)", s.status.rawValue, (s.insn ?? "") + flags]) + "\n"
+                    let short = s.too_short_for.isEmpty ? "" : " [too short for \(s.too_short_for.joined(separator: ","))]"
+                    out += "  " + row(["0x" + hex(s.address), place, symbol, s.kind, "\(s.insn_len)", "\(s.site_len)", "\(s.mode)", s.status.rawValue, (s.insn ?? "") + flags + short]) + "\n"
                 }
             }
             if let unannotated = file.unannotated {
@@ -36,6 +37,8 @@ extension InspectionReport {
             let ok = file.sites.filter { $0.status == .ok }.count
             var summary = "  \(file.sites.count) site\(file.sites.count == 1 ? "" : "s")"
             if file.sites.contains(where: { $0.status != .unverified }) { summary += ": \(ok) verified, \(failing) failing" }
+            let short = file.sites.filter { !$0.too_short_for.isEmpty }.count
+            if short > 0 { summary += "; \(short) too short for a backend" }
             if let u = file.unannotated { summary += "; \(u.count) unannotated" }
             out += summary + "\n"
         }

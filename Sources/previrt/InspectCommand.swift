@@ -14,15 +14,21 @@ struct InspectCommand: ParsableCommand {
             static archives (each member) and vmlinux, ELF32 i386 and ELF64 x86-64, through libbfd.
 
               --verify    each site must decode (libopcodes, in the site's recorded mode) as the recorded kind
-                          and length, its padding must be NOPs, and it must lie in an executable section.
+                          and length, its padding must be NOPs, and it must lie in an executable section;
+                          no two notes may describe one site or overlapping sites; a site shorter than a
+                          backend's 5-byte call is reported with the backends it is too short for.
               --coverage  decode every executable section (linearly, restarting at each symbol, as objdump -d
                           does) and report every sensitive instruction that is not the instruction of a site.
               --stats     counts per kind and per section, bytes of padding, padding as a share of the code.
               --json      one JSON document on standard output (schema: Docs/inspect-json.md).
 
+            PreVirt notes are read from every ELF note section, or from the PT_NOTE segments of a file without
+            section headers. Only regular files are read (a FIFO or a device is refused).
+
             Exit status: 0 clean; 1 findings (a site that fails verification, an unannotated sensitive
-            instruction, a malformed note); 2 an unusable file (not ELF, not x86, a note section that cannot
-            be walked). Every message is explained in Docs/diagnostics.md.
+            instruction, a malformed note); 2 an unusable file (not a regular file, not ELF, not x86, a section
+            whose size or address cannot be true, a note section that cannot be walked). Every message is
+            explained in Docs/diagnostics.md.
             """
     )
 

@@ -16,6 +16,10 @@ enum {
     PV_SEC_ALLOC = 2,
     PV_SEC_CONTENTS = 4,
     PV_SEC_RELOC = 8,
+    /* An ELF note: an SHT_NOTE section, or (in a file without section headers) a PT_NOTE segment. */
+    PV_SEC_NOTE = 16,
+    /* The section's bytes lie inside the file (or object member): offset and size checked, no overflow. */
+    PV_SEC_IN_FILE = 32,
 };
 
 enum {
@@ -30,6 +34,7 @@ struct pv_section {
     const char *name;
     unsigned long long vma;
     unsigned long long size;
+    unsigned long long filepos; /* offset of its bytes in the file (or member) */
     unsigned int flags;
 };
 
@@ -51,7 +56,8 @@ struct pv_reloc {
     int explicit_addend;        /* 1 for RELA */
 };
 
-/* Opens a file; NULL with a message in err on failure. */
+/* Opens a file; NULL with a message in err on failure. Only a regular file is opened: a FIFO, a device,
+ * a directory or a socket is refused without reading from it. */
 pv_file *pv_file_open(const char *path, char *err, size_t errlen);
 void pv_file_close(pv_file *file);
 int pv_file_is_archive(const pv_file *file);
@@ -66,10 +72,14 @@ int pv_object_is_elf(const pv_object *object);
 unsigned int pv_object_machine(const pv_object *object);
 int pv_object_is_64bit(const pv_object *object);
 int pv_object_is_relocatable(const pv_object *object);
+/* The size of the file, or of the archive member, in bytes (libbfd's bfd_get_file_size). */
+unsigned long long pv_object_file_size(const pv_object *object);
+/* Whether the object has ELF section headers (e_shnum != 0); 1 for non-ELF objects. */
+int pv_object_has_section_headers(const pv_object *object);
 
 int pv_object_section_count(const pv_object *object);
 int pv_object_section(const pv_object *object, int index, struct pv_section *out);
-/* Copies a section's bytes into buf (size bytes); 0 on success. */
+/* Copies a section's bytes into buf (size bytes); 0 on success, -1 if they do not lie inside the file. */
 int pv_object_section_contents(const pv_object *object, int index, unsigned char *buf, unsigned long long size);
 
 /* The symbol table (static symbols; the dynamic ones when there are none). -1 on error. */
