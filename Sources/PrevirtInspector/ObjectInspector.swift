@@ -50,7 +50,7 @@ struct ObjectInspector {
             diagnose(.notELF, .unusable, "\(object.format) is not ELF; previrt notes exist only in ELF files")
             return report
         }
-        guard object.machine == 3 || object.machine == 62 else {
+        guard object.machine == NoteABI.machineI386 || object.machine == NoteABI.machineX86_64 else {
             diagnose(.notX86, .unusable, "architecture \(object.architecture) is not i386 or x86-64")
             return report
         }
@@ -310,7 +310,7 @@ struct ObjectInspector {
             }
         }
         let matcher = SensitiveMatcher(profile: coverageProfile)
-        let modeBits = object.machine == 62 ? 64 : 32
+        let modeBits = object.machine == NoteABI.machineX86_64 ? 64 : 32
         guard let decoder = decoder(modeBits) else { return }
         var unannotated: [UnannotatedReport] = []
         var decodeErrors = 0
@@ -362,7 +362,7 @@ struct ObjectInspector {
     private var coverageProfile: Profile {
         let names = Set(report.headers.map(\.profile))
         if names.count == 1, let name = names.first, let p = try? Profile.named(name) { return p }
-        return (try? Profile.named("default")) ?? Profile.builtIn[0]
+        return Profile.default
     }
 
     // MARK: - Stats
@@ -429,5 +429,5 @@ struct SectionPlace: Hashable {
 
 extension SensitiveMatcher {
     /// Every kind of the catalog: what a site's instruction is checked against.
-    static let all = SensitiveMatcher(profile: (try? Profile.named("all")) ?? Profile.builtIn[0])
+    static let all = SensitiveMatcher(profile: .all)
 }

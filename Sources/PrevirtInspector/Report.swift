@@ -56,6 +56,14 @@ public enum SiteStatus: String, Encodable, Sendable {
     case overlapping
 
     public var isFinding: Bool { self != .ok && self != .unverified }
+
+    /// Whether only `--verify` gives a site this status (the others come from reading the notes).
+    public var comesFromVerification: Bool {
+        switch self {
+        case .ok, .mismatch, .badPadding, .undecodable, .duplicate, .overlapping: return true
+        case .unverified, .notExecutable, .outside, .invalid: return false
+        }
+    }
 }
 
 public struct HeaderReport: Encodable, Sendable, Equatable {

@@ -36,7 +36,11 @@ extension InspectionReport {
             let failing = file.sites.filter { $0.status.isFinding }.count
             let ok = file.sites.filter { $0.status == .ok }.count
             var summary = "  \(file.sites.count) site\(file.sites.count == 1 ? "" : "s")"
-            if file.sites.contains(where: { $0.status != .unverified }) { summary += ": \(ok) verified, \(failing) failing" }
+            if file.sites.contains(where: \.status.comesFromVerification) {
+                summary += ": \(ok) verified, \(failing) failing"
+            } else if failing > 0 {
+                summary += " (not verified): \(failing) with findings"   // found by reading the notes alone
+            }
             let short = file.sites.filter { !$0.too_short_for.isEmpty }.count
             if short > 0 { summary += "; \(short) too short for a backend" }
             if let u = file.unannotated { summary += "; \(u.count) unannotated" }

@@ -153,6 +153,11 @@ struct InspectorTests {
         #expect(report.files[0].sites.map(\.status) == [.notExecutable])
         #expect(report.files[0].diagnostics.contains { $0.code == "not-executable" && $0.message.contains(".altinstr_replacement") })
         #expect(report.exitStatus == 1)
+        // Without --verify the summary must not claim a verification that did not happen.
+        let listed = w.inspect(["alt.o"], InspectionOptions(verify: false, coverage: false, stats: true))
+        #expect(listed.text.contains("1 site (not verified): 1 with findings"), "\(listed.text)")
+        #expect(!listed.text.contains("verified,"))
+        #expect(report.text.contains("1 site (not verified): 1 with findings"), "\(report.text)")   // nothing to verify there
     }
 
     @Test("--json: one document with the documented fields")
