@@ -98,18 +98,21 @@ run-guest: build guest linux-user
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
 # at 0x60000000, out of the way of the low addresses guests are linked at.
-HOST_SOURCES := Hosts/linux-user/loader.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S $(RUNTIME_CORE)
-$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile $(RUNTIME_HEADERS)
+HOST_CORE := Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S Hosts/linux-user/contain.c Hosts/linux-user/faults.c \
+	Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
+HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h
+HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
+$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
-	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
 		-ISources/PrevirtRuntime/include -IHosts/linux-user \
 		-o $@ $(HOST_SOURCES)
 
 linux-user: $(OUT)/host/previrt-linux-user
 
 # The linux-user VMM's per-instruction cost and patching speed (run by `make bench`).
-VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S $(RUNTIME_CORE)
-$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S Hosts/linux-user/host.h Macros/previrt-i386.s Makefile \
+VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c $(HOST_CORE)
+$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S $(HOST_HEADERS) Macros/previrt-i386.s Makefile \
 		$(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/bench
 	$(CC) -m32 -c -Wa,Macros/previrt-i386.s Benchmarks/vmm/loops.S -o $(OUT)/bench/loops.o
