@@ -136,6 +136,7 @@ void contain_guest(double timeout_seconds)
     static const int handled[] = {SIGSYS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGALRM};
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
     struct sigaction sa;
+    sigset_t unblock;
     struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
     unsigned i;
 
@@ -149,6 +150,11 @@ void contain_guest(double timeout_seconds)
     for (i = 0; i < sizeof handled / sizeof handled[0]; i++)
         if (sigaction(handled[i], &sa, 0) != 0)
             fail("sigaction");
+    /* The parent may have left signals blocked: a blocked SIGALRM would never stop the guest, a blocked
+     * SIGTERM would make it unkillable but by SIGKILL, a blocked SIGSEGV would kill it without a word. */
+    sigemptyset(&unblock);
+    if (sigprocmask(SIG_SETMASK, &unblock, 0) != 0)
+        fail("sigprocmask");
     signal(SIGPIPE, SIG_IGN); /* a closed pipe is a failed write (EPIPE), reported, not a silent death */
 
     timeout = timeout_seconds;

@@ -20,7 +20,7 @@ typedef unsigned int u32;
 extern char __executable_start[], etext[];
 
 static const char *const vector_names[32] = {
-    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#TS", "#NP", "#SS", "#GP", "#PF", "vector 15", "#MF",
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "vector 9", "#TS", "#NP", "#SS", "#GP", "#PF", "vector 15", "#MF",
     "#AC", "#MC", "#XM", "#VE", "vector 20", "#CP",
 };
 
@@ -136,8 +136,10 @@ void vmm_fault(int sig, siginfo_t *si, void *context)
     /* A raw int $n: ring 3 takes #GP with the IDT bit set; a CPU in ring 0 takes vector n. */
     if (vector == 13 && (error & 7) == 2 && guest_memory(eip, 2) && p[0] == 0xcd && p[1] == (error >> 3)) {
         u32 next = eip + 2;
-        if ((r = deliver_to_guest(p[1], 0, 0, &next, &esp, &eflags)) == 0)
+        if ((r = deliver_to_guest(p[1], 0, 0, &next, &esp, &eflags)) == 0) {
+            eip = next;
             goto resume;
+        }
         if (r == -2)
             report(13, eip, error, si, 1, esp);
         vmm_exit(VMM_EXIT_ERROR, "guest fault: #GP at %#x (int $%#x: the guest's virtual IDT has no gate for the vector)\n",
