@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz guest run-guest linux-user kernel-check clean
+.PHONY: all deps build macros demo test bench fuzz fuzz-linux-user guest run-guest linux-user kernel-check clean
 
 all: build
 
@@ -64,6 +64,18 @@ fuzz: demo
 	@for o in $(OUT)/demo/*.o; do objcopy -O binary --only-section=.note.previrt $$o .build-fuzz/corpus/seed-$$(basename $$o); done
 	.build-fuzz/note-parser-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus
 	.build-fuzz/note-walk-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 .build-fuzz/corpus
+
+# libFuzzer (ASan + UBSan) over the linux-user VMM's ELF checks, seeded with the demo guest, a copy of it
+# without section headers, and the fuzzer's kept regression inputs (Tests/Regressions/linux-user-elf).
+fuzz-linux-user: guest
+	Fuzz/build-linux-user.sh .build-fuzz
+	@mkdir -p .build-fuzz/linux-user-corpus .build-fuzz/linux-user-artifacts
+	@cp $(OUT)/guest/guest.elf .build-fuzz/linux-user-corpus/seed-demo-guest
+	@python3 -c 'import struct,sys; b=bytearray(open(sys.argv[1],"rb").read()); struct.pack_into("<I",b,32,0); struct.pack_into("<HH",b,48,0,0); open(sys.argv[2],"wb").write(b)' \
+		$(OUT)/guest/guest.elf .build-fuzz/linux-user-corpus/seed-demo-no-sections
+	@cp Tests/Regressions/linux-user-elf/* .build-fuzz/linux-user-corpus/
+	cd .build-fuzz && ./linux-user-elf-fuzzer -runs=$(FUZZ_RUNS) -max_len=32768 -artifact_prefix=linux-user-artifacts/ \
+		-print_final_stats=1 linux-user-corpus
 
 clean:
 	rm -rf $(OUT) .build .build-fuzz
