@@ -229,6 +229,17 @@ struct GuestFaultTests {
         #expect(r.output.hasPrefix("previrt run: guest fault: " + message.replacingOccurrences(of: "@", with: guest.address("fault"))), "\(r.output)")
     }
 
+    @Test("an annotated instruction whose operand is not guest memory: the emulator's fault is named with the site")
+    func emulatorOperand() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build("fault: lgdt 0xdead0000\nmov $0x10, %al\nout %al, $0xf4\n", in: dir)
+        let r = try runUnderLinuxUser(guest.path)
+        #expect(r.status == 2)
+        #expect(r.output == "previrt run: guest fault: the VMM faulted (signal 11, address 0xdead0000) while emulating lgdt at "
+            + "\(guest.address("fault")): an operand outside the guest's memory\n")
+    }
+
     @Test("ud2 goes to the guest's #UD gate with the faulting address on the stack")
     func undefinedDelivered() throws {
         let dir = try Toolchain.scratch()
