@@ -67,7 +67,7 @@ struct HostileGuest {
 
 /// Runs `previrt run ARGS` with standard output sent to `stdout` (a shell redirection), under timeout(1).
 func runRedirected(_ arguments: [String], stdout redirection: String) throws -> CommandResult {
-    try Toolchain.run("timeout", ["30", "sh", "-c", "exec \"$@\" \(redirection)", "sh", CommandLineTests.previrt, "run"] + arguments)
+    try Toolchain.run("timeout", ["-s", "KILL", "30", "sh", "-c", "exec \"$@\" \(redirection)", "sh", CommandLineTests.previrt, "run"] + arguments)
 }
 
 @Suite("linux-user VMM: the guest cannot reach its host", .serialized)
@@ -355,7 +355,7 @@ struct RunCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
         let start = Date()
-        let r = try Toolchain.run("timeout", ["30", CommandLineTests.previrt, "run", "--timeout", "0.5", guest.path])
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "30", CommandLineTests.previrt, "run", "--timeout", "0.5", guest.path])
         #expect(r.status == 124)
         #expect(r.output == "previrt run: timed out after 0.5 seconds (--timeout): the guest was stopped at \(guest.address("spin"))\n")
         #expect(Date().timeIntervalSince(start) < 10)
@@ -381,11 +381,11 @@ struct RunCommandTests {
         let fifo = dir.appendingPathComponent("guest.fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)
         for path in [fifo, dir.path] {
-            let r = try Toolchain.run("timeout", ["10", CommandLineTests.previrt, "run", path])
+            let r = try Toolchain.run("timeout", ["-s", "KILL", "10", CommandLineTests.previrt, "run", path])
             #expect(r.status == 2)
             #expect(r.output == "previrt run: \(path): not a regular file\n")
             let vmm = Toolchain.packageRoot.appendingPathComponent("out/host/previrt-linux-user").path
-            let direct = try Toolchain.run("timeout", ["10", vmm, path])
+            let direct = try Toolchain.run("timeout", ["-s", "KILL", "10", vmm, path])
             #expect(direct.status == 2)
             #expect(direct.output == "previrt run: \(path): not a regular file\n")
         }
