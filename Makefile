@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector guest run-guest linux-user kernel-check clean install
+.PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest run-guest linux-user kernel-check clean install
 
 all: build
 
@@ -99,6 +99,18 @@ fuzz-inspector: demo guest
 	.build-fuzz/inspector-fuzzer -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_TIME) -max_len=65536 \
 	  -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix=.build-fuzz/ .build-fuzz/inspector-corpus
 
+# libFuzzer (ASan + UBSan) over the linux-user VMM's ELF checks, seeded with the demo guest, a copy of it
+# without section headers, and the fuzzer's kept regression inputs (Tests/Regressions/linux-user-elf).
+fuzz-linux-user: guest
+	Fuzz/build-linux-user.sh .build-fuzz
+	@mkdir -p .build-fuzz/linux-user-corpus .build-fuzz/linux-user-artifacts
+	@cp $(OUT)/guest/guest.elf .build-fuzz/linux-user-corpus/seed-demo-guest
+	@python3 -c 'import struct,sys; b=bytearray(open(sys.argv[1],"rb").read()); struct.pack_into("<I",b,32,0); struct.pack_into("<HH",b,48,0,0); open(sys.argv[2],"wb").write(b)' \
+		$(OUT)/guest/guest.elf .build-fuzz/linux-user-corpus/seed-demo-no-sections
+	@cp Tests/Regressions/linux-user-elf/* .build-fuzz/linux-user-corpus/
+	cd .build-fuzz && ./linux-user-elf-fuzzer -runs=$(FUZZ_RUNS) -max_len=32768 -artifact_prefix=linux-user-artifacts/ \
+		-print_final_stats=1 linux-user-corpus
+
 clean:
 	rm -rf $(OUT) .build .build-fuzz
 
@@ -154,18 +166,21 @@ run-guest: build guest linux-user
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
 # at 0x60000000, out of the way of the low addresses guests are linked at.
-HOST_SOURCES := Hosts/linux-user/loader.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S $(RUNTIME_CORE)
-$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) Hosts/linux-user/host.h Makefile $(RUNTIME_HEADERS)
+HOST_CORE := Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S Hosts/linux-user/contain.c Hosts/linux-user/faults.c \
+	Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
+HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h
+HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
+$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
-	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
 		-ISources/PrevirtRuntime/include -IHosts/linux-user \
 		-o $@ $(HOST_SOURCES)
 
 linux-user: $(OUT)/host/previrt-linux-user
 
 # The linux-user VMM's per-instruction cost and patching speed (run by `make bench`).
-VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S $(RUNTIME_CORE)
-$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S Hosts/linux-user/host.h Macros/previrt-i386.s Makefile \
+VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c $(HOST_CORE)
+$(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S $(HOST_HEADERS) Macros/previrt-i386.s Makefile \
 		$(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/bench
 	$(CC) -m32 -c -Wa,Macros/previrt-i386.s Benchmarks/vmm/loops.S -o $(OUT)/bench/loops.o

@@ -8,12 +8,17 @@
  *
  *   frame (low to high): edi esi ebp esp(unused) ebx edx ecx eax | eflags
  *
+ * While the guest runs, the Syscall User Dispatch selector (vmm_selector) says BLOCK (1): a system call
+ * instruction outside the VMM's text then raises SIGSYS (contain.c). vmm_entry sets it to ALLOW (0) for
+ * the emulator, which may write the console, and back to BLOCK before it resumes the guest.
+ *
  * SPDX-License-Identifier: MIT
  */
 	.text
 	.code32
 	.globl	vmm_entry
 vmm_entry:
+	movb	$0, vmm_selector
 	movl	%esp, vmm_guest_esp
 	movl	$vmm_stack_top, %esp
 	pushfl
@@ -25,6 +30,7 @@ vmm_entry:
 	popal
 	popfl
 	movl	vmm_resume_esp, %esp
+	movb	$1, vmm_selector
 	jmp	*vmm_resume_eip
 
 /* Fast paths: kinds whose emulation fits in a few instructions are patched to call these directly,
@@ -82,7 +88,17 @@ enter_guest:
 	movl	4(%esp), %ecx
 	movl	8(%esp), %eax
 	movl	12(%esp), %ebx
+	movb	$1, vmm_selector
 	jmp	*%ecx
+
+/* Every signal handler (contain.c): the guest may have loaded %gs natively, and glibc finds its thread
+ * data (and its system call entry) through %gs, so reload the VMM's first. The kernel restores the
+ * interrupted %gs on sigreturn. */
+	.globl	vmm_signal
+vmm_signal:
+	movw	vmm_gs, %ax
+	movw	%ax, %gs
+	jmp	vmm_on_signal
 
 	.bss
 	.align 16

@@ -1,9 +1,11 @@
-/* loader.c: `previrt run GUEST.elf`. Maps the guest's loadable segments at their addresses, patches
- * every site for the linux-user VMM (after validating all of them), sets up the virtual CPU as a
- * multiboot loader leaves a real one, and jumps to the entry point. i386 guests.
+/* loader.c: `previrt run [--timeout SECONDS] GUEST.elf`. Checks the guest's ELF file (elf_check.c),
+ * maps its loadable segments at their addresses, patches every site for the linux-user VMM (after
+ * validating all of them), contains the guest (contain.c), sets up the virtual CPU as a multiboot loader
+ * leaves a real one, and jumps to the entry point. i386 guests.
  * SPDX-License-Identifier: MIT
  */
-#include <elf.h>
+#define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,90 +21,125 @@ struct multiboot_info {
     const char *cmdline;
 };
 
-static void die(const char *path, const char *what)
+static const char *guest_path;
+
+static void die(const char *what)
 {
-    fprintf(stderr, "previrt run: %s: %s\n", path, what);
-    exit(2);
+    fprintf(stderr, "previrt run: %s: %s\n", guest_path, what);
+    exit(VMM_EXIT_ERROR);
 }
 
+/* The VMM's own mappings (its image, heap, stack, vDSO, the mapped guest file, ...): no guest segment
+ * may overlap them. */
+static unsigned int reserved_ranges(struct guest_reserved *reserved, unsigned int max)
+{
+    static char names[64][32];
+    char line[512];
+    unsigned int n = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps)
+        die("cannot read /proc/self/maps");
+    while (n < max && fgets(line, sizeof line, maps)) {
+        unsigned long long begin, end;
+        char name[256] = "";
+        if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %255s", &begin, &end, name) < 2)
+            continue;
+        snprintf(names[n], sizeof names[n], "%s", name[0] == '[' ? name : name[0] ? "image or a mapped file" : "memory");
+        reserved[n].begin = begin;
+        reserved[n].end = end;
+        reserved[n].name = names[n];
+        n++;
+    }
+    fclose(maps);
+    return n;
+}
+
+static double parse_timeout(const char *text)
+{
+    char *end;
+    double t;
+    errno = 0;
+    t = strtod(text, &end);
+    if (errno || end == text || *end || !(t > 0) || t > 1e6) {
+        fprintf(stderr, "previrt run: --timeout %s: not a number of seconds between 0 and 1000000\n", text);
+        exit(VMM_EXIT_USAGE);
+    }
+    return t;
+}
 
 int main(int argc, char **argv)
 {
-    const char *path;
     unsigned char *file, *stubs;
     struct stat st;
-    const Elf32_Ehdr *eh;
-    const Elf32_Phdr *ph;
-    const Elf32_Shdr *sh;
-    const char *names;
-    struct previrt_image image = {0, 0, (unsigned char *)~0ul, 0};
+    struct guest_reserved reserved[64];
+    unsigned int nreserved, i;
+    char why[256];
+    struct previrt_image image;
     struct previrt_backend backend;
     struct previrt_result result;
     static struct multiboot_info mbi = {4, 640, 65536, 0, "previrt=linux-user"};
-    int fd, i;
+    double timeout = 0;
+    int fd;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: previrt-linux-user GUEST.elf\n");
-        return 2;
+    if (argc == 4 && strcmp(argv[1], "--timeout") == 0) {
+        timeout = parse_timeout(argv[2]);
+        argv += 2;
+        argc -= 2;
     }
-    path = argv[1];
-    fd = open(path, O_RDONLY);
-    if (fd < 0 || fstat(fd, &st) != 0)
-        die(path, "cannot open");
+    if (argc != 2) {
+        fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] GUEST.elf\n");
+        return VMM_EXIT_USAGE;
+    }
+    guest_path = argv[1];
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    fd = open(guest_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+        die(why);
+    }
+    if (fstat(fd, &st) != 0)
+        die("cannot stat");
+    if (!S_ISREG(st.st_mode))
+        die("not a regular file");
+    if (st.st_size == 0 || (unsigned long long)st.st_size > 0x40000000ull)
+        die(st.st_size == 0 ? "an empty file" : "larger than 1 GiB");
     file = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (file == MAP_FAILED || (size_t)st.st_size < sizeof *eh)
-        die(path, "cannot read");
-    eh = (const Elf32_Ehdr *)file;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS32 || eh->e_machine != EM_386)
-        die(path, "not an ELF32 i386 executable");
-    if (eh->e_phoff + (size_t)eh->e_phnum * sizeof *ph > (size_t)st.st_size
-        || eh->e_shoff + (size_t)eh->e_shnum * sizeof *sh > (size_t)st.st_size || eh->e_shstrndx >= eh->e_shnum)
-        die(path, "truncated headers");
+    if (file == MAP_FAILED)
+        die("cannot read");
+    close(fd);
+
+    nreserved = reserved_ranges(reserved, sizeof reserved / sizeof reserved[0]);
+    if (elf_check(file, (unsigned long)st.st_size, reserved, nreserved, &guest, why, sizeof why) != 0)
+        die(why);
 
     /* Map every loadable segment at its address, writable and executable (the VMM patches the text). */
-    ph = (const Elf32_Phdr *)(file + eh->e_phoff);
-    for (i = 0; i < eh->e_phnum; i++) {
-        unsigned long start, end;
-        if (ph[i].p_type != PT_LOAD || ph[i].p_memsz == 0)
-            continue;
-        if (ph[i].p_offset + (size_t)ph[i].p_filesz > (size_t)st.st_size || ph[i].p_filesz > ph[i].p_memsz)
-            die(path, "a segment lies outside the file");
-        start = ph[i].p_vaddr & ~0xffful;
-        end = (ph[i].p_vaddr + ph[i].p_memsz + 0xfff) & ~0xffful;
-        if (mmap((void *)start, end - start, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0)
-            != (void *)start)
-            die(path, "cannot map a segment at its address");
-        memcpy((void *)(unsigned long)ph[i].p_vaddr, file + ph[i].p_offset, ph[i].p_filesz);
+    for (i = 0; i < guest.count; i++) {
+        const struct guest_segment *s = &guest.segment[i];
+        unsigned long start = s->vaddr & ~(GUEST_PAGE - 1);
+        unsigned long long end = ((unsigned long long)s->vaddr + s->memsz + GUEST_PAGE - 1) & ~(unsigned long long)(GUEST_PAGE - 1);
+        if (mmap((void *)start, (size_t)(end - start), PROT_READ | PROT_WRITE | PROT_EXEC,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)start) {
+            snprintf(why, sizeof why, "cannot map the segment at %#lx: %s", s->vaddr, strerror(errno));
+            die(why);
+        }
+        memcpy((void *)s->vaddr, file + s->offset, s->filesz);
     }
+    munmap(file, (size_t)st.st_size);
 
-    /* The notes and the text bounds, from the section headers. */
-    sh = (const Elf32_Shdr *)(file + eh->e_shoff);
-    names = (const char *)file + sh[eh->e_shstrndx].sh_offset;
-    for (i = 0; i < eh->e_shnum; i++) {
-        if ((sh[i].sh_flags & SHF_ALLOC) == 0)
-            continue;
-        if (strcmp(names + sh[i].sh_name, PREVIRT_NOTE_SECTION) == 0) {
-            image.notes_begin = (const void *)(unsigned long)sh[i].sh_addr;
-            image.notes_end = (const void *)(unsigned long)(sh[i].sh_addr + sh[i].sh_size);
-        }
-        if (sh[i].sh_flags & SHF_EXECINSTR) {
-            if ((unsigned char *)(unsigned long)sh[i].sh_addr < image.text_begin)
-                image.text_begin = (unsigned char *)(unsigned long)sh[i].sh_addr;
-            if ((unsigned char *)(unsigned long)(sh[i].sh_addr + sh[i].sh_size) > image.text_end)
-                image.text_end = (unsigned char *)(unsigned long)(sh[i].sh_addr + sh[i].sh_size);
-        }
-    }
-    if (!image.notes_begin)
-        die(path, "no .note.previrt section: the guest was not built with a previrt macro set");
+    /* The notes and the text bounds, from the checked layout: every site is in an executable segment. */
+    image.notes_begin = (const void *)guest.notes_vaddr;
+    image.notes_end = (const void *)(guest.notes_vaddr + guest.notes_size);
+    image.text_begin = (unsigned char *)guest.text_begin;
+    image.text_end = (unsigned char *)guest.text_end;
 
     stubs = mmap(0, HOST_MAX_SITES * 64, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
     if (stubs == MAP_FAILED)
-        die(path, "cannot map the stub area");
+        die("cannot map the stub area");
     linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
     if (previrt_patch(&image, &backend, &result) != 0) {
-        fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s; nothing was patched\n", path,
+        fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s; nothing was patched\n", guest_path,
                 result.failed_note, result.failed_address, previrt_failure_name(result.failure), result.why);
-        return 2;
+        return VMM_EXIT_ERROR;
     }
 
     /* The state a multiboot loader leaves: protected mode, interrupts off, flat segments. */
@@ -110,6 +147,7 @@ int main(int argc, char **argv)
     vcpu.cs = 0x10;
     vcpu.ds = vcpu.es = vcpu.fs = vcpu.gs = vcpu.ss = 0x18;
     vmm_vif = 0;
-    enter_guest(eh->e_entry, 0x2badb002, &mbi);
+    contain_guest(timeout);
+    enter_guest(guest.entry, 0x2badb002, &mbi);
     return 0;
 }

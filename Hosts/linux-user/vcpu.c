@@ -4,6 +4,8 @@
  * isa-debug-exit), then resumes the guest. i386 guests, 32-bit code.
  * SPDX-License-Identifier: MIT
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@ u32 vmm_resume_eip, vmm_resume_esp;
 u32 vmm_vif; /* the virtual interrupt flag: 0 or 0x200 */
 struct host_site host_sites[HOST_MAX_SITES];
 unsigned int host_site_count;
+const struct host_site *vmm_current_site;
 static unsigned char *stub_area;
 static unsigned long stub_used, stub_size;
 
@@ -38,16 +41,51 @@ static unsigned long stub_used, stub_size;
 static char out_buf[4096];
 static size_t out_len;
 
-void host_flush(void)
+/* Writes the buffered output; returns 0, or the errno of the write that failed. */
+static int console_flush(void)
 {
     size_t done = 0;
     while (done < out_len) {
         ssize_t n = write(1, out_buf + done, out_len - done);
-        if (n <= 0)
-            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            out_len = 0;
+            return n < 0 ? errno : EIO;
+        }
         done += (size_t)n;
     }
     out_len = 0;
+    return 0;
+}
+
+void host_flush(void)
+{
+    int error = console_flush();
+    if (error)
+        vmm_exit(VMM_EXIT_ERROR, "cannot write the guest's console output to standard output: %s\n", strerror(error));
+}
+
+void vmm_exit(int status, const char *format, ...)
+{
+    va_list ap;
+    int error = console_flush();
+    char text[512];
+    size_t n;
+    va_start(ap, format);
+    strcpy(text, "previrt run: ");
+    n = strlen(text);
+    vsnprintf(text + n, sizeof text - n, format, ap);
+    va_end(ap);
+    if (text[n])
+        (void)!write(2, text, strlen(text));
+    if (error) {
+        snprintf(text, sizeof text, "previrt run: cannot write the guest's console output to standard output: %s\n", strerror(error));
+        (void)!write(2, text, strlen(text));
+        if (status == VMM_EXIT_HALTED || (status & 1))
+            status = VMM_EXIT_ERROR;
+    }
+    _exit(status);
 }
 
 static void com1_write(unsigned char c)
@@ -84,20 +122,21 @@ static void port_out(unsigned port, u32 value, int size)
         vmm_port_latch[port] = (unsigned char)value;
     else if (port == 0x3f8)
         com1_write((unsigned char)value);
-    else if (port == 0xf4) {
-        host_flush();
-        exit((int)(((value & 0xff) << 1) | 1));
-    }
+    else if (port == 0xf4)
+        vmm_exit((int)(((value & 0xff) << 1) | 1), "%s", "");
 }
 
 /* Called by the port I/O stubs (cdecl): returns the value read, for in. */
 u32 vmm_port_io(u32 port, u32 value, u32 size, u32 out)
 {
-    if (out) {
+    u32 result = 0;
+    vmm_selector = VMM_SELECTOR_ALLOW; /* the console may write */
+    if (out)
         port_out(port & 0xffff, value, (int)size);
-        return 0;
-    }
-    return port_in(port & 0xffff, (int)size);
+    else
+        result = port_in(port & 0xffff, (int)size);
+    vmm_selector = VMM_SELECTOR_BLOCK;
+    return result;
 }
 
 /* --- registers and memory operands --- */
@@ -234,6 +273,7 @@ void vcpu_emulate(struct frame *f)
     vmm_resume_esp = s->guest_esp;
     vmm_resume_eip = (u32)(unsigned long)(s->start + s->length);
     s->executions++;
+    vmm_current_site = s;
 
     switch (d->kind) {
     case PREVIRT_KIND_CLI: vmm_vif = 0; break;
@@ -245,11 +285,8 @@ void vcpu_emulate(struct frame *f)
         f->eflags = (f->eflags & ~(ARITH | DF)) | (t & (ARITH | DF));
         break;
     case PREVIRT_KIND_HLT:
-        if (!vmm_vif) {
-            host_flush();
-            fprintf(stderr, "previrt run: the guest halted with interrupts off at %#x\n", (u32)(unsigned long)s->insn);
-            exit(0);
-        }
+        if (!vmm_vif)
+            vmm_exit(VMM_EXIT_HALTED, "the guest halted with interrupts off at %#x\n", (u32)(unsigned long)s->insn);
         break;
     case PREVIRT_KIND_MOV_TO_CR: vcpu.cr[modrm_reg(s)] = *reg(f, modrm_rm(s)); break;
     case PREVIRT_KIND_MOV_FROM_CR: *reg(f, modrm_rm(s)) = vcpu.cr[modrm_reg(s)]; break;
@@ -314,20 +351,18 @@ void vcpu_emulate(struct frame *f)
             vmm_resume_esp += (u32)(imm[0] | imm[1] << 8);
         break;
     case PREVIRT_KIND_INT:
-        a = vcpu.table_base[1] + 8u * imm[0];
-        if (8u * imm[0] + 7 > vcpu.table_limit[1]) {
-            host_flush();
-            fprintf(stderr, "previrt run: int $%#x at %#x: vector beyond the virtual IDT\n", imm[0], (u32)(unsigned long)s->insn);
-            exit(70);
+        /* Through the virtual IDT; no gate for the vector is #GP(vector * 8 + 2), as on a CPU. */
+        t = deliver_to_guest(imm[0], 0, 0, &vmm_resume_eip, &vmm_resume_esp, &f->eflags);
+        if (t == ~0u) {
+            vmm_resume_eip = (u32)(unsigned long)s->start;
+            t = deliver_to_guest(13, 1, imm[0] * 8u + 2, &vmm_resume_eip, &vmm_resume_esp, &f->eflags);
         }
-        push32(virtual_flags(f->eflags));
-        push32(vcpu.cs);
-        push32(vmm_resume_eip);
-        t = *(u32 *)(unsigned long)a;
-        vmm_resume_eip = (t & 0xffff) | (*(u32 *)(unsigned long)(a + 4) & 0xffff0000u);
-        vcpu.cs = (unsigned short)(t >> 16);
-        if (((*(u32 *)(unsigned long)(a + 4) >> 8) & 0xf) == 0xe) /* interrupt gate */
-            vmm_vif = 0;
+        if (t == ~0u)
+            vmm_exit(VMM_EXIT_ERROR, "guest fault: #GP at %#x (int $%#x: the guest's virtual IDT has no gate for the vector)\n",
+                     (u32)(unsigned long)s->insn, imm[0]);
+        if (t)
+            vmm_exit(VMM_EXIT_ERROR, "guest fault: int $%#x at %#x: the guest's stack (esp %#x) cannot take the frame\n",
+                     imm[0], (u32)(unsigned long)s->insn, vmm_resume_esp);
         break;
     case PREVIRT_KIND_IRET:
         vmm_resume_eip = pop32();
@@ -380,11 +415,10 @@ void vcpu_emulate(struct frame *f)
     case PREVIRT_KIND_INVLPG: vcpu.tlb_flushes++; break;
     case PREVIRT_KIND_WBINVD: case PREVIRT_KIND_INVD: vcpu.cache_flushes++; break;
     default:
-        host_flush();
-        fprintf(stderr, "previrt run: %s at %#x reached the emulator without support\n",
-                previrt_kind_names[d->kind], (u32)(unsigned long)s->insn);
-        exit(70);
+        vmm_exit(VMM_EXIT_INTERNAL, "internal error: %s at %#x reached the emulator without support\n",
+                 previrt_kind_names[d->kind], (u32)(unsigned long)s->insn);
     }
+    vmm_current_site = 0;
 }
 
 /* --- the backend --- */

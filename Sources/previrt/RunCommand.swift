@@ -9,31 +9,73 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run an i386 multiboot guest built with the macro set under the linux-user VMM.",
         discussion: """
-            A Linux process is the hypervisor: the guest's loadable segments are mapped at their addresses,
-            every site is validated and then patched to call the emulator, and the guest starts as a multiboot
-            loader would start it, with `previrt=linux-user` as its command line. Its COM1 output goes to
-            standard output; a write of V to QEMU's isa-debug-exit port (0xf4) ends the run with exit status
-            (V << 1) | 1, as under QEMU. A guest the VMM cannot patch (a tampered site, an instruction it does
-            not emulate) is refused with exit status 2 and a message naming the site, and nothing runs.
+            A Linux process is the hypervisor: the guest's ELF file is checked (every offset and size against \
+            the file, every segment against the VMM's own memory, the notes and every site against the guest's \
+            segments), its loadable segments are mapped at their addresses, every site is validated and then \
+            patched to call the emulator, and the guest starts as a multiboot loader would start it, with \
+            `previrt=linux-user` as its command line. Its COM1 output goes to standard output.
 
-            The VMM itself is the program previrt-linux-user (`make linux-user` builds it into out/host/);
+            The guest cannot reach the host kernel: system call instructions in guest code are stopped \
+            (Syscall User Dispatch) and reflected to the guest as on hardware, and a seccomp filter allows the \
+            VMM itself only to write to standard output and error and to exit. Guest faults (an unannotated \
+            cli, ud2, a divide by zero, a jump to unmapped memory, ...) go to the guest's virtual IDT when it \
+            has a gate for the vector, and otherwise end the run with a message naming the fault and address.
+
+            Exit status: the guest's own status when it writes V to QEMU's isa-debug-exit port (0xf4): \
+            (V << 1) | 1, always odd, as under QEMU; 0 when the guest halts with interrupts off; 2 when the guest \
+            is refused (not a regular file, a bad ELF file, a tampered site, an instruction the VMM does not \
+            emulate: nothing runs), faults, tries a host system call, or its console output cannot be written; \
+            64 for a usage error; 70 for an internal error of the VMM; 124 when --timeout expires.
+
+            The VMM itself is the program previrt-linux-user (`make linux-user` builds it into out/host/); \
             previrt looks for it in $PREVIRT_LINUX_USER, next to itself, then in the package's out/host/.
             """
     )
 
+    @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
+    var timeout: Double?
+
     @Argument(help: "The guest: an ELF32 i386 executable.")
     var guest: String
 
+    func validate() throws {
+        if let timeout, !(timeout > 0 && timeout <= 1_000_000) {
+            throw ValidationError("--timeout must be a number of seconds greater than 0 (at most 1000000)")
+        }
+    }
+
     func run() throws {
+        do {
+            try start()
+        } catch let error as RunError {
+            FileHandle.standardError.write(Data("previrt run: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    /// Replaces this process with the VMM; returns only by throwing.
+    private func start() throws {
         guard let loader = Self.loader() else {
-            throw ValidationError("cannot find previrt-linux-user: run `make linux-user`, or set PREVIRT_LINUX_USER")
+            throw RunError.noLoader
         }
-        guard FileManager.default.isReadableFile(atPath: guest) else {
-            throw ValidationError("cannot read \(guest)")
+        try Self.checkGuest(guest)
+        var arguments = [loader]
+        if let timeout { arguments += ["--timeout", String(timeout)] }
+        arguments.append(guest)
+        let argv = arguments.map { strdup($0) } + [nil]
+        execv(loader, argv)
+        throw RunError.cannotStart(loader, String(cString: strerror(errno)))
+    }
+
+    /// Refuses a guest that does not exist or is not a regular file (a FIFO would block the loader).
+    static func checkGuest(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw RunError.unreadableGuest(path, String(cString: strerror(errno)))
         }
-        let args: [UnsafeMutablePointer<CChar>?] = [strdup(loader), strdup(guest), nil]
-        execv(loader, args)
-        throw OutputError("cannot start \(loader): \(String(cString: strerror(errno)))")
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw RunError.unreadableGuest(path, "not a regular file")
+        }
     }
 
     static func loader() -> String? {
@@ -49,5 +91,20 @@ struct RunCommand: ParsableCommand {
             candidates.append(directory.appendingPathComponent("out/host/previrt-linux-user").path)
         }
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+/// Why `previrt run` could not start the guest: each is exit status 2 with a message.
+enum RunError: Error, CustomStringConvertible {
+    case noLoader
+    case unreadableGuest(String, String)
+    case cannotStart(String, String)
+
+    var description: String {
+        switch self {
+        case .noLoader: "cannot find previrt-linux-user: run `make linux-user`, or set PREVIRT_LINUX_USER"
+        case .unreadableGuest(let path, let why): "\(path): \(why)"
+        case .cannotStart(let loader, let why): "cannot start \(loader): \(why)"
+        }
     }
 }
