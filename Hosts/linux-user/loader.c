@@ -67,6 +67,9 @@ static double parse_timeout(const char *text)
     return t;
 }
 
+/* The patcher's table for proving sites disjoint when the notes are not in address order. */
+static struct previrt_span spans[HOST_MAX_SITES];
+
 int main(int argc, char **argv)
 {
     unsigned char *file, *stubs;
@@ -136,9 +139,12 @@ int main(int argc, char **argv)
     if (stubs == MAP_FAILED)
         die("cannot map the stub area");
     linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
-    if (previrt_patch(&image, &backend, &result) != 0) {
-        fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s; nothing was patched\n", guest_path,
+    if (previrt_patch_with_table(&image, &backend, spans, HOST_MAX_SITES, &result) != 0) {
+        fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s", guest_path,
                 result.failed_note, result.failed_address, previrt_failure_name(result.failure), result.why);
+        if (result.failure == PREVIRT_OVERLAP)
+            fprintf(stderr, " (note %u, site %#lx)", result.other_note, result.other_address);
+        fprintf(stderr, "; nothing was patched\n");
         return VMM_EXIT_ERROR;
     }
 

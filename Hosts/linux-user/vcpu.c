@@ -155,18 +155,10 @@ static u32 *reg(struct frame *f, int n)
     }
 }
 
-static unsigned modrm_offset(const struct previrt_insn *d)
-{
-    unsigned o = d->prefix_len + 1u;
-    if (d->opcode == 0x0f)
-        o += (d->opcode2 == 0x82) ? 2u : 1u;
-    return o;
-}
-
 /* The effective address of a 32-bit-addressing memory operand (segments are flat). */
 static u32 effective_address(struct frame *f, const struct host_site *s)
 {
-    const unsigned char *p = s->bytes + modrm_offset(&s->decoded);
+    const unsigned char *p = s->bytes + s->decoded.modrm_offset; /* where the decoder found ModRM */
     unsigned mod = p[0] >> 6, rm = p[0] & 7, i = 1;
     u32 a = 0;
     if (rm == 4) {
@@ -554,6 +546,10 @@ void linux_user_backend(struct previrt_backend *backend, unsigned char *stubs, u
     stub_size = size;
     stub_used = 0;
     backend->name = "linux-user";
+    backend->lengths = PREVIRT_BACKEND_LENGTHS;
+    backend->min_site_length[0] = 0; /* 16-bit code: refused by linux_user_check with its own message */
+    backend->min_site_length[1] = 5; /* call rel32 */
+    backend->min_site_length[2] = 0; /* 64-bit code: refused by linux_user_check */
     backend->check = linux_user_check;
     backend->patch = linux_user_patch;
     backend->ctx = 0;
