@@ -22,6 +22,14 @@ struct CatalogCommand: ParsableCommand {
     @Option(help: "Show the padding of this profile.")
     var profile = "default"
 
+    func validate() throws {
+        do throws(CatalogError) {
+            _ = try Profile.named(profile)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() throws {
         let chosen = try Profile.named(profile)
         if json {
