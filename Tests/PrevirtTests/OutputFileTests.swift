@@ -13,6 +13,11 @@ struct OutputFileTests {
         try String(contentsOf: Toolchain.packageRoot.appendingPathComponent("Macros/previrt-x86_64.s"), encoding: .utf8)
     }
 
+    /// glibc's makedev, which Swift does not import.
+    static func device(_ major: UInt64, _ minor: UInt64) -> dev_t {
+        dev_t((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12) | ((major & ~0xfff) << 32))
+    }
+
     static func fileType(_ path: String) -> mode_t? {
         var s = stat()
         return lstat(path, &s) == 0 ? s.st_mode & S_IFMT : nil
@@ -45,12 +50,12 @@ struct OutputFileTests {
     @Test("a character device (a copy of /dev/null made with mknod) stays a device", .enabled(if: getuid() == 0, "mknod needs root"))
     func characterDevice() throws {
         let w = try Workbench()
-        try #require(mknod(w.path("null"), S_IFCHR | 0o666, makedev(1, 3)) == 0)
+        try #require(mknod(w.path("null"), S_IFCHR | 0o666, Self.device(1, 3)) == 0)
         for args in [Self.macros + ["-o", "null"], ["note-header", "-o", "null"]] {
             let r = try Toolchain.run(CommandLineTests.previrt, args, in: w.dir)
             #expect(r.succeeded, "\(r.output)")
             var s = stat()
-            #expect(lstat(w.path("null"), &s) == 0 && s.st_mode & S_IFMT == S_IFCHR && s.st_rdev == makedev(1, 3))
+            #expect(lstat(w.path("null"), &s) == 0 && s.st_mode & S_IFMT == S_IFCHR && s.st_rdev == Self.device(1, 3))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.path(".")) == ["null"])
     }
@@ -78,7 +83,7 @@ struct OutputFileTests {
         try FileManager.default.createSymbolicLink(atPath: w.path("out"), withDestinationPath: "/dev/stdout")
         let r = try Toolchain.run(CommandLineTests.previrt, ["note-header", "-o", "out"], in: w.dir)
         #expect(r.succeeded, "\(r.output)")
-        #expect(r.output.contains("#define PREVIRT_NOTE_H") || r.output.contains("previrt_note"), "\(r.output.prefix(200))")
+        #expect(r.output.contains("#define PREVIRT_NOTE_H"), "\(r.output.prefix(200))")
         #expect(Self.fileType(w.path("out")) == S_IFLNK)
     }
 
@@ -127,11 +132,11 @@ struct OutputFileTests {
         #expect(stat(w.path("other.s"), &s) == 0 && s.st_nlink == 1)
     }
 
-    @Test("-o a directory, -o '', -o a block device: a message naming the path, exit 2, nothing written", arguments: [
+    @Test("-o a directory, -o '', -o in a missing directory: a message naming the path, exit 2, nothing written", arguments: [
         (["-o", "."], "cannot write .: it is a directory"),
         (["-o", "sub"], "cannot write sub: it is a directory"),
         (["-o", ""], "cannot write '': the output file name is empty"),
-        (["-o", "/dev/loop-control-none/x.s"], "directory /dev/loop-control-none does not exist"),
+        (["-o", "no/such/x.s"], "cannot write no/such/x.s: directory no/such does not exist"),
     ])
     func refused(_ output: [String], _ message: String) throws {
         let w = try Workbench()
@@ -150,7 +155,7 @@ struct OutputFileTests {
     func blockDevice() throws {
         let w = try Workbench()
         // A block device node for a loop device number: never opened, since previrt refuses it first.
-        try #require(mknod(w.path("disk"), S_IFBLK | 0o600, makedev(7, 200)) == 0)
+        try #require(mknod(w.path("disk"), S_IFBLK | 0o600, Self.device(7, 200)) == 0)
         let r = try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "disk"], in: w.dir)
         #expect(r.status == 2 && r.output.contains("cannot write disk: it is a block device"), "\(r.output)")
         #expect(Self.fileType(w.path("disk")) == S_IFBLK)
