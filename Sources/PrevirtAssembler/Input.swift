@@ -16,7 +16,8 @@ struct Input {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var s = stat()
-        guard fstat(fd, &s) == 0 else { return nil }
+        // A directory: gas says why it cannot be assembled.
+        guard fstat(fd, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR else { return nil }
         return Input(bytes: AssemblerMain.readAll(fd), isRegularFile: (s.st_mode & S_IFMT) == S_IFREG)
     }
 

@@ -33,11 +33,11 @@ struct CatalogCommand: ParsableCommand {
     func run() throws {
         let chosen = try Profile.named(profile)
         if json {
-            print(try catalogJSON(chosen))
+            try OutputFile.write(try catalogJSON(chosen) + "\n", to: nil)
         } else if markdown {
-            print(CatalogDocument.markdown, terminator: "")
+            try OutputFile.write(CatalogDocument.markdown, to: nil)
         } else {
-            print(catalogTable(chosen), terminator: "")
+            try OutputFile.write(catalogTable(chosen), to: nil)
         }
     }
 

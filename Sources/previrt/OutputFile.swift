@@ -46,6 +46,11 @@ enum OutputFile {
         }
     }
 
+    /// Writes `text` to standard error; a failure there has nowhere to be reported and is ignored.
+    static func writeStandardError(_ text: String) {
+        try? writeAll(2, Array(text.utf8), path: "standard error")
+    }
+
     /// The path a symbolic link leads to, so that the temporary file is created next to the real file.
     private static func resolved(_ path: String) throws(OutputError) -> String {
         var link = stat()
@@ -71,13 +76,12 @@ enum OutputFile {
 
     /// Writes a temporary file next to `resolvedPath` and renames it over it.
     private static func replace(resolvedPath: String, shownAs path: String, keeping old: stat?, _ bytes: [UInt8]) throws(OutputError) {
-        let url = URL(fileURLWithPath: resolvedPath)
-        let directory = url.deletingLastPathComponent().path
+        let (directory, name) = split(resolvedPath)
         var isDirectory = stat()
         guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
             throw OutputError("cannot write \(path): directory \(directory) does not exist")
         }
-        let (fd, temporary) = try createTemporary(in: directory, for: url.lastPathComponent, shownAs: path)
+        let (fd, temporary) = try createTemporary(in: directory, for: name, shownAs: path)
         var renamed = false
         defer {
             close(fd)
@@ -101,6 +105,13 @@ enum OutputFile {
             _ = fsync(directoryFD)
             close(directoryFD)
         }
+    }
+
+    /// The directory part (as written, "." for none) and the last component of a path.
+    private static func split(_ path: String) -> (String, String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
     /// A new file `.NAME.XXXXXXXXXXXX.tmp` (twelve random letters and digits) that did not exist before,

@@ -43,6 +43,19 @@ struct ExitStatusTests {
         if expected == 2 || expected == 64 { #expect(r.output.contains("rror"), "\(r.output.prefix(400))") }
     }
 
+    @Test("a failed write (standard output on /dev/full, -o /dev/full) is exit 2 with a message, not a crash or a lost report", arguments: [
+        "catalog > /dev/full", "catalog --json > /dev/full", "macros --arch x86_64 > /dev/full",
+        "macros --arch x86_64 -o /dev/full", "note-header -o /dev/full", "inspect clean.o > /dev/full",
+        "inspect --json clean.o > /dev/full",
+    ])
+    func fullDisk(_ command: String) throws {
+        let w = try Workbench()
+        try Self.inputs(w)
+        let r = try Toolchain.run("/bin/sh", ["-c", "\(CommandLineTests.previrt) \(command)"], in: w.dir)
+        #expect(r.status == 2, "\(command): \(r.output.prefix(300))")
+        #expect(r.output.contains("No space left on device"), "\(command): \(r.output.prefix(300))")
+    }
+
     @Test("previrt as leaves with the real assembler's status (1 for an assembly error), 2 when it cannot run one")
     func assembler() throws {
         let w = try Workbench()
