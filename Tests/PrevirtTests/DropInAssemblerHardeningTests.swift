@@ -68,6 +68,17 @@ struct DropInAssemblerHardeningTests {
         let r = try Toolchain.run(Self.tool, ["@outer.rsp"], in: w.dir)
         #expect(r.succeeded, "\(r.output)")
         #expect(try w.bytes("out put.o") == expected)
+        // gcc given @file passes as its arguments expanded (gcc 12): the drop-in assembler sees them.
+        try FileManager.default.createDirectory(atPath: w.path("bin"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: w.path("bin/as"), withDestinationPath: Self.tool)
+        try w.write("gcc.rsp", "-B bin/ -c ref.s -o gcc.o\n")
+        try w.run("gcc", ["@gcc.rsp"])
+        #expect(try w.bytes("gcc.o") == expected)
+        // A FIFO named inside a response file cannot be handed over again: refused, exit 2.
+        try #require(mkfifo(w.path("fifo.s"), 0o600) == 0)
+        try w.write("fifo.rsp", "fifo.s\n")
+        let fifo = try Toolchain.run("/bin/sh", ["-c", "cat ref.s > fifo.s & \(Self.tool) --64 @fifo.rsp -o f.o; s=$?; wait; exit $s"], in: w.dir)
+        #expect(fifo.status == 2 && fifo.output.contains("fifo.s is not a regular file and is named in a response file"), "\(fifo.output)")
         // A response file that cannot be read stays an argument, as for gas: gas's own message.
         let missing = try Toolchain.run(Self.tool, ["--64", "@missing.rsp", "-o", "m.o"], in: w.dir)
         let plain = try Toolchain.run("as", ["--64", "@missing.rsp", "-o", "m.o"], in: w.dir)
