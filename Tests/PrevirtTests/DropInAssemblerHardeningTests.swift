@@ -41,10 +41,11 @@ struct DropInAssemblerHardeningTests {
         let w = try Workbench()
         let expected = try Self.reference(w)
         try #require(mkfifo(w.path("fifo.s"), 0o600) == 0)
-        let good = try Toolchain.run("/bin/sh", ["-c", "cat ref.s > fifo.s & \(Self.tool) --64 fifo.s -o f.o; s=$?; wait; exit $s"], in: w.dir)
+        // Under a watchdog: a previrt-as that reads the FIFO twice leaves gas waiting for a writer forever.
+        let good = try Watchdog.run("cat ref.s > fifo.s & \(Self.tool) --64 fifo.s -o f.o; s=$?; wait; exit $s", in: w.dir)
         #expect(good.succeeded, "\(good.output)")
         #expect(try w.bytes("f.o") == expected)
-        let bad = try Toolchain.run("/bin/sh", ["-c", "printf '.text\\ncli\\nbogus\\n' > fifo.s & \(Self.tool) --64 fifo.s -o g.o; s=$?; wait; exit $s"], in: w.dir)
+        let bad = try Watchdog.run("printf '.text\\ncli\\nbogus\\n' > fifo.s & \(Self.tool) --64 fifo.s -o g.o; s=$?; wait; exit $s", in: w.dir)
         #expect(bad.status == 1 && bad.output.contains("fifo.s:3: Error: no such instruction: `bogus'"), "\(bad.output)")
     }
 
@@ -77,7 +78,7 @@ struct DropInAssemblerHardeningTests {
         // A FIFO named inside a response file cannot be handed over again: refused, exit 2.
         try #require(mkfifo(w.path("fifo.s"), 0o600) == 0)
         try w.write("fifo.rsp", "fifo.s\n")
-        let fifo = try Toolchain.run("/bin/sh", ["-c", "cat ref.s > fifo.s & \(Self.tool) --64 @fifo.rsp -o f.o; s=$?; wait; exit $s"], in: w.dir)
+        let fifo = try Watchdog.run("cat ref.s > fifo.s & \(Self.tool) --64 @fifo.rsp -o f.o; s=$?; wait; exit $s", in: w.dir)
         #expect(fifo.status == 2 && fifo.output.contains("fifo.s is not a regular file and is named in a response file"), "\(fifo.output)")
         // A response file that cannot be read stays an argument, as for gas: gas's own message.
         let missing = try Toolchain.run(Self.tool, ["--64", "@missing.rsp", "-o", "m.o"], in: w.dir)
@@ -137,7 +138,8 @@ struct DropInAssemblerHardeningTests {
         }
         try w.write("x.s", Self.source)
         let path = "\(w.path("b1")):\(w.path("b2")):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")"
-        let r = try Toolchain.run("/usr/bin/env", ["-u", "PREVIRT_AS", "PATH=\(path)", "timeout", "20", w.path("b1/as"), "--64", "x.s", "-o", "x.o"], in: w.dir)
+        // Under a watchdog: without loop detection the links start `as` after `as` until killed.
+        let r = try Watchdog.run("unset PREVIRT_AS; PATH='\(path)' exec '\(w.path("b1/as"))' --64 x.s -o x.o", in: w.dir)
         #expect(r.status == 2, "\(r.output)")
         #expect(r.output.contains("is previrt as again") && r.output.contains("set PREVIRT_AS to GNU as"), "\(r.output)")
     }

@@ -64,16 +64,9 @@ struct OutputFileTests {
     func fifo() throws {
         let w = try Workbench()
         try #require(mkfifo(w.path("pipe"), 0o600) == 0)
-        let reader = Process()
-        reader.executableURL = URL(fileURLWithPath: "/bin/sh")
-        reader.arguments = ["-c", "timeout 30 cat pipe > received"]   // a replaced FIFO would never be written
-        reader.currentDirectoryURL = w.dir
-        try reader.run()
-        let r = try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "pipe"], in: w.dir)
-        if !r.succeeded && Self.fileType(w.path("pipe")) == S_IFIFO {
-            _ = try? Toolchain.run("/bin/sh", ["-c", "exec 3>pipe"], in: w.dir)   // unblock the reader
-        }
-        reader.waitUntilExit()
+        // The reader and the writer run together under a watchdog: a FIFO replaced by a regular file is
+        // never written, and its reader would wait forever.
+        let r = try Watchdog.run("cat pipe > received & \(CommandLineTests.previrt) macros --arch x86_64 -o pipe; s=$?; wait; exit $s", in: w.dir)
         #expect(r.succeeded, "\(r.output)")
         #expect(Self.fileType(w.path("pipe")) == S_IFIFO)
         #expect(try String(contentsOfFile: w.path("received"), encoding: .utf8) == Self.committedMacroSet())
