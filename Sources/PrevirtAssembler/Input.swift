@@ -88,7 +88,8 @@ struct TemporaryFiles {
 enum DependencyFile {
     /// Removes each of `paths`, spelled as GNU as spells it for make, from the file; false on an I/O error.
     static func remove(_ paths: [String], from file: String) -> Bool {
-        guard let text = ResponseFiles.readText(file) else { return false }
+        // Not written, or not a regular file (`--MD /dev/stdout`): nothing to rewrite.
+        guard let text = ResponseFiles.readText(file) else { return true }
         var out = Array(text.utf8)
         for path in paths {
             let token = Array((" " + spelledForMake(path)).utf8)
