@@ -1626,11 +1626,11 @@ __pv_site LCALLW \a
 __pv_site LCALLL \a
 .endm
 .macro int a:vararg
-.ifdef ".L__pv_int\a"
-INT \a
-.else
+.ifndef ".L__pv_int\a"
 .set .L__pv_v, 44
 __pv_site INT \a
+.else
+INT \a
 .endif
 .endm
 .macro cpuid a:vararg
@@ -1758,10 +1758,10 @@ __pv_hit ,MOV,\a
 .endif
 .endm
 .macro movl a:vararg
-.ifndef ".L__pv_\a"
-MOVL \a
-.else
+.ifdef ".L__pv_\a"
 __pv_hit ,MOVL,\a
+.else
+MOVL \a
 .endif
 .endm
 .macro movw a:vararg
@@ -1772,164 +1772,164 @@ __pv_hit ,MOVW,\a
 .endif
 .endm
 .macro push a:vararg
-.ifndef ".L__pv_push\a"
-PUSH \a
-.else
+.ifdef ".L__pv_push\a"
 __pv_hit push,PUSH,\a
+.else
+PUSH \a
 .endif
 .endm
 .macro pushw a:vararg
-.ifndef ".L__pv_push\a"
-PUSHW \a
-.else
+.ifdef ".L__pv_push\a"
 __pv_hit push,PUSHW,\a
+.else
+PUSHW \a
 .endif
 .endm
 .macro pushl a:vararg
-.ifndef ".L__pv_push\a"
-PUSHL \a
-.else
+.ifdef ".L__pv_push\a"
 __pv_hit push,PUSHL,\a
+.else
+PUSHL \a
 .endif
 .endm
 .macro pop a:vararg
-.ifndef ".L__pv_pop\a"
-POP \a
-.else
+.ifdef ".L__pv_pop\a"
 __pv_hit pop,POP,\a
+.else
+POP \a
 .endif
 .endm
 .macro popw a:vararg
-.ifndef ".L__pv_pop\a"
-POPW \a
-.else
+.ifdef ".L__pv_pop\a"
 __pv_hit pop,POPW,\a
+.else
+POPW \a
 .endif
 .endm
 .macro popl a:vararg
-.ifndef ".L__pv_pop\a"
-POPL \a
-.else
+.ifdef ".L__pv_pop\a"
 __pv_hit pop,POPL,\a
+.else
+POPL \a
 .endif
 .endm
 
 # Prefixes on the same line as a sensitive mnemonic (`rep insw`, `rex64 ljmp *(%rax)`).
 .macro rep m, ops:vararg
-.ifb \m
-REP
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site REP \m \ops
 .else
 REP \m \ops
 .endif
+.else
+REP
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repe m, ops:vararg
-.ifb \m
-REPE
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site REPE \m \ops
 .else
 REPE \m \ops
 .endif
+.else
+REPE
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repz m, ops:vararg
-.ifb \m
-REPZ
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site REPZ \m \ops
 .else
 REPZ \m \ops
 .endif
+.else
+REPZ
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repne m, ops:vararg
-.ifb \m
-REPNE
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site REPNE \m \ops
 .else
 REPNE \m \ops
 .endif
+.else
+REPNE
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repnz m, ops:vararg
-.ifb \m
-REPNZ
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site REPNZ \m \ops
 .else
 REPNZ \m \ops
 .endif
+.else
+REPNZ
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro data16 m, ops:vararg
-.ifb \m
-DATA16
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site DATA16 \m \ops
 .else
 DATA16 \m \ops
 .endif
+.else
+DATA16
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro data32 m, ops:vararg
-.ifb \m
-DATA32
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site DATA32 \m \ops
 .else
 DATA32 \m \ops
 .endif
+.else
+DATA32
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro addr16 m, ops:vararg
-.ifb \m
-ADDR16
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site ADDR16 \m \ops
 .else
 ADDR16 \m \ops
 .endif
+.else
+ADDR16
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro addr32 m, ops:vararg
-.ifb \m
-ADDR32
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site ADDR32 \m \ops
 .else
 ADDR32 \m \ops
 .endif
+.else
+ADDR32
+.set .L__pv_pfx, \@
 .endif
 .endm
 # end of previrt macro set

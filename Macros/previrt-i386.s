@@ -97,7 +97,7 @@
 # real instruction, not this macro again.
 .macro __pv_site insn:vararg
 .if .L__pv_depth
-\insn
+.linefile 0 "" 2; \insn
 .else
 .ifndef .L__pv_hdr
 __pv_header
@@ -106,17 +106,17 @@ __pv_mode
 .set .L__pv_f, (.L__pv_v >> 16) | (2 * ((\@ - .L__pv_pfx) == 2) * (((.L__pv_v & 0xffff) == 32) | ((.L__pv_v & 0xffff) == 33)))
 .if .L__pv_f & 1
 .pushsection .discard.previrt_probe,"e",@progbits
-.L__pv_x\@: \insn
+.linefile 0 "" 2; .L__pv_x\@: \insn
 .L__pv_y\@:
 .popsection
 .L__pv_b\@:
 __pv_nops ((5-(.L__pv_y\@-.L__pv_x\@))*-((5-(.L__pv_y\@-.L__pv_x\@))>0))
-.L__pv_i\@: \insn
+.linefile 0 "" 2; .L__pv_i\@: \insn
 .L__pv_j\@:
 .L__pv_e\@:
 .else
 .L__pv_b\@:
-.L__pv_i\@: \insn
+.linefile 0 "" 2; .L__pv_i\@: \insn
 .L__pv_j\@:
 __pv_nops ((5-(.L__pv_j\@-.L__pv_i\@))*-((5-(.L__pv_j\@-.L__pv_i\@))>0))
 .L__pv_e\@:
@@ -1114,11 +1114,11 @@ __pv_site {nooptimize} lcallw \a
 __pv_site {nooptimize} lcalll \a
 .endm
 .macro int a:vararg
-.ifdef ".L__pv_int\a"
-{nooptimize} int \a
-.else
+.ifndef ".L__pv_int\a"
 .set .L__pv_v, 44
 __pv_site {nooptimize} int \a
+.else
+.linefile 0 "" 2; {nooptimize} int \a
 .endif
 .endm
 .macro cpuid a:vararg
@@ -1206,7 +1206,7 @@ __pv_site {nooptimize} rsm \a
 .if .L__pv_v
 __pv_site {nooptimize} \m \a
 .else
-{nooptimize} \m \a
+.linefile 0 "" 2; {nooptimize} \m \a
 .endif
 .endm
 .macro __pv_segmem m, a:vararg
@@ -1215,7 +1215,7 @@ __pv_tokens \a
 .if .L__pv_v
 __pv_site {nooptimize} \m \a
 .else
-{store} \m \a
+.linefile 0 "" 2; {store} \m \a
 .endif
 .endm
 .macro __pv_tokens p1,p2,p3,p4,p5,p6:vararg
@@ -1246,10 +1246,10 @@ __pv_hit ,mov,\a
 .endif
 .endm
 .macro movl a:vararg
-.ifndef ".L__pv_\a"
-{store} movl \a
-.else
+.ifdef ".L__pv_\a"
 __pv_hit ,movl,\a
+.else
+.linefile 0 "" 2; {store} movl \a
 .endif
 .endm
 .macro movw a:vararg
@@ -1260,164 +1260,164 @@ __pv_hit ,movw,\a
 .endif
 .endm
 .macro push a:vararg
-.ifndef ".L__pv_push\a"
-{store} push \a
-.else
+.ifdef ".L__pv_push\a"
 __pv_hit push,push,\a
+.else
+.linefile 0 "" 2; {store} push \a
 .endif
 .endm
 .macro pushw a:vararg
-.ifndef ".L__pv_push\a"
-{store} pushw \a
-.else
+.ifdef ".L__pv_push\a"
 __pv_hit push,pushw,\a
+.else
+.linefile 0 "" 2; {store} pushw \a
 .endif
 .endm
 .macro pushl a:vararg
-.ifndef ".L__pv_push\a"
-{store} pushl \a
-.else
+.ifdef ".L__pv_push\a"
 __pv_hit push,pushl,\a
+.else
+.linefile 0 "" 2; {store} pushl \a
 .endif
 .endm
 .macro pop a:vararg
-.ifndef ".L__pv_pop\a"
-{store} pop \a
-.else
+.ifdef ".L__pv_pop\a"
 __pv_hit pop,pop,\a
+.else
+.linefile 0 "" 2; {store} pop \a
 .endif
 .endm
 .macro popw a:vararg
-.ifndef ".L__pv_pop\a"
-{store} popw \a
-.else
+.ifdef ".L__pv_pop\a"
 __pv_hit pop,popw,\a
+.else
+.linefile 0 "" 2; {store} popw \a
 .endif
 .endm
 .macro popl a:vararg
-.ifndef ".L__pv_pop\a"
-{store} popl \a
-.else
+.ifdef ".L__pv_pop\a"
 __pv_hit pop,popl,\a
+.else
+.linefile 0 "" 2; {store} popl \a
 .endif
 .endm
 
 # Prefixes on the same line as a sensitive mnemonic (`rep insw`, `rex64 ljmp *(%rax)`).
 .macro rep m, ops:vararg
-.ifb \m
-{nooptimize} rep
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} rep \m \ops
 .else
-{store} rep \m \ops
+.linefile 0 "" 2; {store} rep \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} rep
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repe m, ops:vararg
-.ifb \m
-{nooptimize} repe
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} repe \m \ops
 .else
-{store} repe \m \ops
+.linefile 0 "" 2; {store} repe \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} repe
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repz m, ops:vararg
-.ifb \m
-{nooptimize} repz
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} repz \m \ops
 .else
-{store} repz \m \ops
+.linefile 0 "" 2; {store} repz \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} repz
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repne m, ops:vararg
-.ifb \m
-{nooptimize} repne
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} repne \m \ops
 .else
-{store} repne \m \ops
+.linefile 0 "" 2; {store} repne \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} repne
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro repnz m, ops:vararg
-.ifb \m
-{nooptimize} repnz
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} repnz \m \ops
 .else
-{store} repnz \m \ops
+.linefile 0 "" 2; {store} repnz \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} repnz
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro data16 m, ops:vararg
-.ifb \m
-{nooptimize} data16
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} data16 \m \ops
 .else
-{store} data16 \m \ops
+.linefile 0 "" 2; {store} data16 \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} data16
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro data32 m, ops:vararg
-.ifb \m
-{nooptimize} data32
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} data32 \m \ops
 .else
-{store} data32 \m \ops
+.linefile 0 "" 2; {store} data32 \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} data32
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro addr16 m, ops:vararg
-.ifb \m
-{nooptimize} addr16
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} addr16 \m \ops
 .else
-{store} addr16 \m \ops
+.linefile 0 "" 2; {store} addr16 \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} addr16
+.set .L__pv_pfx, \@
 .endif
 .endm
 .macro addr32 m, ops:vararg
-.ifb \m
-{nooptimize} addr32
-.set .L__pv_pfx, \@
-.else
+.ifnb \m
 .ifdef ".L__pv_k\m"
 .set .L__pv_v, ".L__pv_k\m"
 __pv_site {nooptimize} addr32 \m \ops
 .else
-{store} addr32 \m \ops
+.linefile 0 "" 2; {store} addr32 \m \ops
 .endif
+.else
+.linefile 0 "" 2; {nooptimize} addr32
+.set .L__pv_pfx, \@
 .endif
 .endm
 # end of previrt macro set

@@ -9,87 +9,77 @@ import PrevirtMacros
 
 /// `previrt as ARGS...`: scan the inputs, prepend the macros they need, run the real GNU as.
 public enum AssemblerMain {
+    /// Set in the real assembler's environment: a previrt as that finds it set was started by another
+    /// one as "the real assembler" (two `as` links to previrt on PATH) and stops the loop.
+    static let callerVariable = "PREVIRT_AS_CALLER"
+
     /// Returns the exit status to leave with: the real assembler's, or 2 when it cannot be run.
     public static func run(_ arguments: [String]) -> Int32 {
+        if let caller = getenv(callerVariable) {
+            fail("""
+                \(CommandLine.arguments[0]) is previrt as again, started as the real assembler by \
+                \(String(cString: caller)): an `as` on PATH leads back to previrt; set PREVIRT_AS to GNU as
+                """)
+            return 2
+        }
         guard let real = realAssembler() else {
             fail("cannot find the real GNU assembler on PATH: set PREVIRT_AS")
             return 2
         }
-        let inv = Invocation(arguments)
-        guard inv.assemblesSomething else { return spawn(real, arguments, input: nil) }
+        // The scan sees what GNU as will see: response files expanded. GNU as gets them unchanged.
+        let expanded = ResponseFiles.expand(arguments)
+        let inv = Invocation(expanded.map(\.text))
+        guard inv.assemblesSomething else { return spawn(real, arguments, feeds: []) }
 
         let set = GNUAsMacroSet(architecture: inv.architecture, profile: Profile.builtIn[0])
         var scan = SourceScan()
+        var args = arguments
+        var feeds: [Feed] = []
+        var temporaries = TemporaryFiles()
+        defer { temporaries.removeAll() }
+        // Each input is read once. A pipe, a FIFO or a terminal cannot be read twice: GNU as gets what
+        // was read, through a pipe on the same descriptor (/dev/stdin, /dev/fd/N) or a temporary copy.
         for index in inv.inputs {
-            guard let bytes = readFile(arguments[index]) else { return spawn(real, arguments, input: nil) }
-            merge(&scan, bytes, set)
+            let argument = expanded[index]
+            guard let input = Input.read(argument.text) else { return spawn(real, arguments, feeds: []) }
+            merge(&scan, input.bytes, set)
+            if input.isRegularFile { continue }
+            if let fd = Input.descriptor(named: argument.text) {
+                if !feeds.contains(where: { $0.fd == fd }) { feeds.append(Feed(fd: fd, bytes: input.bytes, position: index)) }
+                continue
+            }
+            guard !argument.fromResponseFile else {
+                fail("\(argument.text) is not a regular file and is named in a response file: it cannot be read twice; name it on the command line")
+                return 2
+            }
+            guard let copy = temporaries.create(Input.relabelled(input.bytes, as: argument.text)) else { return 2 }
+            args[argument.origin] = copy
         }
-        var standardInput: [UInt8]?
-        if inv.readsStandardInput {
+        if inv.readsStandardInput && !feeds.contains(where: { $0.fd == 0 }) {
             let bytes = readAll(0)
-            standardInput = bytes
             merge(&scan, bytes, set)
+            feeds.append(Feed(fd: 0, bytes: bytes, position: inv.standardInputIndex ?? expanded.count))
         }
+        feeds.sort { $0.position < $1.position }
         if !scan.needsEverything && scan.needed.isEmpty {
-            return spawn(real, arguments, input: standardInput)   // nothing sensitive: the plain assembler
+            return spawn(real, args, feeds: feeds)   // nothing sensitive: the plain assembler
         }
         var chosen = set
         chosen.selection = scan.selection
         chosen.commandLine = "previrt as (the macros this input needs)"
-        var template = Array("/tmp/previrt-as-XXXXXX.s".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 2) }
-        guard fd >= 0 else {
-            fail("cannot create a temporary file: \(String(cString: strerror(errno)))")
-            return 2
-        }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        defer { unlink(path) }
-        guard writeAll(fd, Array(chosen.text.utf8)) else {
-            close(fd)
-            fail("cannot write \(path)")
-            return 2
-        }
-        close(fd)
-        var args = arguments
-        args.insert(path, at: inv.inputs.first ?? args.firstIndex(of: "-") ?? args.count)
-        if inv.inputs.isEmpty && !args.contains("-") { args.append("-") }
-        return spawn(real, args, input: standardInput)
-    }
-
-    /// What the arguments of GNU as say.
-    struct Invocation {
-        static let optionsWithValue: Set<String> = ["-o", "-I", "--defsym", "-MD", "--MD", "--debug-prefix-map"]
-        var inputs: [Int] = []
-        var readsStandardInput = false
-        var architecture: Architecture = .x86_64
-        var assemblesSomething = true
-
-        init(_ arguments: [String]) {
-            var i = 0
-            var sawInput = false
-            while i < arguments.count {
-                let a = arguments[i]
-                if Self.optionsWithValue.contains(a) {
-                    i += 2
-                    continue
-                }
-                switch a {
-                case "--32": architecture = .i386
-                case "--64", "--x32": architecture = .x86_64
-                case "--version", "--help", "-V": assemblesSomething = false
-                case "-":
-                    readsStandardInput = true
-                    sawInput = true
-                default:
-                    if !a.hasPrefix("-") {
-                        inputs.append(i)
-                        sawInput = true
-                    }
-                }
-                i += 1
+        guard let macros = temporaries.create(Array(chosen.text.utf8)) else { return 2 }
+        // Before the first input: before the response file that names it, when one does.
+        let first = (inv.inputs + [inv.standardInputIndex].compactMap { $0 }).min()
+        args.insert(macros, at: first.map { expanded[$0].origin } ?? args.count)
+        if first == nil { args.append("-") }
+        let status = spawn(real, args, feeds: feeds)
+        if status == 0, let dependencies = inv.dependencyFile {
+            guard DependencyFile.remove(temporaries.paths, from: dependencies) else {
+                fail("cannot rewrite \(dependencies) without previrt's temporary files: \(String(cString: strerror(errno)))")
+                return 2
             }
-            if !sawInput && assemblesSomething { readsStandardInput = true }
         }
+        return status
     }
 
     static func merge(_ scan: inout SourceScan, _ bytes: [UInt8], _ set: GNUAsMacroSet) {
@@ -114,13 +104,6 @@ public enum AssemblerMain {
             out.append(contentsOf: chunk[0..<n])
         }
         return out
-    }
-
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        return readAll(fd)
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
@@ -155,33 +138,60 @@ public enum AssemblerMain {
         return String(cString: r)
     }
 
-    /// Runs `tool` with `args`, feeding `input` to its standard input when given; returns its status.
-    static func spawn(_ tool: String, _ args: [String], input: [UInt8]?) -> Int32 {
+    /// Bytes GNU as reads from descriptor `fd` (0 for standard input), through a pipe.
+    struct Feed {
+        var fd: Int32
+        var bytes: [UInt8]
+        /// Where GNU as reads it among its inputs (an index into the expanded arguments).
+        var position: Int
+    }
+
+    /// Runs `tool` with `args`, each feed on its descriptor; returns its status. The feeds are written in
+    /// the order given, which is the order GNU as reads its inputs in.
+    static func spawn(_ tool: String, _ args: [String], feeds: [Feed]) -> Int32 {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
-        var pipeFDs: [Int32] = [-1, -1]
-        if input != nil {
-            guard pipe(&pipeFDs) == 0 else { return 2 }
-            posix_spawn_file_actions_adddup2(&fileActions, pipeFDs[0], 0)
-            posix_spawn_file_actions_addclose(&fileActions, pipeFDs[1])
-            posix_spawn_file_actions_addclose(&fileActions, pipeFDs[0])
+        var pipes: [(read: Int32, write: Int32)] = []
+        defer { for p in pipes { close(p.read); close(p.write) } }
+        for _ in feeds {
+            var fds: [Int32] = [-1, -1]
+            guard pipe(&fds) == 0 else {
+                fail("cannot create a pipe: \(String(cString: strerror(errno)))")
+                return 2
+            }
+            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+            pipes.append((fds[0], fds[1]))
         }
+        // dup2 clears close-on-exec on the target: the child keeps exactly the feeds' descriptors.
+        for (feed, p) in zip(feeds, pipes) { posix_spawn_file_actions_adddup2(&fileActions, p.read, feed.fd) }
         let argv = ([tool] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var environment: [UnsafeMutablePointer<CChar>?] = []
+        var e = environ
+        while let entry = e.pointee {
+            environment.append(strdup(entry))
+            e += 1
+        }
+        environment.append(strdup("\(callerVariable)=\(realPath("/proc/self/exe"))"))
+        environment.append(nil)
+        defer { environment.forEach { free($0) } }
         var pid = pid_t()
-        let status = posix_spawn(&pid, tool, &fileActions, nil, argv, environ)
-        if input != nil { close(pipeFDs[0]) }
+        let status = posix_spawn(&pid, tool, &fileActions, nil, argv, environment)
+        for p in pipes { close(p.read) }
         guard status == 0 else {
+            for p in pipes { close(p.write) }
+            pipes = []
             fail("cannot run \(tool): \(String(cString: strerror(status)))")
-            if input != nil { close(pipeFDs[1]) }
             return 2
         }
-        if let input {
-            signal(SIGPIPE, SIG_IGN)
-            _ = writeAll(pipeFDs[1], input)
-            close(pipeFDs[1])
+        signal(SIGPIPE, SIG_IGN)
+        for (feed, p) in zip(feeds, pipes) {
+            _ = writeAll(p.write, feed.bytes)
+            close(p.write)
         }
+        pipes = []
         var wstatus: Int32 = 0
         while waitpid(pid, &wstatus, 0) < 0 && errno == EINTR {}
         if wstatus & 0x7f == 0 { return (wstatus >> 8) & 0xff }

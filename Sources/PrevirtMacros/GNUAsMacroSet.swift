@@ -201,7 +201,7 @@ public struct GNUAsMacroSet: Sendable {
         o.line("# real instruction, not this macro again.")
         o.line(".macro __pv_site insn:vararg")
         o.line(".if .L__pv_depth")
-        o.line("\\insn")
+        o.line("\(here)\\insn")
         o.line(".else")
         o.line(".ifndef .L__pv_hdr")
         o.line("__pv_header")
@@ -210,17 +210,17 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".set .L__pv_f, (.L__pv_v >> 16) | (2 * ((\\@ - .L__pv_pfx) == 2) * (((.L__pv_v & 0xffff) == \(kindID("ins"))) | ((.L__pv_v & 0xffff) == \(kindID("outs")))))")
         o.line(".if .L__pv_f & \(SiteFlags.paddingPrecedes.rawValue)")
         o.line(".pushsection .discard.previrt_probe,\"e\",@progbits")
-        o.line(".L__pv_x\\@: \\insn")
+        o.line("\(here).L__pv_x\\@: \\insn")
         o.line(".L__pv_y\\@:")
         o.line(".popsection")
         o.line(".L__pv_b\\@:")
         o.line("__pv_nops \(pad(".L__pv_y\\@-.L__pv_x\\@"))")
-        o.line(".L__pv_i\\@: \\insn")
+        o.line("\(here).L__pv_i\\@: \\insn")
         o.line(".L__pv_j\\@:")
         o.line(".L__pv_e\\@:")
         o.line(".else")
         o.line(".L__pv_b\\@:")
-        o.line(".L__pv_i\\@: \\insn")
+        o.line("\(here).L__pv_i\\@: \\insn")
         o.line(".L__pv_j\\@:")
         o.line("__pv_nops \(pad(".L__pv_j\\@-.L__pv_i\\@"))")
         o.line(".L__pv_e\\@:")
@@ -322,12 +322,14 @@ public struct GNUAsMacroSet: Sendable {
                 o.line("__pv_site \(exactPrefix)\(name(m)) \\a")
                 o.line(".endm")
             case .alwaysExcept:
+                // The re-emitting line comes last: gas applies its .linefile even in a branch not taken,
+                // and a macro invoked after it would be reported from the wrong line.
                 o.line(".macro \(m) a:vararg")
-                o.line(".ifdef \".L__pv_\(m)\\a\"")
-                o.line("\(exactPrefix)\(name(m)) \\a")
-                o.line(".else")
+                o.line(".ifndef \".L__pv_\(m)\\a\"")
                 o.line(".set .L__pv_v, \(value(kind))")
                 o.line("__pv_site \(exactPrefix)\(name(m)) \\a")
+                o.line(".else")
+                o.line("\(here)\(exactPrefix)\(name(m)) \\a")
                 o.line(".endif")
                 o.line(".endm")
             case .registerOperand:
@@ -360,15 +362,19 @@ public struct GNUAsMacroSet: Sendable {
             table = ""
         }
         o.line(".macro \(m) a:vararg")
-        o.line(".ifndef \".L__pv_\(table)\\a\"")
         if m == "mov" || m == "movw" {
+            o.line(".ifndef \".L__pv_\(table)\\a\"")
             // Not a register pair: a segment register may still stand beside a memory operand.
             o.line("__pv_segmem \(name(m)), \\a")
+            o.line(".else")
+            o.line("__pv_hit \(table),\(name(m)),\\a")
         } else {
-            o.line("\(plainPrefix)\(name(m)) \\a")
+            // The re-emitting line after the macro call: see mnemonicMacros.
+            o.line(".ifdef \".L__pv_\(table)\\a\"")
+            o.line("__pv_hit \(table),\(name(m)),\\a")
+            o.line(".else")
+            o.line("\(here)\(plainPrefix)\(name(m)) \\a")
         }
-        o.line(".else")
-        o.line("__pv_hit \(table),\(name(m)),\\a")
         o.line(".endif")
         o.line(".endm")
     }
@@ -382,7 +388,7 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".if .L__pv_v")
         o.line("__pv_site \(exactPrefix)\\m \\a")
         o.line(".else")
-        o.line("\(exactPrefix)\\m \\a")
+        o.line("\(here)\(exactPrefix)\\m \\a")
         o.line(".endif")
         o.line(".endm")
     }
@@ -397,7 +403,7 @@ public struct GNUAsMacroSet: Sendable {
         o.line(".if .L__pv_v")
         o.line("__pv_site \(exactPrefix)\\m \\a")
         o.line(".else")
-        o.line("\(plainPrefix)\\m \\a")
+        o.line("\(here)\(plainPrefix)\\m \\a")
         o.line(".endif")
         o.line(".endm")
         o.line(".macro __pv_tokens p1,p2,p3,p4,p5,p6:vararg")
@@ -417,17 +423,18 @@ public struct GNUAsMacroSet: Sendable {
     private func prefixMacros(_ o: inout MacroText) {
         o.line("# Prefixes on the same line as a sensitive mnemonic (`rep insw`, `rex64 ljmp *(%rax)`).")
         for p in selectedPrefixes {
+            // The re-emitting lines after the macro call: see mnemonicMacros.
             o.line(".macro \(p) m, ops:vararg")
-            o.line(".ifb \\m")
-            o.line("\(exactPrefix)\(name(p))")
-            o.line(".set .L__pv_pfx, \\@")
-            o.line(".else")
+            o.line(".ifnb \\m")
             o.line(".ifdef \".L__pv_k\\m\"")
             o.line(".set .L__pv_v, \".L__pv_k\\m\"")
             o.line("__pv_site \(exactPrefix)\(name(p)) \\m \\ops")
             o.line(".else")
-            o.line("\(plainPrefix)\(name(p)) \\m \\ops")
+            o.line("\(here)\(plainPrefix)\(name(p)) \\m \\ops")
             o.line(".endif")
+            o.line(".else")
+            o.line("\(here)\(exactPrefix)\(name(p))")
+            o.line(".set .L__pv_pfx, \\@")
             o.line(".endif")
             o.line(".endm")
         }
@@ -437,6 +444,11 @@ public struct GNUAsMacroSet: Sendable {
 
     /// How a mnemonic (or prefix) is written so that the real instruction, not its macro, is assembled.
     private func name(_ m: String) -> String { flavor == .llvm ? m.uppercased() : m }
+    /// Before each line of a macro body that re-emits the user's instruction: `.linefile 0 "" 2` makes
+    /// gas 2.40 report that line at its physical position, which inside a macro expansion is the
+    /// invocation's line in the file being read, instead of the line in the macro file (Docs/macro-sets.md,
+    /// "Diagnostics"). On the same line as the instruction, so that no line is counted in between.
+    private var here: String { flavor == .llvm ? "" : ".linefile 0 \"\" 2; " }
     /// Before a re-emitted site instruction: exactly the encoding gas would choose, no -O rewriting.
     private var exactPrefix: String { flavor == .llvm ? "" : "{nooptimize} " }
     /// Before a re-emitted ordinary instruction: gas's own choice, -O included.

@@ -22,14 +22,22 @@ struct CatalogCommand: ParsableCommand {
     @Option(help: "Show the padding of this profile.")
     var profile = "default"
 
+    func validate() throws {
+        do throws(CatalogError) {
+            _ = try Profile.named(profile)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() throws {
         let chosen = try Profile.named(profile)
         if json {
-            print(try catalogJSON(chosen))
+            try OutputFile.write(try catalogJSON(chosen) + "\n", to: nil)
         } else if markdown {
-            print(CatalogDocument.markdown, terminator: "")
+            try OutputFile.write(CatalogDocument.markdown, to: nil)
         } else {
-            print(catalogTable(chosen), terminator: "")
+            try OutputFile.write(catalogTable(chosen), to: nil)
         }
     }
 

@@ -49,14 +49,14 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         let report = Inspector(options: InspectionOptions(verify: verify, coverage: coverage, stats: stats)).inspect(files)
+        // A failed write (a full disk, a closed pipe) is an error, exit 2: not a crash, not a lost report.
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            FileHandle.standardOutput.write(try encoder.encode(report))
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            try OutputFile.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n", to: nil)
         } else {
-            FileHandle.standardOutput.write(Data(report.text.utf8))
-            FileHandle.standardError.write(Data(report.diagnosticsText.utf8))
+            try OutputFile.write(report.text, to: nil)
+            OutputFile.writeStandardError(report.diagnosticsText)
         }
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
     }

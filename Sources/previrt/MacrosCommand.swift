@@ -50,11 +50,19 @@ struct MacrosCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (default: standard output). Written whole or not at all.")
     var output: String?
 
+    func validate() throws {
+        do throws(CatalogError) {
+            _ = try Profile.named(profile)
+            if let pad, !(0...Profile.maximumPad).contains(pad) { throw CatalogError.padOutOfRange(pad) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     func run() throws {
         var chosen = try Profile.named(profile)
         var command = "previrt macros --arch \(arch.rawValue) --profile \(profile)"
         if let pad {
-            guard (0...Profile.maximumPad).contains(pad) else { throw CatalogError.padOutOfRange(pad) }
             chosen = chosen.padded(by: pad)
             command += " --pad \(pad)"
         }

@@ -16,7 +16,7 @@ struct Previrt: ParsableCommand {
             var command = try Self.parseAsRoot()
             try command.run()
         } catch {
-            Self.exit(withError: error)
+            ExitStatus.exit(with: error)
         }
     }
 
