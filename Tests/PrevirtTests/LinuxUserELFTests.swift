@@ -22,6 +22,14 @@ struct GuestImage {
     func programHeader(_ i: Int) -> Int { phoff + 32 * i }
     func sectionHeader(_ i: Int) -> Int { shoff + 40 * i }
 
+    func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16) }
+    /// The index, address and size of the .note.previrt section.
+    var notes: Int { section(".note.previrt")! }
+    var notesAddress: UInt32 { u32(sectionHeader(notes) + 12) }
+    var notesSize: UInt32 { u32(sectionHeader(notes) + 20) }
+    /// The address of the guest's writable, non-executable PT_LOAD (its .bss).
+    var bss: UInt32 { u32(programHeader(loads.first { u32(programHeader($0) + 24) & 1 == 0 }!) + 8) }
+
     /// Indices of the PT_LOAD program headers.
     var loads: [Int] { (0..<phnum).filter { u32(programHeader($0)) == 1 } }
 
@@ -59,56 +67,60 @@ struct LinuxUserELFTests {
     struct Variant: Sendable {
         let name: String
         let edit: @Sendable (inout GuestImage) -> Void
-        let message: String
-        init(_ name: String, _ edit: @escaping @Sendable (inout GuestImage) -> Void, _ message: String) {
+        /// The message, computed from the unedited guest (its layout changes whenever the guest does).
+        let message: @Sendable (GuestImage) -> String
+        init(_ name: String, _ edit: @escaping @Sendable (inout GuestImage) -> Void, _ message: @escaping @Sendable (GuestImage) -> String) {
             self.name = name
             self.edit = edit
             self.message = message
+        }
+        init(_ name: String, _ edit: @escaping @Sendable (inout GuestImage) -> Void, _ message: String) {
+            self.init(name, edit, { _ in message })
         }
     }
 
     static let variants: [Variant] = [
         Variant("e_phnum 0", { $0.set16(44, 0) }, "e_phnum 0: no program headers, nothing to load"),
         Variant("no PT_LOAD", { g in for i in g.loads { g.set32(g.programHeader(i), 0) } }, "no PT_LOAD segment: nothing to load"),
-        Variant("e_phoff beyond the file", { $0.set32(28, 0xffff_fff0) }, "e_phoff 0xfffffff0 + 4 program headers runs past the end of the file"),
-        Variant("e_shoff beyond the file", { $0.set32(32, 0xffff_ff00) }, "e_shoff 0xffffff00 + 10 section headers runs past the end of the file"),
+        Variant("e_phoff beyond the file", { $0.set32(28, 0xffff_fff0) }, { g in "e_phoff 0xfffffff0 + \(g.phnum) program headers runs past the end of the file" }),
+        Variant("e_shoff beyond the file", { $0.set32(32, 0xffff_ff00) }, { g in "e_shoff 0xffffff00 + \(g.shnum) section headers runs past the end of the file" }),
         Variant("p_offset beyond the file", { g in g.set32(g.programHeader(g.loads[0]) + 4, 0xffff_f000) },
-         "program header 0: p_offset 0xfffff000 + p_filesz 0x3a08 runs past the end of the file"),
+         { g in "program header \(g.loads[0]): p_offset 0xfffff000 + p_filesz \(g.hex(g.u32(g.programHeader(g.loads[0]) + 16))) runs past the end of the file" }),
         Variant("p_vaddr + p_memsz wraps", { g in g.set32(g.programHeader(g.loads[1]) + 8, 0xffff_f000) },
-         "program header 1: p_vaddr 0xfffff000 + p_memsz 0xc18c wraps past 4 GiB"),
-        Variant("corrupt e_shstrndx", { $0.set16(50, 200) }, "e_shstrndx 200 is not a section (there are 10)"),
+         { g in "program header \(g.loads[1]): p_vaddr 0xfffff000 + p_memsz \(g.hex(g.u32(g.programHeader(g.loads[1]) + 20))) wraps past 4 GiB" }),
+        Variant("corrupt e_shstrndx", { $0.set16(50, 200) }, { g in "e_shstrndx 200 is not a section (there are \(g.shnum))" }),
         Variant("corrupt sh_name", { g in g.set32(g.sectionHeader(2), 0x7fff_ffff) }, "section 2: sh_name 0x7fffffff runs past the section name table"),
         Variant("PT_LOAD at address 0", { g in g.set32(g.programHeader(g.loads[0]) + 8, 0) },
          "program header 0: a PT_LOAD at 0, below 0x10000, where Linux maps nothing"),
         Variant("PT_LOAD over the VMM", { g in g.set32(g.programHeader(g.loads[1]) + 8, 0x6000_0000) },
-         "program header 1: the PT_LOAD at 0x60000000-0x6000c18c overlaps the VMM's image or a mapped file (0x60000000-"),
+         { g in "program header \(g.loads[1]): the PT_LOAD at 0x60000000-\(g.hex(0x6000_0000 + g.u32(g.programHeader(g.loads[1]) + 20))) overlaps the VMM's image or a mapped file (0x60000000-" }),
         Variant("note area unmapped", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 12, 0x5000_0000) },
-         "section 4: the note area 0x50000000 + 0xab4 is not inside the file-backed part of a PT_LOAD segment"),
+         { g in "section \(g.notes): the note area 0x50000000 + \(g.hex(g.notesSize)) is not inside the file-backed part of a PT_LOAD segment" }),
         Variant("note area of absurd size", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 20, 0xffff_ff00) },
-         "section 4: the note area 0x102ef4 + 0xffffff00 is not inside the file-backed part of a PT_LOAD segment"),
+         { g in "section \(g.notes): the note area \(g.hex(g.notesAddress)) + 0xffffff00 is not inside the file-backed part of a PT_LOAD segment" }),
         Variant("note area wrapping", { g in
             g.set32(g.sectionHeader(g.section(".note.previrt")!) + 12, 0xffff_ff00)
             g.set32(g.sectionHeader(g.section(".note.previrt")!) + 20, 0x200)
-        }, "section 4: the note area 0xffffff00 + 0x200 is not inside the file-backed part of a PT_LOAD segment"),
-        Variant("note area in .bss (not in the file)", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 12, 0x104000) },
-         "section 4: the note area 0x104000 + 0xab4 is not inside the file-backed part of a PT_LOAD segment"),
+        }, { g in "section \(g.notes): the note area 0xffffff00 + 0x200 is not inside the file-backed part of a PT_LOAD segment" }),
+        Variant("note area in .bss (not in the file)", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 12, g.bss) },
+         { g in "section \(g.notes): the note area \(g.hex(g.bss)) + \(g.hex(g.notesSize)) is not inside the file-backed part of a PT_LOAD segment" }),
         Variant("a site in a writable, non-executable segment", { g in
             let (field, address, _) = g.firstSiteField!
-            g.set32(field, 0x104100 &- address)
-        }, "note 1: the site at 0x104100 (5 bytes) is not inside an executable PT_LOAD segment of the guest"),
+            g.set32(field, (g.bss + 0x100) &- address)
+        }, { g in "note 1: the site at \(g.hex(g.bss + 0x100)) (5 bytes) is not inside an executable PT_LOAD segment of the guest" }),
         Variant("a site in the VMM's own memory", { g in
             let (field, address, _) = g.firstSiteField!
             g.set32(field, 0x6010_0000 &- address)
         }, "note 1: the site at 0x60100000 (5 bytes) is not inside an executable PT_LOAD segment of the guest"),
-        Variant("the entry point outside the text", { $0.set32(24, 0x104000) }, "the entry point 0x104000 is not inside an executable PT_LOAD segment"),
+        Variant("the entry point outside the text", { $0.set32(24, $0.bss) }, { g in "the entry point \(g.hex(g.bss)) is not inside an executable PT_LOAD segment" }),
         Variant("not ELF32 i386", { $0.set16(18, 183) }, "not an ELF32 i386 executable"),
     ]
 
     @Test("each hostile variant of the demo guest: exit 2, a message, nothing run", arguments: 0..<variants.count)
     func refused(_ index: Int) throws {
         let variant = Self.variants[index]
-        let (name, edit, message) = (variant.name, variant.edit, variant.message)
         var image = GuestImage(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: try Guest.build()))))
+        let (name, edit, message) = (variant.name, variant.edit, variant.message(image))
         edit(&image)
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
