@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // previrt: inspect one object: read its notes, locate, verify and cover its sites.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import PrevirtBinutils
 import PrevirtCatalog
 import PrevirtNote
@@ -38,6 +41,17 @@ struct ObjectInspector {
     private var decoders: [Int: Disassembler] = [:]
     private lazy var namer = SymbolNamer(object: object)
 
+    /// e_machine as the file's header says it: libbfd reports 0 for a machine it was not built for.
+    private func headerMachine() -> UInt16 {
+        if object.machine != 0 { return object.machine }
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 20)
+        let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 20) }
+        return n == 20 ? ELFMachine.read(fromHeader: header) ?? 0 : 0
+    }
+
     init(object: ObjectFile, path: String, options: InspectionOptions) {
         self.object = object
         self.path = path
@@ -51,7 +65,7 @@ struct ObjectInspector {
             return report
         }
         guard object.machine == NoteABI.machineI386 || object.machine == NoteABI.machineX86_64 else {
-            diagnose(.notX86, .unusable, "architecture \(object.architecture) is not i386 or x86-64")
+            diagnose(.notX86, .unusable, "\(ELFMachine.describe(headerMachine())) is not i386 or x86-64")
             return report
         }
         checkSections()

@@ -336,3 +336,21 @@ struct BinaryFileLifetimeTests {
         #expect(text.size > 0 && bytes.count == Int(text.size) && bytes.contains(0xf4), "the member's bytes are still readable")
     }
 }
+
+@Suite("previrt inspect names what it refuses")
+struct InspectorMessageTests {
+    @Test("an ELF file for another machine is named by its e_machine (libbfd itself says 'unknown')",
+          arguments: [(UInt16(183), "aarch64"), (40, "arm"), (243, "riscv")])
+    func otherMachine(_ machine: UInt16, _ name: String) throws {
+        let w = try Workbench()
+        try w.assemble("f", ".text\ncli\n")
+        var bytes = try w.bytes("f.o")
+        bytes[18] = UInt8(machine & 0xff)
+        bytes[19] = UInt8(machine >> 8)
+        try Data(bytes).write(to: URL(fileURLWithPath: w.path("f.o")))
+        let report = w.inspect(["f.o"])
+        #expect(report.exitStatus == 2)
+        let message = try #require(report.files.first?.diagnostics.first { $0.code == "not-x86" }?.message)
+        #expect(message.contains("e_machine \(machine) (\(name))"), "\(message)")
+    }
+}
