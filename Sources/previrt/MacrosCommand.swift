@@ -23,8 +23,8 @@ struct MacrosCommand: ParsableCommand {
         commandName: "macros",
         abstract: "Write a GNU-as macro include file that annotates sensitive instructions.",
         discussion: """
-            Pass the file to every assembly: gcc -Wa,previrt.s ... (Kbuild: KBUILD_CFLAGS and
-            KBUILD_AFLAGS, or KCFLAGS/KAFLAGS). With gcc -pipe write -Wa,previrt.s,- so that as still
+            Pass the file to every assembly: gcc -Wa,previrt.s ... (Kbuild: KBUILD_CFLAGS and \
+            KBUILD_AFLAGS, or KCFLAGS/KAFLAGS). With gcc -pipe write -Wa,previrt.s,- so that as still \
             reads the compiler's output from standard input. Docs/macro-sets.md explains the file.
             """
     )

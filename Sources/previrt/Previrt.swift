@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import PrevirtAssembler
+import PrevirtNote
 
 @main
 struct Previrt: ParsableCommand {
@@ -24,7 +25,7 @@ struct Previrt: ParsableCommand {
         commandName: "previrt",
         abstract: "Pre-virtualization for x86: annotate sensitive instructions at assembly time.",
         discussion: """
-            previrt generates GNU-as macro sets that emit every sensitive x86 instruction unchanged,
+            previrt generates GNU-as macro sets that emit every sensitive x86 instruction unchanged, \
             pad it with NOPs and record the site in the ELF note section .note.previrt, so that one
             binary runs on bare hardware and, after an in-place VMM rewrites the sites, on a hypervisor.
 
@@ -32,6 +33,7 @@ struct Previrt: ParsableCommand {
               gcc -Wa,previrt.s -c kernel.c
               previrt inspect --verify --coverage kernel.o
             """,
+        version: String(NoteABI.generatorVersion.dropFirst("previrt ".count)),
         subcommands: [CatalogCommand.self, MacrosCommand.self, AsCommand.self, InspectCommand.self, RunCommand.self, NoteHeaderCommand.self]
     )
 }

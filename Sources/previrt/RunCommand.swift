@@ -28,7 +28,8 @@ struct RunCommand: ParsableCommand {
             64 for a usage error; 70 for an internal error of the VMM; 124 when --timeout expires.
 
             The VMM itself is the program previrt-linux-user (`make linux-user` builds it into out/host/); \
-            previrt looks for it in $PREVIRT_LINUX_USER, next to itself, then in the package's out/host/.
+            previrt looks for it in $PREVIRT_LINUX_USER, next to itself, in ../libexec/previrt/ (where \
+            `make install` puts it), then in the package's out/host/.
             """
     )
 
@@ -79,10 +80,14 @@ struct RunCommand: ParsableCommand {
     }
 
     static func loader() -> String? {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        // Where this program is (argv[0] may be a bare name found on PATH): /proc/self/exe, resolved.
+        let itself = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = URL(fileURLWithPath: itself).resolvingSymlinksInPath().deletingLastPathComponent()
         var candidates: [String?] = [
             ProcessInfo.processInfo.environment["PREVIRT_LINUX_USER"],
             executable.appendingPathComponent("previrt-linux-user").path,
+            // Installed (make install): PREFIX/bin/previrt and PREFIX/libexec/previrt/previrt-linux-user.
+            executable.deletingLastPathComponent().appendingPathComponent("libexec/previrt/previrt-linux-user").path,
         ]
         // In a source tree the tool is .build/<triple>/debug/previrt: look up for out/host/.
         var directory = executable
