@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz guest run-guest linux-user kernel-check clean install
+.PHONY: all deps build macros demo test bench fuzz guest guest64 run-guest linux-user kernel-check clean install
 
 all: build
 
@@ -111,6 +111,20 @@ guest: $(OUT)/guest/guest.elf
 
 QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel $(OUT)/guest/guest.elf
+
+# The x86_64 demo guest: one ELF with a PVH entry (qemu-system-x86_64 -kernel) and Xen's PV notes.
+GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64
+GUEST64_SOURCES := Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
+	Guests/demo64/serial.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
+
+$(OUT)/guest64/guest64.elf: $(GUEST64_SOURCES) Guests/demo64/guest64.ld Guests/demo64/guest.h Macros/previrt-x86_64.s \
+		Makefile $(RUNTIME_HEADERS)
+	@mkdir -p $(OUT)/guest64
+	$(CC) $(GUEST64_CFLAGS) -Wa,Macros/previrt-x86_64.s -static -no-pie -Wl,-T,Guests/demo64/guest64.ld -Wl,--build-id=none \
+		-Wl,--no-warn-rwx-segments -Wl,-z,max-page-size=4096 -o $@ $(GUEST64_SOURCES)
+
+guest64: $(OUT)/guest64/guest64.elf
 
 # Boot the guest on QEMU (bare hardware) with the native and the trace backend, then run the same
 # file under the linux-user VMM. Each exits with 33, isa-debug-exit's pass status.

@@ -1,0 +1,27 @@
+/* guest.h: the x86_64 demo guest's own interfaces.
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef GUEST_H
+#define GUEST_H
+
+/* serial.c: COM1, through port I/O sites (patched under Xen to go to Xen's console). Until the sites
+ * are patched, an early console may stand in (under Xen, port I/O would fault). */
+extern void (*early_console)(const char *s, unsigned long n);
+void serial_putc(char c);
+void serial_puts(const char *s);
+void serial_hex(unsigned long v);
+void serial_dec(unsigned long v);
+int serial_transmitter_empty(void);
+void pic_mask_all(void);
+void debug_exit(unsigned char value);
+
+/* checks.c: exercise every sensitive kind the guest uses and report; returns the number of failures.
+ * `under_xen` changes what a check expects to observe (cpuid's hypervisor leaves), never what it
+ * prints. */
+int run_checks(int under_xen);
+
+/* QEMU isa-debug-exit: the process exits with (value << 1) | 1. */
+#define EXIT_PASS 0x10
+#define EXIT_FAIL 0x11
+
+#endif
