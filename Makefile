@@ -7,7 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
-.PHONY: all deps build macros demo test bench fuzz guest guest64 run-guest linux-user kernel-check clean install
+.PHONY: all deps build macros demo test bench fuzz guest guest64 run-guest run-guest64 linux-user kernel-check clean install
 
 all: build
 
@@ -116,7 +116,8 @@ QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa
 GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64
 GUEST64_SOURCES := Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
-	Guests/demo64/serial.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
+	Guests/demo64/serial.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \
+	Sources/PrevirtRuntime/backend_trace.c Sources/PrevirtRuntime/backend_xen.c
 
 $(OUT)/guest64/guest64.elf: $(GUEST64_SOURCES) Guests/demo64/guest64.ld Guests/demo64/guest.h Macros/previrt-x86_64.s \
 		Makefile $(RUNTIME_HEADERS)
@@ -125,6 +126,24 @@ $(OUT)/guest64/guest64.elf: $(GUEST64_SOURCES) Guests/demo64/guest64.ld Guests/d
 		-Wl,--no-warn-rwx-segments -Wl,-z,max-page-size=4096 -o $@ $(GUEST64_SOURCES)
 
 guest64: $(OUT)/guest64/guest64.elf
+
+# Debian's Xen (xen-hypervisor-4.17-amd64), uncompressed for qemu-system-x86_64 -kernel.
+XEN_GZ ?= /boot/xen-4.17-amd64.gz
+$(OUT)/xen/xen.elf: $(XEN_GZ)
+	@mkdir -p $(OUT)/xen
+	zcat $(XEN_GZ) > $@.tmp && mv $@.tmp $@
+
+QEMU_GUEST64 = qemu-system-x86_64 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+	-kernel $(OUT)/guest64/guest64.elf
+QEMU_XEN = qemu-system-x86_64 -nographic -no-reboot -m 512 -smp 1 -monitor none -serial stdio -kernel $(OUT)/xen/xen.elf \
+	-append "com1=115200,8n1 console=com1 dom0_mem=32M,max:32M dom0_max_vcpus=1"
+
+# Boot the x86_64 guest on QEMU with the native and the trace backend (exit status 33 = pass), then the
+# same file as dom0 of Xen, where it patches itself with the xen backend (its transcript says pass).
+run-guest64: guest64 $(OUT)/xen/xen.elf
+	@$(QEMU_GUEST64) -append previrt=native; echo "== QEMU, previrt=native: exit status $$? (33 = pass)"
+	@$(QEMU_GUEST64) -append previrt=trace; echo "== QEMU, previrt=trace: exit status $$? (33 = pass)"
+	@$(QEMU_XEN) -initrd "$(OUT)/guest64/guest64.elf" | tr -d '\r' | grep -v '^(XEN)'; echo "== Xen 4.17 dom0, backend xen"
 
 # Boot the guest on QEMU (bare hardware) with the native and the trace backend, then run the same
 # file under the linux-user VMM. Each exits with 33, isa-debug-exit's pass status.

@@ -20,6 +20,12 @@ void debug_exit(unsigned char value);
  * prints. */
 int run_checks(int under_xen);
 
+/* kernel.c */
+struct previrt_backend;
+struct previrt_result;
+int patch_image(const struct previrt_backend *backend, struct previrt_result *result);
+int run_demo(int under_xen);
+
 /* QEMU isa-debug-exit: the process exits with (value << 1) | 1. */
 #define EXIT_PASS 0x10
 #define EXIT_FAIL 0x11

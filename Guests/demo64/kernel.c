@@ -60,7 +60,7 @@ static unsigned long text_checksum(void)
 }
 
 /* Patches the image through `backend`; on refusal says which site and why and returns -1. */
-static int patch_image(const struct previrt_backend *backend, struct previrt_result *result)
+int patch_image(const struct previrt_backend *backend, struct previrt_result *result)
 {
     struct previrt_image image = {__previrt_notes_start, __previrt_notes_end, __text_start, __text_end};
     unsigned long before = text_checksum();
@@ -79,7 +79,7 @@ static int patch_image(const struct previrt_backend *backend, struct previrt_res
 }
 
 /* The transcript both platforms print; returns the number of failed checks. */
-static int run_demo(int under_xen)
+int run_demo(int under_xen)
 {
     int failures;
     serial_puts("previrt demo64 guest\n");
@@ -132,10 +132,3 @@ void kernel_main_bare(const struct hvm_start_info *info)
     debug_exit(failures ? EXIT_FAIL : EXIT_PASS);
 }
 
-/* Entered from xen_start: a Xen PV domain (not yet supported: waits). */
-void kernel_main_xen(const void *start_info)
-{
-    (void)start_info;
-    for (;;)
-        ;
-}

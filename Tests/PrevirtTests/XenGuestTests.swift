@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The x86_64 demo guest: one ELF file boots on qemu-system-x86_64 (bare hardware, through its PVH
-// entry) with the native and the trace backends and prints the same transcript; a tampered copy is
-// refused with nothing patched.
+// entry) with the native and the trace backends, and as dom0 of Debian's Xen 4.17 with the xen
+// backend, and prints the same transcript; a tampered copy is refused with nothing patched.
 
 import Foundation
 import PrevirtELF
@@ -35,6 +35,31 @@ enum Guest64 {
             "60", "qemu-system-x86_64", "-display", "none", "-no-reboot", "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel, "-append", append,
         ])
+    }
+
+    /// Uncompresses Debian's Xen with the project's Makefile and returns its path.
+    static func xen() throws -> String {
+        let r = try Toolchain.run("make", ["-s", "out/xen/xen.elf"], in: Toolchain.packageRoot)
+        guard r.succeeded else { throw CorpusError("cannot uncompress Xen (apt-get install xen-hypervisor-4.17-amd64): \(r.output)") }
+        return Toolchain.packageRoot.appendingPathComponent("out/xen/xen.elf").path
+    }
+
+    /// Boots `kernel` as dom0 of Xen under QEMU (TCG); the output has its carriage returns removed.
+    static func bootUnderXen(_ kernel: String) throws -> CommandResult {
+        var r = try Toolchain.run("timeout", [
+            "60", "qemu-system-x86_64", "-nographic", "-no-reboot", "-m", "512", "-smp", "1", "-monitor", "none",
+            "-serial", "stdio", "-kernel", try xen(),
+            "-append", "com1=115200,8n1 console=com1 dom0_mem=32M,max:32M dom0_max_vcpus=1", "-initrd", kernel,
+        ])
+        r.output = r.output.replacingOccurrences(of: "\r", with: "")
+        return r
+    }
+
+    /// What the guest printed under Xen: from its first line to Xen's shutdown message.
+    static func guestOutput(_ output: String, from first: String) -> Substring? {
+        guard let start = output.range(of: first), let end = output.range(of: "(XEN) Hardware Dom0 shutdown", range: start.lowerBound..<output.endIndex)
+        else { return nil }
+        return output[start.lowerBound..<end.lowerBound]
     }
 
     /// A copy of `kernel` in `dir` with the instruction of the last cpuid site overwritten by a NOP;
@@ -84,6 +109,59 @@ struct Guest64Tests {
         let r = try Guest64.boot(copy.path, "previrt=\(backend)")
         #expect(r.status == Guest.failStatus)
         #expect(r.output == "previrt: refused to patch: note \(copy.note), site 0x\(String(format: "%08x", copy.address)): "
+            + "wrong instruction: the bytes at the site are not the recorded instruction; nothing was patched\n")
+    }
+}
+
+@Suite("x86_64 demo guest as dom0 of Xen 4.17 (QEMU TCG)", .serialized)
+struct XenGuestTests {
+    @Test("the same file boots as a Xen PV dom0: the same transcript, then the xen backend's counts; the domain shuts down")
+    func xen() throws {
+        let kernel = try Guest64.build()
+        let before = try Data(contentsOf: URL(fileURLWithPath: kernel))
+        let r = try Guest64.bootUnderXen(kernel)
+        #expect(r.status == 0, "QEMU: \(r.output.suffix(2000))")
+        #expect(r.output.contains("(XEN) Hardware Dom0 shutdown: rebooting machine"))
+        let guest = try #require(Guest64.guestOutput(r.output, from: "previrt demo64 guest\n"), "\(r.output.suffix(3000))")
+        #expect(guest.hasPrefix(Guest64.transcript), "\(guest)")
+        let counts = guest.dropFirst(Guest64.transcript.count).split(separator: "\n").map(String.init)
+
+        // Every site of the file was patched, each kind as often as the notes record it.
+        let sites = try ELFFile(bytes: Array(before)).previrtNotes().sites
+        #expect(counts.first == "xen: \(sites.count) sites patched, 0 left native")
+        var perKind: [String: Int] = [:]
+        for site in sites { perKind[site.record.kind?.name ?? "?", default: 0] += 1 }
+        let patched = try #require(counts.first { $0.hasPrefix("xen: patched: ") })
+        let reported = Dictionary(uniqueKeysWithValues: patched.dropFirst("xen: patched: ".count).split(separator: ",").map {
+            let words = $0.split(separator: " ")
+            return (String(words[0]), Int(words[1]) ?? -1)
+        })
+        #expect(reported == perKind)
+        for kind in Guest64.exercisedKinds { #expect(reported[kind, default: 0] > 0, "\(kind) not patched") }
+
+        // The hypercalls the backend made by the end of the transcript: the shared info mapping and
+        // I/O privilege at boot, one mmuext_op each for the cr3 write, invlpg and wbinvd, and one
+        // console_io per transcript line (COM1 output goes to Xen's console line by line).
+        let lines = Guest64.transcript.split(separator: "\n").count
+        #expect(counts.contains("xen: hypercalls: update_va_mapping 1, console_io \(lines), mmuext_op 3, physdev_op 1"), "\(counts)")
+        #expect(counts.contains("xen: failed hypercalls: 0"))
+
+        // The very file QEMU boots bare: nothing was rewritten on disk.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: kernel)) == before)
+        let bare = try Guest64.boot(kernel, "previrt=native")
+        #expect(bare.output == Guest64.transcript)
+    }
+
+    @Test("a tampered copy is refused under Xen too, naming the site, and nothing is patched")
+    func tampered() throws {
+        let kernel = try Guest64.build()
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = try Guest64.tamperedCopy(of: kernel, in: dir)
+        let r = try Guest64.bootUnderXen(copy.path)
+        #expect(r.status == 0)
+        let guest = try #require(Guest64.guestOutput(r.output, from: "previrt: "), "\(r.output.suffix(3000))")
+        #expect(guest == "previrt: refused to patch: note \(copy.note), site 0x\(String(format: "%08x", copy.address)): "
             + "wrong instruction: the bytes at the site are not the recorded instruction; nothing was patched\n")
     }
 }

@@ -1,0 +1,438 @@
+/* backend_xen.c: a 64-bit Xen PV domain. A PV kernel runs in ring 3 on page tables Xen validates; its
+ * sensitive instructions fault, are ignored or show Xen's state. Each supported site becomes
+ * `jmp stub` plus NOPs; the stub does the operation the PV way and jumps back to the site's end:
+ *
+ *   cli            stub: movb $1, evtchn_upcall_mask(%rip); jmp back
+ *   cpuid          stub: ud2; .ascii "xen"; cpuid; jmp back      (Xen's forced-emulation prefix)
+ *   everything else, stub: lea -128(%rsp),%rsp; push $index; call previrt_xen_entry;
+ *                          lea 136(%rsp),%rsp; jmp back
+ *                  (pushf runs natively before it, popf after it, so the stack moves as theirs does)
+ *
+ * previrt_xen_entry saves every register and the flags in a frame on the stack, below the guest's red
+ * zone, and calls previrt_xen_emulate, which does what the site's instruction would do on the frame:
+ *
+ *   sti, popf      clear or set vcpu_info.evtchn_upcall_mask (the virtual IF)
+ *   pushf          the pushed flags' IF is !evtchn_upcall_mask
+ *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR, the machine frame of the new top-level table)
+ *   mov from cr3   the pseudo-physical value the guest last wrote (Xen would show a machine address)
+ *   invlpg         mmuext_op(MMUEXT_INVLPG_LOCAL, the effective address)
+ *   wbinvd         mmuext_op(MMUEXT_FLUSH_CACHE)
+ *   in, out        COM1 (0x3f8-0x3ff) is a device of the backend: THR bytes go to Xen's console
+ *                  (console_io), the line status says "transmitter empty"; other ports run natively,
+ *                  which Xen emulates once physdev_op(PHYSDEVOP_set_iopl) gave the domain I/O privilege
+ *
+ * Every other kind, and forms the handlers do not model (a control register other than cr3, 16-bit
+ * pushf/popf, 16-bit code, segment overrides in invlpg), is refused by name before anything is patched.
+ * The backend's own code contains no sensitive instruction the macro sets would annotate: those it
+ * runs itself are written as .byte.
+ *
+ * The constants below are Xen's public PV ABI (xen/include/public), defined here from its documentation.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the previrt authors. Permission is hereby granted, free of charge, to any
+ * person obtaining a copy of this file, to deal in it without restriction, subject to this notice
+ * being kept. THE FILE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
+ */
+#include "previrt_runtime.h"
+
+/* Hypercall numbers. */
+#define HYPERCALL_UPDATE_VA_MAPPING 14
+#define HYPERCALL_CONSOLE_IO 18
+#define HYPERCALL_MMUEXT_OP 26
+#define HYPERCALL_SCHED_OP 29
+#define HYPERCALL_PHYSDEV_OP 33
+
+#define CONSOLEIO_WRITE 0
+#define SCHEDOP_SHUTDOWN 2
+#define PHYSDEVOP_SET_IOPL 6
+#define MMUEXT_NEW_BASEPTR 5
+#define MMUEXT_INVLPG_LOCAL 7
+#define MMUEXT_FLUSH_CACHE 12
+#define UVMF_INVLPG 2
+#define DOMID_SELF 0x7ff0
+#define PTE_PRESENT_WRITABLE_ACCESSED_DIRTY 0x63ul
+
+/* The start_info page's layout (64-bit). */
+struct xen_start_info {
+    char magic[32];
+    unsigned long nr_pages;
+    unsigned long shared_info;     /* machine address */
+    unsigned int flags;
+    unsigned long store_mfn;
+    unsigned int store_evtchn;
+    unsigned long console[2];
+    unsigned long pt_base;         /* virtual address of the top-level page table */
+    unsigned long nr_pt_frames;
+    unsigned long *mfn_list;       /* virtual address of the pseudo-physical to machine table */
+};
+
+/* vcpu_info, the first of 32 at the start of the shared info page. */
+#define VCPU_UPCALL_PENDING 0
+#define VCPU_UPCALL_MASK 1
+
+struct mmuext_op {
+    unsigned int cmd;
+    unsigned long arg1;            /* machine frame or linear address */
+    unsigned long arg2;
+};
+
+/* What previrt_xen_entry saves, lowest address first. */
+struct xen_frame {
+    unsigned long r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+    unsigned long rflags, return_address, index;
+};
+
+#define RED_ZONE 128
+#define IF 0x200ul
+#define COM1 0x3f8
+
+static struct previrt_xen *active;
+
+/* --- hypercalls --- */
+
+long previrt_xen_hypercall(struct previrt_xen *xen, unsigned int op, unsigned long a1, unsigned long a2, unsigned long a3,
+                           unsigned long a4)
+{
+    register unsigned long r10 asm("r10") = a4;
+    long result;
+    asm volatile("call *%[entry]"
+                 : "=a"(result), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10)
+                 : [entry] "r"(xen->hypercall_page + op * 32)
+                 : "memory", "rcx", "r8", "r9", "r11");
+    xen->hypercalls[op & 63]++;
+    if (result < 0)
+        xen->failed_hypercalls++;
+    return result;
+}
+
+static long mmuext(struct previrt_xen *xen, unsigned int cmd, unsigned long arg1)
+{
+    struct mmuext_op op = {cmd, arg1, 0};
+    return previrt_xen_hypercall(xen, HYPERCALL_MMUEXT_OP, (unsigned long)&op, 1, 0, DOMID_SELF);
+}
+
+static void console_flush(struct previrt_xen *xen)
+{
+    if (xen->console_used)
+        previrt_xen_hypercall(xen, HYPERCALL_CONSOLE_IO, CONSOLEIO_WRITE, xen->console_used, (unsigned long)xen->console, 0);
+    xen->console_used = 0;
+}
+
+void previrt_xen_console_write(struct previrt_xen *xen, const char *s, unsigned long n)
+{
+    console_flush(xen);
+    previrt_xen_hypercall(xen, HYPERCALL_CONSOLE_IO, CONSOLEIO_WRITE, n, (unsigned long)s, 0);
+}
+
+void previrt_xen_shutdown(struct previrt_xen *xen, unsigned int reason)
+{
+    unsigned int arg = reason;
+    console_flush(xen);
+    previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_SHUTDOWN, (unsigned long)&arg, 0, 0);
+}
+
+int previrt_xen_init(struct previrt_xen *xen)
+{
+    const struct xen_start_info *si = xen->start_info;
+    unsigned int iopl = 1;
+    unsigned long i;
+    xen->stub_used = 0;
+    xen->console_used = 0;
+    xen->failed_hypercalls = 0;
+    for (i = 0; i <= PREVIRT_KIND_MAX; i++)
+        xen->patched[i] = 0;
+    for (i = 0; i < 64; i++)
+        xen->hypercalls[i] = 0;
+    xen->cr3 = si->pt_base - xen->virt_base;
+    if (previrt_xen_hypercall(xen, HYPERCALL_UPDATE_VA_MAPPING, (unsigned long)xen->shared_info,
+                              (si->shared_info & ~0xffful) | PTE_PRESENT_WRITABLE_ACCESSED_DIRTY, UVMF_INVLPG, 0) < 0)
+        return -1;
+    if (previrt_xen_hypercall(xen, HYPERCALL_PHYSDEV_OP, PHYSDEVOP_SET_IOPL, (unsigned long)&iopl, 0, 0) < 0)
+        return -1;
+    return 0;
+}
+
+/* --- the entry from the stubs --- */
+
+/* pushfq and popfq as bytes: written as instructions, the macro sets would annotate them. */
+asm(".text\n"
+    ".p2align 4\n"
+    "previrt_xen_entry:\n"
+    "  .byte 0x9c\n" /* pushfq */
+    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n"
+    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, %rdi\n"
+    "  movq %rsp, %rbx\n"
+    "  andq $-16, %rsp\n"
+    "  call previrt_xen_emulate\n"
+    "  movq %rbx, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n"
+    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n"
+    "  .byte 0x9d\n" /* popfq */
+    "  ret\n");
+void previrt_xen_entry(void);
+void previrt_xen_emulate(struct xen_frame *f);
+
+/* The guest's %rsp at the site (after a pushf the stub ran natively). */
+static unsigned long *guest_stack(struct xen_frame *f) { return (unsigned long *)((unsigned char *)(&f->index + 1) + RED_ZONE); }
+
+/* General register n (ModRM numbering, REX extended). */
+static unsigned long *reg(struct xen_frame *f, unsigned int n)
+{
+    static const unsigned char low[8] = {14, 13, 12, 11, 0, 10, 9, 8};
+    static unsigned long rsp;
+    if (n == 4) {
+        rsp = (unsigned long)guest_stack(f);
+        return &rsp;
+    }
+    return &((unsigned long *)f)[n < 8 ? low[n] : 15 - n];
+}
+
+static long read32(const unsigned char *p) { return (int)((unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24); }
+
+/* The effective address of a memory operand. */
+static unsigned long effective_address(struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned int mod = d->modrm >> 6, rm = d->modrm & 7, rex_b = d->rex & 1, rex_x = (d->rex >> 1) & 1;
+    unsigned long ea = 0;
+    int disp32 = mod == 2;
+    if (rm == 4) {
+        unsigned int base = d->sib & 7, index = ((d->sib >> 3) & 7) | rex_x << 3;
+        if (base == 5 && mod == 0)
+            disp32 = 1;
+        else
+            ea = *reg(f, base | rex_b << 3);
+        if (index != 4)
+            ea += *reg(f, index) << (d->sib >> 6);
+    } else if (rm == 5 && mod == 0) {
+        ea = (unsigned long)(s->insn + d->length);
+        disp32 = 1;
+    } else {
+        ea = *reg(f, rm | rex_b << 3);
+    }
+    if (mod == 1)
+        ea += (unsigned long)(long)(signed char)s->insn[d->disp_offset];
+    else if (disp32)
+        ea += (unsigned long)read32(s->insn + d->disp_offset);
+    return d->addrsize_prefix ? ea & 0xffffffffu : ea;
+}
+
+/* --- port I/O --- */
+
+static unsigned long port_in(unsigned int port, unsigned int size)
+{
+    unsigned long v = 0;
+    if (port >= COM1 && port < COM1 + 8)
+        return port == COM1 + 5 ? 0x60 : 0; /* line status: transmitter empty */
+    if (size == 1)
+        asm volatile(".byte 0xec" : "=a"(v) : "d"(port), "0"(0ul)); /* inb %dx,%al */
+    else if (size == 2)
+        asm volatile(".byte 0x66, 0xed" : "=a"(v) : "d"(port), "0"(0ul)); /* inw %dx,%ax */
+    else
+        asm volatile(".byte 0xed" : "=a"(v) : "d"(port), "0"(0ul)); /* inl %dx,%eax */
+    return v;
+}
+
+static void port_out(struct previrt_xen *xen, unsigned int port, unsigned int size, unsigned long v)
+{
+    if (port == COM1) {
+        xen->console[xen->console_used++] = (char)v;
+        if ((char)v == '\n' || xen->console_used == sizeof xen->console)
+            console_flush(xen);
+        return;
+    }
+    if (port > COM1 && port < COM1 + 8)
+        return;
+    if (size == 1)
+        asm volatile(".byte 0xee" : : "a"(v), "d"(port)); /* outb %al,%dx */
+    else if (size == 2)
+        asm volatile(".byte 0x66, 0xef" : : "a"(v), "d"(port)); /* outw %ax,%dx */
+    else
+        asm volatile(".byte 0xef" : : "a"(v), "d"(port)); /* outl %eax,%dx */
+}
+
+static void in_out(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned int size = (d->opcode & 1) == 0 ? 1 : d->opsize_prefix ? 2 : 4;
+    unsigned int port = (d->opcode & 8) ? (unsigned int)(f->rdx & 0xffff) : s->insn[d->imm_offset];
+    unsigned long v;
+    if (d->kind == PREVIRT_KIND_OUT) {
+        port_out(xen, port, size, f->rax);
+        return;
+    }
+    v = port_in(port, size);
+    if (size == 4)
+        f->rax = v & 0xffffffffu;
+    else if (size == 2)
+        f->rax = (f->rax & ~0xfffful) | (v & 0xffff);
+    else
+        f->rax = (f->rax & ~0xfful) | (v & 0xff);
+}
+
+/* --- the handlers --- */
+
+static volatile unsigned char *vcpu(struct previrt_xen *xen, unsigned int field) { return xen->shared_info + field; }
+
+static void set_virtual_if(struct previrt_xen *xen, int enabled)
+{
+    *vcpu(xen, VCPU_UPCALL_MASK) = (unsigned char)!enabled;
+}
+
+static void control_register(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+    if (d->kind == PREVIRT_KIND_MOV_FROM_CR) {
+        *r = xen->cr3;
+        return;
+    }
+    const struct xen_start_info *si = xen->start_info;
+    if (mmuext(xen, MMUEXT_NEW_BASEPTR, si->mfn_list[*r >> 12]) >= 0)
+        xen->cr3 = *r & ~0xffful;
+}
+
+void previrt_xen_emulate(struct xen_frame *f)
+{
+    struct previrt_xen *xen = active;
+    const struct previrt_xen_site *s = &xen->sites[f->index];
+    unsigned long *top = guest_stack(f);
+    switch (s->decoded.kind) {
+    case PREVIRT_KIND_STI: set_virtual_if(xen, 1); break;
+    case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
+    case PREVIRT_KIND_POPF: set_virtual_if(xen, (*top & IF) != 0); break;
+    case PREVIRT_KIND_MOV_TO_CR:
+    case PREVIRT_KIND_MOV_FROM_CR: control_register(xen, f, s); break;
+    case PREVIRT_KIND_INVLPG: mmuext(xen, MMUEXT_INVLPG_LOCAL, effective_address(f, s)); break;
+    case PREVIRT_KIND_WBINVD: mmuext(xen, MMUEXT_FLUSH_CACHE, 0); break;
+    case PREVIRT_KIND_IN:
+    case PREVIRT_KIND_OUT: in_out(xen, f, s); break;
+    }
+}
+
+/* --- checking and patching --- */
+
+#define STUB_MAX 40
+
+static const char *refuse(struct previrt_xen *xen, const char *what, const char *why)
+{
+    unsigned int n = 0;
+    while (*what && n < sizeof xen->why - 1)
+        xen->why[n++] = *what++;
+    while (*why && n < sizeof xen->why - 1)
+        xen->why[n++] = *why++;
+    xen->why[n] = 0;
+    return xen->why;
+}
+
+static int within_rel32(const void *a, const void *b)
+{
+    long d = (long)((const unsigned char *)a - (const unsigned char *)b);
+    return d < 0x7fff0000l && d > -0x7fff0000l;
+}
+
+static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
+{
+    struct previrt_xen *xen = ctx;
+    const struct previrt_insn *d = &site->decoded;
+    const char *name = previrt_kind_names[d->kind];
+    if (d->mode != 64)
+        return refuse(xen, name, " in 16- or 32-bit code is not supported by the xen backend");
+    switch (d->kind) {
+    case PREVIRT_KIND_CLI:
+    case PREVIRT_KIND_STI:
+    case PREVIRT_KIND_CPUID:
+    case PREVIRT_KIND_WBINVD:
+    case PREVIRT_KIND_IN:
+    case PREVIRT_KIND_OUT:
+        break;
+    case PREVIRT_KIND_PUSHF:
+    case PREVIRT_KIND_POPF:
+        if (d->opsize_prefix)
+            return refuse(xen, name, " with a 16-bit operand is not supported by the xen backend");
+        break;
+    case PREVIRT_KIND_MOV_TO_CR:
+    case PREVIRT_KIND_MOV_FROM_CR:
+        if (((d->modrm >> 3) & 7) != 3 || (d->rex & 4))
+            return refuse(xen, name, " of a control register other than cr3 is not supported by the xen backend");
+        break;
+    case PREVIRT_KIND_INVLPG:
+        if (d->segment == 0x64 || d->segment == 0x65)
+            return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
+        break;
+    default:
+        return refuse(xen, name, " is not supported by the xen backend");
+    }
+    if (site->length < 5)
+        return "the site is shorter than the 5-byte jump the xen backend writes";
+    if (site->index >= xen->max_sites)
+        return "more sites than the xen backend's site table holds";
+    if (!within_rel32(xen->stubs, site->start) || !within_rel32(xen->stubs + xen->stub_size, site->start)
+        || !within_rel32(xen->stubs, (const void *)previrt_xen_entry) || !within_rel32(xen->stubs, xen->shared_info))
+        return "the xen backend's stubs are beyond rel32 reach of the site";
+    if (xen->stub_size / STUB_MAX <= site->index)
+        return "the xen backend's stub area is full";
+    return 0;
+}
+
+static unsigned int put_rel32(unsigned char *stub, unsigned int n, unsigned char opcode, const void *target)
+{
+    stub[n++] = opcode;
+    previrt_put32(stub + n, (unsigned long)target - (unsigned long)(stub + n + 4));
+    return n + 4;
+}
+
+static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site *site)
+{
+    static const unsigned char skip_red_zone[] = {0x48, 0x8d, 0x64, 0x24, 0x80};                       /* lea -128(%rsp),%rsp */
+    static const unsigned char back_over_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x88, 0x00, 0x00, 0x00}; /* lea 136(%rsp),%rsp */
+    static const unsigned char xen_cpuid[] = {0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0xa2};               /* ud2; .ascii "xen"; cpuid */
+    struct previrt_xen *xen = ctx;
+    unsigned char *stub = xen->stubs + xen->stub_used;
+    unsigned int n = 0, i, kind = site->decoded.kind;
+
+    xen->sites[site->index].insn = site->insn;
+    xen->sites[site->index].decoded = site->decoded;
+    if (kind == PREVIRT_KIND_CLI) {
+        /* movb $1, evtchn_upcall_mask(%rip) */
+        stub[n++] = 0xc6;
+        stub[n++] = 0x05;
+        previrt_put32(stub + n, (unsigned long)(xen->shared_info + VCPU_UPCALL_MASK) - (unsigned long)(stub + n + 5));
+        n += 4;
+        stub[n++] = 1;
+    } else if (kind == PREVIRT_KIND_CPUID) {
+        for (i = 0; i < sizeof xen_cpuid; i++)
+            stub[n++] = xen_cpuid[i];
+    } else {
+        if (kind == PREVIRT_KIND_PUSHF)
+            stub[n++] = 0x9c;
+        for (i = 0; i < sizeof skip_red_zone; i++)
+            stub[n++] = skip_red_zone[i];
+        stub[n++] = 0x68; /* push $index */
+        previrt_put32(stub + n, site->index);
+        n += 4;
+        n = put_rel32(stub, n, 0xe8, (const void *)previrt_xen_entry);
+        for (i = 0; i < sizeof back_over_red_zone; i++)
+            stub[n++] = back_over_red_zone[i];
+        if (kind == PREVIRT_KIND_POPF)
+            stub[n++] = 0x9d;
+    }
+    n = put_rel32(stub, n, 0xe9, site->start + site->length);
+    xen->stub_used += n;
+    xen->patched[kind]++;
+
+    /* The site: jmp rel32 to the stub, then NOPs. */
+    put_rel32(site->start, 0, 0xe9, stub);
+    previrt_fill_nops(site->start + 5, site->length - 5, 64);
+    return PREVIRT_PATCHED;
+}
+
+void previrt_xen_backend(struct previrt_backend *backend, struct previrt_xen *xen)
+{
+    active = xen;
+    backend->name = "xen";
+    backend->check = xen_check;
+    backend->patch = xen_patch;
+    backend->ctx = xen;
+}
