@@ -113,9 +113,11 @@ QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa
 	-kernel $(OUT)/guest/guest.elf
 
 # The x86_64 demo guest: one ELF with a PVH entry (qemu-system-x86_64 -kernel) and Xen's PV notes.
+# GUEST64_EXTRA adds sources (the tests add a site the xen backend refuses).
 GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64
-GUEST64_SOURCES := Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
+GUEST64_EXTRA ?=
+GUEST64_SOURCES := $(GUEST64_EXTRA) Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
 	Guests/demo64/serial.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \
 	Sources/PrevirtRuntime/backend_trace.c Sources/PrevirtRuntime/backend_xen.c
 

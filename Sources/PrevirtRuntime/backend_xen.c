@@ -23,7 +23,7 @@
  *
  * Every other kind, and forms the handlers do not model (a control register other than cr3, 16-bit
  * pushf/popf, 16-bit code, segment overrides in invlpg), is refused by name before anything is patched.
- * The backend's own code contains no sensitive instruction the macro sets would annotate: those it
+ * It builds for x86_64 only (on i386 the file is empty). The backend's own code contains no sensitive instruction the macro sets would annotate: those it
  * runs itself are written as .byte.
  *
  * The constants below are Xen's public PV ABI (xen/include/public), defined here from its documentation.
@@ -34,6 +34,8 @@
  * being kept. THE FILE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
  */
 #include "previrt_runtime.h"
+
+#if defined(__x86_64__) /* 64-bit PV only: Debian's Xen is built without 32-bit PV (CONFIG_PV32) */
 
 /* Hypercall numbers. */
 #define HYPERCALL_UPDATE_VA_MAPPING 14
@@ -436,3 +438,5 @@ void previrt_xen_backend(struct previrt_backend *backend, struct previrt_xen *xe
     backend->patch = xen_patch;
     backend->ctx = xen;
 }
+
+#endif /* __x86_64__ */

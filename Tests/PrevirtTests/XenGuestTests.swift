@@ -164,4 +164,27 @@ struct XenGuestTests {
         #expect(guest == "previrt: refused to patch: note \(copy.note), site 0x\(String(format: "%08x", copy.address)): "
             + "wrong instruction: the bytes at the site are not the recorded instruction; nothing was patched\n")
     }
+
+    @Test("a kind the xen backend does not support is refused by name under Xen before anything is patched; bare QEMU runs the same file")
+    func unsupported() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let extra = dir.appendingPathComponent("extra.S")
+        try ".text\n.globl never_called\nnever_called:\nlar %ax, %ecx\nret\n.section .note.GNU-stack,\"\",@progbits\n"
+            .write(to: extra, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out").path
+        let made = try Toolchain.run("make", ["-s", "OUT=\(out)", "GUEST64_EXTRA=\(extra.path)", "\(out)/guest64/guest64.elf"],
+                                     in: Toolchain.packageRoot)
+        try #require(made.succeeded, "\(made.output)")
+        let kernel = "\(out)/guest64/guest64.elf"
+        let sites = try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: kernel)))).previrtNotes().sites
+        let lar = try #require(sites.first { $0.record.kind?.name == "lar" })
+
+        let r = try Guest64.bootUnderXen(kernel)
+        let guest = try #require(Guest64.guestOutput(r.output, from: "previrt: "), "\(r.output.suffix(3000))")
+        #expect(guest == "previrt: refused to patch: note \(lar.note.index), site 0x\(String(format: "%08x", lar.address)): "
+            + "refused by the backend: lar is not supported by the xen backend; nothing was patched\n")
+        let bare = try Guest64.boot(kernel, "previrt=native")
+        #expect(bare.output == Guest64.transcript)
+    }
 }
