@@ -118,6 +118,7 @@ GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector
 	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64
 GUEST64_EXTRA ?=
 GUEST64_SOURCES := $(GUEST64_EXTRA) Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
+	Guests/demo64/timer.c \
 	Guests/demo64/serial.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \
 	Sources/PrevirtRuntime/backend_trace.c Sources/PrevirtRuntime/backend_xen.c
 

@@ -62,6 +62,16 @@ xen_start:
 halt:
 	jmp	halt
 
+/* Vector 0x20, IRQ 0: counts, acknowledges at the 8259A, returns. */
+	.globl	timer_interrupt
+timer_interrupt:
+	incl	timer_ticks(%rip)
+	pushq	%rax
+	movb	$0x20, %al
+	outb	%al, $0x20
+	popq	%rax
+	iretq
+
 	.section .rodata
 	.align	8
 boot_gdt:

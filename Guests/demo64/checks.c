@@ -49,6 +49,34 @@ static void interrupt_flag(void)
     check("interrupt flag (cli, sti, pushf, popf)", ok);
 }
 
+/* --- interrupts: hlt, and sti with an interrupt pending --- */
+
+/* A periodic timer wakes the hlt; sti; hlt is atomic (the interrupt shadow), so no tick is lost
+ * between the test and the hlt. The handler returns with iretq. */
+static void halt(void)
+{
+    unsigned int before = timer_ticks, rounds = 0;
+    timer_start(1, 11932); /* 100 Hz */
+    while (timer_ticks == before && rounds++ < 1000)
+        asm volatile("sti; hlt; cli" : : : "memory");
+    timer_stop();
+    check("halt (sti; hlt, woken by the timer interrupt through the IDT; iretq)", timer_ticks != before);
+}
+
+/* With interrupts disabled the one-shot timer's request waits; sti must deliver it at once. */
+static void pending_interrupt(void)
+{
+    unsigned int before, spins = 0;
+    int pending;
+    timer_start(0, 100); /* 84 us */
+    while (!(pending = timer_pending()) && spins++ < 100000000)
+        ;
+    before = timer_ticks;
+    asm volatile("sti; nop; cli" : : : "memory");
+    timer_stop();
+    check("pending interrupt (requested while disabled, delivered at sti)", pending && timer_ticks == before + 1);
+}
+
 /* --- the page-table base --- */
 
 static void page_table_base(void)
@@ -105,6 +133,9 @@ int run_checks(int under_xen)
 {
     pic_mask_all();
     interrupt_flag();
+    timer_setup();
+    halt();
+    pending_interrupt();
     page_table_base();
     identification(under_xen);
     caches();

@@ -5,14 +5,6 @@
 
 void (*early_console)(const char *s, unsigned long n);
 
-static inline void outb(unsigned short port, unsigned char v) { asm volatile("outb %0,%1" : : "a"(v), "Nd"(port)); }
-static inline unsigned char inb(unsigned short port)
-{
-    unsigned char v;
-    asm volatile("inb %1,%0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 #define COM1 0x3f8
 
 void serial_putc(char c)

@@ -10,7 +10,7 @@
 #define SHUTDOWN_REBOOT 1
 #define MAX_SITES 512
 
-extern unsigned char hypercall_page[];
+extern unsigned char hypercall_page[], __text_end[];
 static unsigned char shared_info_page[4096] __attribute__((aligned(4096)));
 static unsigned char stubs[MAX_SITES * 40] __attribute__((aligned(16)));
 static struct previrt_xen_site sites[MAX_SITES];
@@ -38,7 +38,7 @@ static void print_counts(const char *title, const unsigned long *counts, const c
 static void print_xen_counts(const struct previrt_result *result)
 {
     static const char *const hypercall_names[64] = {
-        [1] = "mmu_update", [2] = "set_gdt", [5] = "fpu_taskswitch", [14] = "update_va_mapping", [18] = "console_io",
+        [1] = "mmu_update", [2] = "set_gdt", [5] = "fpu_taskswitch", [14] = "update_va_mapping", [17] = "xen_version", [18] = "console_io",
         [24] = "vcpu_op", [26] = "mmuext_op", [29] = "sched_op", [30] = "callback_op", [32] = "event_channel_op",
         [33] = "physdev_op", [0] = "set_trap_table",
     };
@@ -53,6 +53,11 @@ static void print_xen_counts(const struct previrt_result *result)
     serial_puts(" left native\n");
     print_counts("xen: patched:", xen.patched, previrt_kind_names, PREVIRT_KIND_MAX + 1);
     print_counts("xen: hypercalls:", calls, hypercall_names, 64);
+    serial_puts("xen: events: ");
+    serial_dec(xen.upcalls);
+    serial_puts(" upcalls, ");
+    serial_dec(xen.interrupts);
+    serial_puts(" virtual interrupts\n");
     serial_puts("xen: failed hypercalls: ");
     serial_dec(xen.failed_hypercalls);
     serial_puts("\n");
@@ -68,6 +73,7 @@ void kernel_main_xen(const void *start_info)
     xen.hypercall_page = hypercall_page;
     xen.shared_info = shared_info_page;
     xen.virt_base = 0; /* XEN_ELFNOTE_VIRT_BASE in notes.S */
+    xen.text_end = __text_end;
     xen.stubs = stubs;
     xen.stub_size = sizeof stubs;
     xen.sites = sites;

@@ -38,14 +38,29 @@
 #if defined(__x86_64__) /* 64-bit PV only: Debian's Xen is built without 32-bit PV (CONFIG_PV32) */
 
 /* Hypercall numbers. */
+#define HYPERCALL_SET_TRAP_TABLE 0
 #define HYPERCALL_UPDATE_VA_MAPPING 14
+#define HYPERCALL_XEN_VERSION 17
 #define HYPERCALL_CONSOLE_IO 18
+#define HYPERCALL_VCPU_OP 24
 #define HYPERCALL_MMUEXT_OP 26
 #define HYPERCALL_SCHED_OP 29
+#define HYPERCALL_CALLBACK_OP 30
+#define HYPERCALL_EVENT_CHANNEL_OP 32
 #define HYPERCALL_PHYSDEV_OP 33
 
 #define CONSOLEIO_WRITE 0
+#define SCHEDOP_BLOCK 1
 #define SCHEDOP_SHUTDOWN 2
+#define VCPUOP_SET_PERIODIC_TIMER 6
+#define VCPUOP_STOP_PERIODIC_TIMER 7
+#define VCPUOP_SET_SINGLESHOT_TIMER 8
+#define EVTCHNOP_BIND_VIRQ 1
+#define VIRQ_TIMER 0
+#define CALLBACKOP_REGISTER 0
+#define CALLBACKTYPE_EVENT 0
+#define FLAT_KERNEL_CS 0xe033      /* a 64-bit PV kernel's flat ring-3 code and stack selectors */
+#define FLAT_KERNEL_SS 0xe02b
 #define PHYSDEVOP_SET_IOPL 6
 #define MMUEXT_NEW_BASEPTR 5
 #define MMUEXT_INVLPG_LOCAL 7
@@ -68,9 +83,26 @@ struct xen_start_info {
     unsigned long *mfn_list;       /* virtual address of the pseudo-physical to machine table */
 };
 
-/* vcpu_info, the first of 32 at the start of the shared info page. */
+/* vcpu_info, the first of 32 at the start of the shared info page, and the event channel bitmaps. */
 #define VCPU_UPCALL_PENDING 0
 #define VCPU_UPCALL_MASK 1
+#define VCPU_PENDING_SEL 8
+#define VCPU_TIME 32               /* version, pad, tsc_timestamp, system_time, tsc_to_system_mul, tsc_shift */
+#define SHARED_EVTCHN_PENDING 2048
+#define SHARED_EVTCHN_MASK 2560
+
+/* The virtual devices' ports. */
+#define PIC_MASTER 0x20
+#define PIC_SLAVE 0xa0
+#define PIT_CHANNEL0 0x40
+#define PIT_CONTROL 0x43
+#define PIT_HZ 1193182ul
+
+struct trap_info {
+    unsigned char vector, flags;   /* flags: DPL, and 4 to mask events on entry (an interrupt gate) */
+    unsigned short cs;
+    unsigned long address;
+};
 
 struct mmuext_op {
     unsigned int cmd;
@@ -82,6 +114,13 @@ struct mmuext_op {
 struct xen_frame {
     unsigned long r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
     unsigned long rflags, return_address, index;
+};
+
+/* What previrt_xen_upcall saves: the registers, then where to go, then the iretq frame Xen built. */
+struct xen_upcall_frame {
+    unsigned long r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+    unsigned long rflags, target;
+    unsigned long rip, cs, interrupted_rflags, rsp, ss;
 };
 
 #define RED_ZONE 128
@@ -133,6 +172,135 @@ void previrt_xen_shutdown(struct previrt_xen *xen, unsigned int reason)
     previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_SHUTDOWN, (unsigned long)&arg, 0, 0);
 }
 
+/* --- events: the timer's event channel and the upcall --- */
+
+static volatile unsigned char *vcpu(struct previrt_xen *xen, unsigned int field) { return xen->shared_info + field; }
+static unsigned long *event_words(struct previrt_xen *xen, unsigned int offset) { return (unsigned long *)(xen->shared_info + offset); }
+
+void previrt_xen_upcall(void);
+void previrt_xen_upcall_return(void);
+
+/* Binds VIRQ_TIMER to an event channel, enters upcalls at previrt_xen_upcall, and stops Xen's default
+ * periodic timer: the guest's virtual PIT starts timers. */
+static int events_init(struct previrt_xen *xen)
+{
+    struct {
+        unsigned int virq, vcpu, port;
+    } bind = {VIRQ_TIMER, 0, 0};
+    struct {
+        unsigned short type, flags;
+        unsigned long address;
+    } callback = {CALLBACKTYPE_EVENT, 0, (unsigned long)previrt_xen_upcall};
+    xen->pic_imr = 0xff;
+    xen->upcalls = xen->interrupts = 0;
+    if (previrt_xen_hypercall(xen, HYPERCALL_EVENT_CHANNEL_OP, EVTCHNOP_BIND_VIRQ, (unsigned long)&bind, 0, 0) < 0)
+        return -1;
+    xen->timer_port = bind.port;
+    __atomic_fetch_and(&event_words(xen, SHARED_EVTCHN_MASK)[bind.port / 64], ~(1ul << (bind.port % 64)), __ATOMIC_SEQ_CST);
+    if (previrt_xen_hypercall(xen, HYPERCALL_CALLBACK_OP, CALLBACKOP_REGISTER, (unsigned long)&callback, 0, 0) < 0)
+        return -1;
+    if (previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_STOP_PERIODIC_TIMER, 0, 0, 0) < 0)
+        return -1;
+    return 0;
+}
+
+/* Xen's system time now, in ns: the vcpu's time record extrapolated with the TSC. */
+static unsigned long system_time(struct previrt_xen *xen)
+{
+    volatile unsigned char *t = vcpu(xen, VCPU_TIME);
+    unsigned int version, mul, lo, hi;
+    unsigned long stamp, base, delta;
+    signed char shift;
+    do {
+        version = *(volatile unsigned int *)t;
+        asm volatile("" : : : "memory");
+        stamp = *(volatile unsigned long *)(t + 8);
+        base = *(volatile unsigned long *)(t + 16);
+        mul = *(volatile unsigned int *)(t + 24);
+        shift = *(volatile signed char *)(t + 28);
+        asm volatile(".byte 0x0f, 0x31" : "=a"(lo), "=d"(hi)); /* rdtsc */
+        asm volatile("" : : : "memory");
+    } while ((version & 1) || version != *(volatile unsigned int *)t);
+    delta = ((unsigned long)hi << 32 | lo) - stamp;
+    delta = shift < 0 ? delta >> -shift : delta << shift;
+    return base + (unsigned long)(((unsigned __int128)delta * mul) >> 32);
+}
+
+/* Takes the pending events; returns whether the timer's was among them. */
+static int take_events(struct previrt_xen *xen)
+{
+    unsigned long selector, words;
+    unsigned int w, bit;
+    int timer = 0;
+    *vcpu(xen, VCPU_UPCALL_PENDING) = 0;
+    selector = __atomic_exchange_n((unsigned long *)vcpu(xen, VCPU_PENDING_SEL), 0ul, __ATOMIC_SEQ_CST);
+    while (selector) {
+        w = (unsigned int)__builtin_ctzl(selector);
+        selector &= selector - 1;
+        words = event_words(xen, SHARED_EVTCHN_PENDING)[w] & ~event_words(xen, SHARED_EVTCHN_MASK)[w];
+        while (words) {
+            bit = (unsigned int)__builtin_ctzl(words);
+            words &= words - 1;
+            __atomic_fetch_and(&event_words(xen, SHARED_EVTCHN_PENDING)[w], ~(1ul << bit), __ATOMIC_SEQ_CST);
+            if (w * 64 + bit == xen->timer_port)
+                timer = 1;
+        }
+    }
+    return timer;
+}
+
+static int timer_event_pending(struct previrt_xen *xen)
+{
+    return (event_words(xen, SHARED_EVTCHN_PENDING)[xen->timer_port / 64] >> (xen->timer_port % 64)) & 1;
+}
+
+/* The handler of the virtual PIC's IRQ 0 in the virtual IDT, or 0. */
+static unsigned long timer_handler(struct previrt_xen *xen)
+{
+    unsigned int vector = xen->pic_base;
+    const unsigned char *gate = (const unsigned char *)xen->idt_base + vector * 16ul;
+    if ((xen->pic_imr & 1) || !xen->idt_base || vector * 16u + 15 > xen->idt_limit || !(gate[5] & 0x80))
+        return 0;
+    return (unsigned long)gate[0] | (unsigned long)gate[1] << 8 | (unsigned long)gate[6] << 16 | (unsigned long)gate[7] << 24
+        | (unsigned long)*(const unsigned int *)(gate + 8) << 32;
+}
+
+/* Called by previrt_xen_upcall with events masked: a timer event becomes a virtual interrupt through
+ * the guest's IDT (the guest's handler is entered on Xen's iretq frame, events still masked as an
+ * interrupt gate leaves IF clear); otherwise the upcall returns, unmasking as the interrupted code was. */
+void previrt_xen_event(struct xen_upcall_frame *f);
+void previrt_xen_event(struct xen_upcall_frame *f)
+{
+    struct previrt_xen *xen = active;
+    unsigned long handler;
+    xen->upcalls++;
+    for (;;) {
+        if (take_events(xen) && (handler = timer_handler(xen)) != 0) {
+            xen->interrupts++;
+            f->target = handler;
+            return;
+        }
+        f->target = (unsigned long)previrt_xen_upcall_return;
+        if (!(f->interrupted_rflags & IF))
+            return;
+        *vcpu(xen, VCPU_UPCALL_MASK) = 0;
+        asm volatile("" : : : "memory");
+        if (!*vcpu(xen, VCPU_UPCALL_PENDING))
+            return;
+        *vcpu(xen, VCPU_UPCALL_MASK) = 1;
+    }
+}
+
+/* Sets the virtual IF; unmasking with an event pending has it delivered now, through a hypercall
+ * (Xen delivers pending events on the way back to the guest). */
+static void set_virtual_if(struct previrt_xen *xen, int enabled)
+{
+    *vcpu(xen, VCPU_UPCALL_MASK) = (unsigned char)!enabled;
+    asm volatile("" : : : "memory");
+    if (enabled && *vcpu(xen, VCPU_UPCALL_PENDING))
+        previrt_xen_hypercall(xen, HYPERCALL_XEN_VERSION, 0, 0, 0, 0);
+}
+
 int previrt_xen_init(struct previrt_xen *xen)
 {
     const struct xen_start_info *si = xen->start_info;
@@ -151,7 +319,7 @@ int previrt_xen_init(struct previrt_xen *xen)
         return -1;
     if (previrt_xen_hypercall(xen, HYPERCALL_PHYSDEV_OP, PHYSDEVOP_SET_IOPL, (unsigned long)&iopl, 0, 0) < 0)
         return -1;
-    return 0;
+    return events_init(xen);
 }
 
 /* --- the entry from the stubs --- */
@@ -174,6 +342,29 @@ asm(".text\n"
     "  ret\n");
 void previrt_xen_entry(void);
 void previrt_xen_emulate(struct xen_frame *f);
+
+/* Xen enters an event upcall with %rcx and %r11 pushed above an iretq frame. The registers are saved
+ * around previrt_xen_event, which chooses where to go (`ret` pops it): a virtual interrupt's handler,
+ * entered on the iretq frame, or previrt_xen_upcall_return. iretq as bytes, as pushfq and popfq. */
+asm(".text\n"
+    ".p2align 4\n"
+    "previrt_xen_upcall:\n"
+    "  popq %rcx\n  popq %r11\n"
+    "  pushq $0\n"
+    "  .byte 0x9c\n"
+    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n"
+    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, %rdi\n"
+    "  movq %rsp, %rbx\n"
+    "  andq $-16, %rsp\n"
+    "  call previrt_xen_event\n"
+    "  movq %rbx, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n"
+    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n"
+    "  .byte 0x9d\n"
+    "  ret\n"
+    "previrt_xen_upcall_return:\n"
+    "  .byte 0x48, 0xcf\n" /* iretq */);
 
 /* The guest's %rsp at the site (after a pushf the stub ran natively). */
 static unsigned long *guest_stack(struct xen_frame *f) { return (unsigned long *)((unsigned char *)(&f->index + 1) + RED_ZONE); }
@@ -214,19 +405,104 @@ static unsigned long effective_address(struct xen_frame *f, const struct previrt
         ea = *reg(f, rm | rex_b << 3);
     }
     if (mod == 1)
-        ea += (unsigned long)(long)(signed char)s->insn[d->disp_offset];
+        ea += (unsigned long)(long)(signed char)s->bytes[d->disp_offset];
     else if (disp32)
-        ea += (unsigned long)read32(s->insn + d->disp_offset);
+        ea += (unsigned long)read32(s->bytes + d->disp_offset);
     return d->addrsize_prefix ? ea & 0xffffffffu : ea;
 }
 
 /* --- port I/O --- */
 
-static unsigned long port_in(unsigned int port, unsigned int size)
+/* The virtual 8254's channel 0 starts a Xen timer: one-shot in mode 0, periodic otherwise. */
+static void pit_start(struct previrt_xen *xen, unsigned int count)
+{
+    unsigned long ns = (count ? count : 65536ul) * 1000000000ul / PIT_HZ;
+    if (xen->pit_mode == 0) {
+        struct {
+            unsigned long timeout;
+            unsigned int flags;
+        } shot = {system_time(xen) + ns, 0};
+        previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_SET_SINGLESHOT_TIMER, 0, (unsigned long)&shot, 0);
+    } else {
+        unsigned long period = ns < 1000000 ? 1000000 : ns; /* Xen's shortest period: 1 ms */
+        previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_SET_PERIODIC_TIMER, 0, (unsigned long)&period, 0);
+    }
+}
+
+/* Writes to the virtual 8259A and 8254; returns 0 for other ports. */
+static int device_out(struct previrt_xen *xen, unsigned int port, unsigned char v)
+{
+    switch (port) {
+    case PIC_MASTER:
+        if (v & 0x10) { /* ICW1: ICW2, ICW3 and maybe ICW4 follow */
+            xen->pic_init_step = 1;
+            xen->pic_icw4 = v & 1;
+        } else if ((v & 0x18) == 0x08) { /* OCW3: which register reads return */
+            xen->pic_read_isr = v & 1;
+        } /* OCW2 (EOI): nothing in service is modelled */
+        return 1;
+    case PIC_MASTER + 1:
+        if (xen->pic_init_step == 1) {
+            xen->pic_base = v & 0xf8;
+            xen->pic_init_step = 2;
+        } else if (xen->pic_init_step == 2) {
+            xen->pic_init_step = xen->pic_icw4 ? 3 : 0;
+        } else if (xen->pic_init_step == 3) {
+            xen->pic_init_step = 0;
+        } else {
+            if ((v & 1) && !(xen->pic_imr & 1)) /* IRQ 0 masked: no more periodic ticks */
+                previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_STOP_PERIODIC_TIMER, 0, 0, 0);
+            xen->pic_imr = v;
+        }
+        return 1;
+    case PIC_SLAVE:
+    case PIC_SLAVE + 1:
+        return 1;
+    case PIT_CONTROL:
+        if ((v >> 6) == 0) { /* channel 0; only the low-then-high access is modelled */
+            xen->pit_mode = (v >> 1) & 7;
+            xen->pit_low_next = ((v >> 4) & 3) == 3;
+        }
+        return 1;
+    case PIT_CHANNEL0:
+        if (xen->pit_low_next == 1) {
+            xen->pit_low = v;
+            xen->pit_low_next = 2;
+        } else if (xen->pit_low_next == 2) {
+            xen->pit_low_next = 0;
+            pit_start(xen, xen->pit_low | (unsigned int)v << 8);
+        }
+        return 1;
+    case PIT_CHANNEL0 + 1:
+    case PIT_CHANNEL0 + 2:
+        return 1;
+    }
+    return 0;
+}
+
+/* Reads of the virtual devices: 1 and *v set for theirs, 0 for other ports. */
+static int device_in(struct previrt_xen *xen, unsigned int port, unsigned long *v)
+{
+    if (port >= COM1 && port < COM1 + 8)
+        *v = port == COM1 + 5 ? 0x60 : 0; /* line status: transmitter empty */
+    else if (port == PIC_MASTER) /* IRR: the timer's event is pending (ISR: nothing in service) */
+        *v = xen->pic_read_isr ? 0 : (unsigned long)timer_event_pending(xen);
+    else if (port == PIC_MASTER + 1)
+        *v = xen->pic_imr;
+    else if (port == PIC_SLAVE || port == PIC_SLAVE + 1)
+        *v = port == PIC_SLAVE ? 0 : 0xff;
+    else if (port >= PIT_CHANNEL0 && port <= PIT_CONTROL)
+        *v = 0;
+    else
+        return 0;
+    return 1;
+}
+
+static unsigned long port_in(struct previrt_xen *xen, unsigned int port, unsigned int size)
 {
     unsigned long v = 0;
-    if (port >= COM1 && port < COM1 + 8)
-        return port == COM1 + 5 ? 0x60 : 0; /* line status: transmitter empty */
+    if (device_in(xen, port, &v))
+        return v;
     if (size == 1)
         asm volatile(".byte 0xec" : "=a"(v) : "d"(port), "0"(0ul)); /* inb %dx,%al */
     else if (size == 2)
@@ -244,7 +520,7 @@ static void port_out(struct previrt_xen *xen, unsigned int port, unsigned int si
             console_flush(xen);
         return;
     }
-    if (port > COM1 && port < COM1 + 8)
+    if ((port > COM1 && port < COM1 + 8) || (size == 1 && device_out(xen, port, (unsigned char)v)))
         return;
     if (size == 1)
         asm volatile(".byte 0xee" : : "a"(v), "d"(port)); /* outb %al,%dx */
@@ -258,13 +534,13 @@ static void in_out(struct previrt_xen *xen, struct xen_frame *f, const struct pr
 {
     const struct previrt_insn *d = &s->decoded;
     unsigned int size = (d->opcode & 1) == 0 ? 1 : d->opsize_prefix ? 2 : 4;
-    unsigned int port = (d->opcode & 8) ? (unsigned int)(f->rdx & 0xffff) : s->insn[d->imm_offset];
+    unsigned int port = (d->opcode & 8) ? (unsigned int)(f->rdx & 0xffff) : s->bytes[d->imm_offset];
     unsigned long v;
     if (d->kind == PREVIRT_KIND_OUT) {
         port_out(xen, port, size, f->rax);
         return;
     }
-    v = port_in(port, size);
+    v = port_in(xen, port, size);
     if (size == 4)
         f->rax = v & 0xffffffffu;
     else if (size == 2)
@@ -274,13 +550,6 @@ static void in_out(struct previrt_xen *xen, struct xen_frame *f, const struct pr
 }
 
 /* --- the handlers --- */
-
-static volatile unsigned char *vcpu(struct previrt_xen *xen, unsigned int field) { return xen->shared_info + field; }
-
-static void set_virtual_if(struct previrt_xen *xen, int enabled)
-{
-    *vcpu(xen, VCPU_UPCALL_MASK) = (unsigned char)!enabled;
-}
 
 static void control_register(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
 {
@@ -295,12 +564,51 @@ static void control_register(struct previrt_xen *xen, struct xen_frame *f, const
         xen->cr3 = *r & ~0xffful;
 }
 
+/* lidt: keeps the virtual IDT (virtual interrupts are delivered through it) and gives Xen a trap table
+ * with its present gates, for exceptions and software interrupts. */
+static void load_idt(struct previrt_xen *xen, const unsigned char *pointer)
+{
+    static struct trap_info table[257];
+    unsigned int i, n = 0;
+    xen->idt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
+    xen->idt_base = *(const unsigned long *)(pointer + 2);
+    for (i = 0; i < 256 && i * 16 + 15 <= xen->idt_limit; i++) {
+        const unsigned char *gate = (const unsigned char *)xen->idt_base + i * 16;
+        if (!(gate[5] & 0x80))
+            continue;
+        table[n].vector = (unsigned char)i;
+        table[n].flags = (unsigned char)(((gate[5] >> 5) & 3) | ((gate[5] & 0xf) == 0xe ? 4 : 0));
+        table[n].cs = FLAT_KERNEL_CS;
+        table[n].address = (unsigned long)gate[0] | (unsigned long)gate[1] << 8 | (unsigned long)gate[6] << 16
+            | (unsigned long)gate[7] << 24 | (unsigned long)*(const unsigned int *)(gate + 8) << 32;
+        n++;
+    }
+    table[n].address = 0;
+    table[n].vector = table[n].flags = 0;
+    table[n].cs = 0;
+    previrt_xen_hypercall(xen, HYPERCALL_SET_TRAP_TABLE, (unsigned long)table, 0, 0, 0);
+}
+
+/* iretq (the stub runs it natively next, in ring 3): ring-0 selectors become Xen's flat ones, and the
+ * popped IF becomes the virtual IF. */
+static void interrupt_return(struct previrt_xen *xen, unsigned long *frame)
+{
+    if ((frame[1] & 3) == 0)
+        frame[1] = FLAT_KERNEL_CS;
+    if ((frame[4] & 3) == 0)
+        frame[4] = FLAT_KERNEL_SS;
+    set_virtual_if(xen, (frame[2] & IF) != 0);
+}
+
 void previrt_xen_emulate(struct xen_frame *f)
 {
     struct previrt_xen *xen = active;
     const struct previrt_xen_site *s = &xen->sites[f->index];
     unsigned long *top = guest_stack(f);
     switch (s->decoded.kind) {
+    case PREVIRT_KIND_HLT: previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_BLOCK, 0, 0, 0); break;
+    case PREVIRT_KIND_LIDT: load_idt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;
     case PREVIRT_KIND_STI: set_virtual_if(xen, 1); break;
     case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
     case PREVIRT_KIND_POPF: set_virtual_if(xen, (*top & IF) != 0); break;
@@ -360,8 +668,15 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
             return refuse(xen, name, " of a control register other than cr3 is not supported by the xen backend");
         break;
     case PREVIRT_KIND_INVLPG:
+    case PREVIRT_KIND_LIDT:
         if (d->segment == 0x64 || d->segment == 0x65)
             return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
+        break;
+    case PREVIRT_KIND_HLT:
+        break;
+    case PREVIRT_KIND_IRET:
+        if (!(d->rex & 8))
+            return refuse(xen, name, " without REX.W (not iretq) is not supported by the xen backend");
         break;
     default:
         return refuse(xen, name, " is not supported by the xen backend");
@@ -395,6 +710,8 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
     unsigned int n = 0, i, kind = site->decoded.kind;
 
     xen->sites[site->index].insn = site->insn;
+    for (i = 0; i < site->decoded.length; i++)
+        xen->sites[site->index].bytes[i] = site->insn[i];
     xen->sites[site->index].decoded = site->decoded;
     if (kind == PREVIRT_KIND_CLI) {
         /* movb $1, evtchn_upcall_mask(%rip) */
@@ -406,6 +723,9 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
     } else if (kind == PREVIRT_KIND_CPUID) {
         for (i = 0; i < sizeof xen_cpuid; i++)
             stub[n++] = xen_cpuid[i];
+    } else if (kind == PREVIRT_KIND_STI && site->start + site->length < xen->text_end && site->start[site->length] == 0xf4) {
+        /* sti; hlt: the hlt's SCHEDOP_block unmasks and waits atomically, as the interrupt shadow makes
+         * sti; hlt atomic; unmasking here could take the wakeup before the block. */
     } else {
         if (kind == PREVIRT_KIND_PUSHF)
             stub[n++] = 0x9c;
@@ -420,7 +740,12 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
         if (kind == PREVIRT_KIND_POPF)
             stub[n++] = 0x9d;
     }
-    n = put_rel32(stub, n, 0xe9, site->start + site->length);
+    if (kind == PREVIRT_KIND_IRET) { /* iretq, natively: it does not come back */
+        stub[n++] = 0x48;
+        stub[n++] = 0xcf;
+    } else {
+        n = put_rel32(stub, n, 0xe9, site->start + site->length);
+    }
     xen->stub_used += n;
     xen->patched[kind]++;
 

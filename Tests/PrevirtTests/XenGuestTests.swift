@@ -12,6 +12,8 @@ enum Guest64 {
     static let transcript = """
         previrt demo64 guest
         interrupt flag (cli, sti, pushf, popf): ok
+        halt (sti; hlt, woken by the timer interrupt through the IDT; iretq): ok
+        pending interrupt (requested while disabled, delivered at sti): ok
         page-table base (mov from and to cr3): ok
         processor identification (cpuid): ok
         tlb and caches (invlpg, wbinvd): ok
@@ -20,7 +22,8 @@ enum Guest64 {
 
         """
     /// The kinds the checks exercise; each must run at least once under the trace backend.
-    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg", "wbinvd", "in", "out"]
+    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lidt", "iret", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
+                                 "wbinvd", "in", "out"]
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
     static func build() throws -> String {
@@ -139,12 +142,29 @@ struct XenGuestTests {
         #expect(reported == perKind)
         for kind in Guest64.exercisedKinds { #expect(reported[kind, default: 0] > 0, "\(kind) not patched") }
 
-        // The hypercalls the backend made by the end of the transcript: the shared info mapping and
-        // I/O privilege at boot, one mmuext_op each for the cr3 write, invlpg and wbinvd, and one
-        // console_io per transcript line (COM1 output goes to Xen's console line by line).
+        // The hypercalls the backend made by the end of the transcript: at boot the shared info mapping,
+        // I/O privilege, the timer's event channel, the upcall and stopping Xen's periodic timer; then
+        // the trap table (lidt), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
+        // console_io per transcript line (COM1 goes to Xen's console line by line), timers the
+        // virtual 8254 started and stopped, SCHEDOP_block for hlt, and the hypercall that has Xen
+        // deliver the event pending at sti.
+        let calls = try #require(counts.first { $0.hasPrefix("xen: hypercalls: ") })
+        let made = Dictionary(uniqueKeysWithValues: calls.dropFirst("xen: hypercalls: ".count).split(separator: ",").map {
+            let words = $0.split(separator: " ")
+            return (String(words[0]), Int(words[1]) ?? -1)
+        })
         let lines = Guest64.transcript.split(separator: "\n").count
-        #expect(counts.contains("xen: hypercalls: update_va_mapping 1, console_io \(lines), mmuext_op 3, physdev_op 1"), "\(counts)")
+        for (call, count) in ["update_va_mapping": 1, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1, "set_trap_table": 1,
+                              "mmuext_op": 3, "console_io": lines] {
+            #expect(made[call] == count, "\(call): \(calls)")
+        }
+        #expect(made["vcpu_op", default: 0] >= 4, "\(calls)")     // stop periodic, start periodic, stop, one-shot
+        #expect(made["sched_op", default: 0] >= 1, "\(calls)")    // SCHEDOP_block
+        #expect(made["xen_version", default: 0] >= 1, "\(calls)") // the pending event delivered at sti
         #expect(counts.contains("xen: failed hypercalls: 0"))
+        // Virtual interrupts: at least the hlt's wakeup and the one delivered at sti.
+        let events = try #require(counts.first { $0.hasPrefix("xen: events: ") }).split(separator: " ")
+        #expect(events.count == 7 && Int(events[4]) ?? 0 >= 2 && Int(events[2]) ?? 0 >= Int(events[4]) ?? 0, "\(events)")
 
         // The very file QEMU boots bare: nothing was rewritten on disk.
         #expect(try Data(contentsOf: URL(fileURLWithPath: kernel)) == before)

@@ -161,7 +161,8 @@ void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
 
 /* One patched site, as the xen backend's handlers see it. */
 struct previrt_xen_site {
-    const unsigned char *insn;
+    const unsigned char *insn;     /* where it was (RIP-relative operands count from its end) */
+    unsigned char bytes[15];       /* what it was: the site now holds a jump */
     struct previrt_insn decoded;
 };
 
@@ -174,6 +175,7 @@ struct previrt_xen {
     unsigned char *hypercall_page; /* the page the XEN_ELFNOTE_HYPERCALL_PAGE note names */
     unsigned char *shared_info;    /* a page-aligned, mapped 4 KiB page; replaced by Xen's shared info */
     unsigned long virt_base;       /* XEN_ELFNOTE_VIRT_BASE: virtual minus pseudo-physical */
+    const unsigned char *text_end; /* the end of the text (the backend looks one byte past a site) */
     unsigned char *stubs;
     unsigned long stub_size;
     struct previrt_xen_site *sites;
@@ -186,6 +188,13 @@ struct previrt_xen {
     unsigned long failed_hypercalls;
     unsigned long console_used;
     char console[128];             /* COM1 output, written to Xen's console line by line */
+    unsigned long idt_base;        /* the virtual IDT (lidt), where virtual interrupts find their gate */
+    unsigned int idt_limit;
+    unsigned int timer_port;       /* the event channel VIRQ_TIMER is bound to */
+    unsigned char pic_base, pic_imr, pic_init_step, pic_icw4, pic_read_isr; /* the virtual 8259A (master) */
+    unsigned char pit_mode, pit_low_next, pit_low;                           /* the virtual 8254, channel 0 */
+    unsigned long upcalls;         /* event upcalls Xen made */
+    unsigned long interrupts;      /* virtual interrupts delivered through the virtual IDT */
     char why[96];                  /* a refusal's reason */
 };
 
