@@ -274,6 +274,9 @@ void previrt_xen_event(struct xen_upcall_frame *f)
     struct previrt_xen *xen = active;
     unsigned long handler;
     xen->upcalls++;
+    /* Xen shows the guest kernel's CS with RPL 0; a native iretq in ring 3 needs RPL 3. */
+    if ((f->cs & 3) == 0)
+        f->cs = FLAT_KERNEL_CS;
     for (;;) {
         if (take_events(xen) && (handler = timer_handler(xen)) != 0) {
             xen->interrupts++;
