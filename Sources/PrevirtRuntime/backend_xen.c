@@ -226,6 +226,8 @@ static unsigned long system_time(struct previrt_xen *xen)
     return base + (unsigned long)(((unsigned __int128)delta * mul) >> 32);
 }
 
+unsigned long previrt_xen_time_ns(struct previrt_xen *xen) { return system_time(xen); }
+
 /* Takes the pending events; returns whether the timer's was among them. */
 static int take_events(struct previrt_xen *xen)
 {

@@ -206,6 +206,8 @@ long previrt_xen_hypercall(struct previrt_xen *xen, unsigned int op, unsigned lo
                            unsigned long a4);
 /* Writes to Xen's console (console_io), flushing COM1 output kept so far first. */
 void previrt_xen_console_write(struct previrt_xen *xen, const char *s, unsigned long n);
+/* Xen's system time in ns (the vcpu's time record, extrapolated with the TSC). */
+unsigned long previrt_xen_time_ns(struct previrt_xen *xen);
 /* Flushes the console and ends the domain: sched_op(SCHEDOP_shutdown, reason). */
 void previrt_xen_shutdown(struct previrt_xen *xen, unsigned int reason);
 
