@@ -4,27 +4,37 @@
  *
  *   cli            stub: movb $1, evtchn_upcall_mask(%rip); jmp back
  *   cpuid          stub: ud2; .ascii "xen"; cpuid; jmp back      (Xen's forced-emulation prefix)
+ *   sti before hlt stub: jmp back                                  (the hlt unmasks, atomically)
  *   everything else, stub: lea -128(%rsp),%rsp; push $index; call previrt_xen_entry;
  *                          lea 136(%rsp),%rsp; jmp back
- *                  (pushf runs natively before it, popf after it, so the stack moves as theirs does)
+ *                  (pushf runs natively before the call, popf and iretq after it)
  *
  * previrt_xen_entry saves every register and the flags in a frame on the stack, below the guest's red
  * zone, and calls previrt_xen_emulate, which does what the site's instruction would do on the frame:
  *
- *   sti, popf      clear or set vcpu_info.evtchn_upcall_mask (the virtual IF)
+ *   sti, popf      clear or set vcpu_info.evtchn_upcall_mask (the virtual IF); unmasking with an
+ *                  event pending has Xen deliver it (any hypercall's return does)
  *   pushf          the pushed flags' IF is !evtchn_upcall_mask
+ *   hlt            sched_op(SCHEDOP_block): unmask events and wait, atomically
  *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR, the machine frame of the new top-level table)
  *   mov from cr3   the pseudo-physical value the guest last wrote (Xen would show a machine address)
  *   invlpg         mmuext_op(MMUEXT_INVLPG_LOCAL, the effective address)
  *   wbinvd         mmuext_op(MMUEXT_FLUSH_CACHE)
- *   in, out        COM1 (0x3f8-0x3ff) is a device of the backend: THR bytes go to Xen's console
- *                  (console_io), the line status says "transmitter empty"; other ports run natively,
- *                  which Xen emulates once physdev_op(PHYSDEVOP_set_iopl) gave the domain I/O privilege
+ *   lidt           the virtual IDT, and its present gates as Xen's trap table (set_trap_table)
+ *   iretq          Xen's flat selectors for ring-0 ones, the popped IF as the virtual IF
+ *   in, out        the backend's devices: COM1 (THR bytes go to Xen's console, console_io), the
+ *                  8259A and the 8254's channel 0 (Xen's one-shot timer, VIRQ_TIMER on an event
+ *                  channel); other ports run natively, which Xen emulates once
+ *                  physdev_op(PHYSDEVOP_set_iopl) gave the domain I/O privilege
+ *
+ * Timer events come through the upcall Xen enters (callback_op): they become interrupts through the
+ * guest's IDT gate for IRQ 0 of the virtual 8259A.
  *
  * Every other kind, and forms the handlers do not model (a control register other than cr3, 16-bit
- * pushf/popf, 16-bit code, segment overrides in invlpg), is refused by name before anything is patched.
- * It builds for x86_64 only (on i386 the file is empty). The backend's own code contains no sensitive instruction the macro sets would annotate: those it
- * runs itself are written as .byte.
+ * pushf/popf, iret without REX.W, 16- and 32-bit code, fs/gs overrides), is refused by name before
+ * anything is patched. The file builds for x86_64 only (on i386 it is empty), and with -mno-red-zone
+ * (Xen pushes event frames right below the interrupted %rsp). Its own code contains no sensitive
+ * instruction the macro sets would annotate: those it runs itself are written as .byte.
  *
  * The constants below are Xen's public PV ABI (xen/include/public), defined here from its documentation.
  *
@@ -52,9 +62,9 @@
 #define CONSOLEIO_WRITE 0
 #define SCHEDOP_BLOCK 1
 #define SCHEDOP_SHUTDOWN 2
-#define VCPUOP_SET_PERIODIC_TIMER 6
 #define VCPUOP_STOP_PERIODIC_TIMER 7
 #define VCPUOP_SET_SINGLESHOT_TIMER 8
+#define VCPUOP_STOP_SINGLESHOT_TIMER 9
 #define EVTCHNOP_BIND_VIRQ 1
 #define VIRQ_TIMER 0
 #define CALLBACKOP_REGISTER 0
@@ -192,6 +202,7 @@ static int events_init(struct previrt_xen *xen)
         unsigned long address;
     } callback = {CALLBACKTYPE_EVENT, 0, (unsigned long)previrt_xen_upcall};
     xen->pic_imr = 0xff;
+    xen->pit_period = 0;
     xen->upcalls = xen->interrupts = 0;
     if (previrt_xen_hypercall(xen, HYPERCALL_EVENT_CHANNEL_OP, EVTCHNOP_BIND_VIRQ, (unsigned long)&bind, 0, 0) < 0)
         return -1;
@@ -228,6 +239,16 @@ static unsigned long system_time(struct previrt_xen *xen)
 
 unsigned long previrt_xen_time_ns(struct previrt_xen *xen) { return system_time(xen); }
 
+/* Xen's one-shot timer, `ns` from now. */
+static void one_shot(struct previrt_xen *xen, unsigned long ns)
+{
+    struct {
+        unsigned long timeout;
+        unsigned int flags;
+    } shot = {system_time(xen) + ns, 0};
+    previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_SET_SINGLESHOT_TIMER, 0, (unsigned long)&shot, 0);
+}
+
 /* Takes the pending events; returns whether the timer's was among them. */
 static int take_events(struct previrt_xen *xen)
 {
@@ -244,8 +265,11 @@ static int take_events(struct previrt_xen *xen)
             bit = (unsigned int)__builtin_ctzl(words);
             words &= words - 1;
             __atomic_fetch_and(&event_words(xen, SHARED_EVTCHN_PENDING)[w], ~(1ul << bit), __ATOMIC_SEQ_CST);
-            if (w * 64 + bit == xen->timer_port)
+            if (w * 64 + bit == xen->timer_port) {
                 timer = 1;
+                if (xen->pit_period)
+                    one_shot(xen, xen->pit_period);
+            }
         }
     }
     return timer;
@@ -418,20 +442,19 @@ static unsigned long effective_address(struct xen_frame *f, const struct previrt
 
 /* --- port I/O --- */
 
-/* The virtual 8254's channel 0 starts a Xen timer: one-shot in mode 0, periodic otherwise. */
+/* The virtual 8254's channel 0 starts Xen's one-shot timer; in a periodic mode each tick re-arms it.
+ * (Not Xen's periodic timer: Xen stops it while the vCPU is blocked, so it could not end a hlt.) */
 static void pit_start(struct previrt_xen *xen, unsigned int count)
 {
     unsigned long ns = (count ? count : 65536ul) * 1000000000ul / PIT_HZ;
-    if (xen->pit_mode == 0) {
-        struct {
-            unsigned long timeout;
-            unsigned int flags;
-        } shot = {system_time(xen) + ns, 0};
-        previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_SET_SINGLESHOT_TIMER, 0, (unsigned long)&shot, 0);
-    } else {
-        unsigned long period = ns < 1000000 ? 1000000 : ns; /* Xen's shortest period: 1 ms */
-        previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_SET_PERIODIC_TIMER, 0, (unsigned long)&period, 0);
-    }
+    xen->pit_period = xen->pit_mode == 0 ? 0 : ns;
+    one_shot(xen, ns);
+}
+
+static void pit_stop(struct previrt_xen *xen)
+{
+    xen->pit_period = 0;
+    previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_STOP_SINGLESHOT_TIMER, 0, 0, 0);
 }
 
 /* Writes to the virtual 8259A and 8254; returns 0 for other ports. */
@@ -455,8 +478,8 @@ static int device_out(struct previrt_xen *xen, unsigned int port, unsigned char 
         } else if (xen->pic_init_step == 3) {
             xen->pic_init_step = 0;
         } else {
-            if ((v & 1) && !(xen->pic_imr & 1)) /* IRQ 0 masked: no more periodic ticks */
-                previrt_xen_hypercall(xen, HYPERCALL_VCPU_OP, VCPUOP_STOP_PERIODIC_TIMER, 0, 0, 0);
+            if ((v & 1) && !(xen->pic_imr & 1) && xen->pit_period) /* IRQ 0 masked: no more ticks */
+                pit_stop(xen);
             xen->pic_imr = v;
         }
         return 1;
