@@ -49,6 +49,21 @@ static void interrupt_flag(void)
     check("interrupt flag (cli, sti, pushf, popf)", ok);
 }
 
+/* --- the interrupt descriptor table --- */
+
+static void descriptor_table(void)
+{
+    struct {
+        unsigned short limit;
+        unsigned long base;
+    } __attribute__((packed)) loaded;
+    unsigned long base;
+    unsigned short limit;
+    timer_idt(&base, &limit);
+    asm volatile("sidt %0" : "=m"(loaded));
+    check("interrupt descriptor table (lidt, sidt)", loaded.base == base && loaded.limit == limit);
+}
+
 /* --- interrupts: hlt, and sti with an interrupt pending --- */
 
 /* A periodic timer wakes the hlt; sti; hlt is atomic (the interrupt shadow), so no tick is lost
@@ -87,6 +102,31 @@ static void page_table_base(void)
     asm volatile("movq %0,%%cr3" : : "r"(before) : "memory");
     asm volatile("movq %%cr3,%0" : "=r"(after));
     check("page-table base (mov from and to cr3)", before == after && (before & 0xfff) == 0 && probe == 0x5a5a);
+}
+
+/* --- the FPU's task-switched flag --- */
+
+#define CR0_PE 0x1ul
+#define CR0_TS 0x8ul
+#define CR0_PG 0x80000000ul
+
+static unsigned long cr0(void)
+{
+    unsigned long v;
+    asm volatile("movq %%cr0,%0" : "=r"(v));
+    return v;
+}
+
+/* The guest uses no FPU or SSE register, so TS set does no harm while the check runs. */
+static void task_switched(void)
+{
+    unsigned long before = cr0(), set, cleared;
+    asm volatile("movq %0,%%cr0" : : "r"(before | CR0_TS) : "memory");
+    set = cr0();
+    asm volatile("clts" : : : "memory");
+    cleared = cr0();
+    check("fpu task switch (mov to and from cr0, clts)",
+          (before & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG) && (set & CR0_TS) && !(cleared & CR0_TS));
 }
 
 /* --- identification --- */
@@ -134,9 +174,11 @@ int run_checks(int under_xen)
     pic_mask_all();
     interrupt_flag();
     timer_setup();
+    descriptor_table();
     halt();
     pending_interrupt();
     page_table_base();
+    task_switched();
     identification(under_xen);
     caches();
     port_io();

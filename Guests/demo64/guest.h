@@ -26,6 +26,7 @@ void debug_exit(unsigned char value);
 /* timer.c: the 8254's channel 0 on IRQ 0 of the 8259A, vector 0x20 of the IDT. */
 extern volatile unsigned int timer_ticks;
 void timer_setup(void);
+void timer_idt(unsigned long *base, unsigned short *limit); /* the IDT timer_setup loaded */
 void timer_start(int periodic, unsigned int count);
 void timer_stop(void);
 int timer_pending(void);

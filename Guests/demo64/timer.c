@@ -43,6 +43,12 @@ void timer_setup(void)
     outb(0x21, 0xff);
 }
 
+void timer_idt(unsigned long *base, unsigned short *limit)
+{
+    *base = (unsigned long)idt;
+    *limit = sizeof idt - 1;
+}
+
 /* Starts channel 0 with `count` ticks of 1.193182 MHz and unmasks IRQ 0. */
 void timer_start(int periodic, unsigned int count)
 {

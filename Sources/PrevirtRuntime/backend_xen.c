@@ -18,6 +18,8 @@
  *   hlt            sched_op(SCHEDOP_block): unmask events and wait, atomically
  *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR, the machine frame of the new top-level table)
  *   mov from cr3   the pseudo-physical value the guest last wrote (Xen would show a machine address)
+ *   cr0, clts      CR0.TS through fpu_taskswitch; the rest of CR0 is Xen's
+ *   sidt           what lidt loaded (natively sidt shows Xen's IDT)
  *   invlpg         mmuext_op(MMUEXT_INVLPG_LOCAL, the effective address)
  *   wbinvd         mmuext_op(MMUEXT_FLUSH_CACHE)
  *   lidt           the virtual IDT, and its present gates as Xen's trap table (set_trap_table)
@@ -30,7 +32,7 @@
  * Timer events come through the upcall Xen enters (callback_op): they become interrupts through the
  * guest's IDT gate for IRQ 0 of the virtual 8259A.
  *
- * Every other kind, and forms the handlers do not model (a control register other than cr3, 16-bit
+ * Every other kind, and forms the handlers do not model (a control register other than cr0 and cr3, 16-bit
  * pushf/popf, iret without REX.W, 16- and 32-bit code, fs/gs overrides), is refused by name before
  * anything is patched. The file builds for x86_64 only (on i386 it is empty), and with -mno-red-zone
  * (Xen pushes event frames right below the interrupted %rsp). Its own code contains no sensitive
@@ -49,6 +51,7 @@
 
 /* Hypercall numbers. */
 #define HYPERCALL_SET_TRAP_TABLE 0
+#define HYPERCALL_FPU_TASKSWITCH 5
 #define HYPERCALL_UPDATE_VA_MAPPING 14
 #define HYPERCALL_XEN_VERSION 17
 #define HYPERCALL_CONSOLE_IO 18
@@ -135,6 +138,7 @@ struct xen_upcall_frame {
 
 #define RED_ZONE 128
 #define IF 0x200ul
+#define CR0_TS 8ul
 #define COM1 0x3f8
 
 static struct previrt_xen *active;
@@ -343,6 +347,7 @@ int previrt_xen_init(struct previrt_xen *xen)
     for (i = 0; i < 64; i++)
         xen->hypercalls[i] = 0;
     xen->cr3 = si->pt_base - xen->virt_base;
+    asm volatile(".byte 0x0f, 0x20, 0xc0" : "=a"(xen->cr0)); /* mov %cr0,%rax: Xen emulates the read */
     if (previrt_xen_hypercall(xen, HYPERCALL_UPDATE_VA_MAPPING, (unsigned long)xen->shared_info,
                               (si->shared_info & ~0xffful) | PTE_PRESENT_WRITABLE_ACCESSED_DIRTY, UVMF_INVLPG, 0) < 0)
         return -1;
@@ -579,17 +584,37 @@ static void in_out(struct previrt_xen *xen, struct xen_frame *f, const struct pr
 
 /* --- the handlers --- */
 
+/* CR0.TS is the virtual FPU switch (fpu_taskswitch); Xen keeps it per vCPU. */
+static void set_task_switched(struct previrt_xen *xen, unsigned long ts)
+{
+    if ((xen->cr0 & CR0_TS) != ts)
+        previrt_xen_hypercall(xen, HYPERCALL_FPU_TASKSWITCH, ts != 0, 0, 0, 0);
+    xen->cr0 = (xen->cr0 & ~CR0_TS) | ts;
+}
+
+/* mov to and from cr0 and cr3 (the only ones xen_check accepts). */
 static void control_register(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
 {
     const struct previrt_insn *d = &s->decoded;
-    unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
-    if (d->kind == PREVIRT_KIND_MOV_FROM_CR) {
-        *r = xen->cr3;
-        return;
-    }
     const struct xen_start_info *si = xen->start_info;
-    if (mmuext(xen, MMUEXT_NEW_BASEPTR, si->mfn_list[*r >> 12]) >= 0)
+    unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+    int cr3 = ((d->modrm >> 3) & 7) == 3;
+    if (d->kind == PREVIRT_KIND_MOV_FROM_CR)
+        *r = cr3 ? xen->cr3 : xen->cr0;
+    else if (!cr3)
+        set_task_switched(xen, *r & CR0_TS); /* other CR0 bits: Xen's, unchanged */
+    else if (mmuext(xen, MMUEXT_NEW_BASEPTR, si->mfn_list[*r >> 12]) >= 0)
         xen->cr3 = *r & ~0xffful;
+}
+
+/* sidt: what lidt loaded (natively sidt shows Xen's IDT). */
+static void store_idt(struct previrt_xen *xen, unsigned char *pointer)
+{
+    unsigned int i;
+    pointer[0] = (unsigned char)xen->idt_limit;
+    pointer[1] = (unsigned char)(xen->idt_limit >> 8);
+    for (i = 0; i < 8; i++)
+        pointer[2 + i] = (unsigned char)(xen->idt_base >> (8 * i));
 }
 
 /* lidt: keeps the virtual IDT (virtual interrupts are delivered through it) and gives Xen a trap table
@@ -636,6 +661,8 @@ void previrt_xen_emulate(struct xen_frame *f)
     switch (s->decoded.kind) {
     case PREVIRT_KIND_HLT: previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_BLOCK, 0, 0, 0); break;
     case PREVIRT_KIND_LIDT: load_idt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_SIDT: store_idt(xen, (unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_CLTS: set_task_switched(xen, 0); break;
     case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;
     case PREVIRT_KIND_STI: set_virtual_if(xen, 1); break;
     case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
@@ -692,15 +719,17 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         break;
     case PREVIRT_KIND_MOV_TO_CR:
     case PREVIRT_KIND_MOV_FROM_CR:
-        if (((d->modrm >> 3) & 7) != 3 || (d->rex & 4))
-            return refuse(xen, name, " of a control register other than cr3 is not supported by the xen backend");
+        if ((((d->modrm >> 3) & 7) != 3 && ((d->modrm >> 3) & 7) != 0) || (d->rex & 4))
+            return refuse(xen, name, " of a control register other than cr0 and cr3 is not supported by the xen backend");
         break;
     case PREVIRT_KIND_INVLPG:
     case PREVIRT_KIND_LIDT:
+    case PREVIRT_KIND_SIDT:
         if (d->segment == 0x64 || d->segment == 0x65)
             return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
         break;
     case PREVIRT_KIND_HLT:
+    case PREVIRT_KIND_CLTS:
         break;
     case PREVIRT_KIND_IRET:
         if (!(d->rex & 8))

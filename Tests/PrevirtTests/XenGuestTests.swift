@@ -12,9 +12,11 @@ enum Guest64 {
     static let transcript = """
         previrt demo64 guest
         interrupt flag (cli, sti, pushf, popf): ok
+        interrupt descriptor table (lidt, sidt): ok
         halt (sti; hlt, woken by the timer interrupt through the IDT; iretq): ok
         pending interrupt (requested while disabled, delivered at sti): ok
         page-table base (mov from and to cr3): ok
+        fpu task switch (mov to and from cr0, clts): ok
         processor identification (cpuid): ok
         tlb and caches (invlpg, wbinvd): ok
         port i/o (in, out: the COM1 line status): ok
@@ -22,7 +24,7 @@ enum Guest64 {
 
         """
     /// The kinds the checks exercise; each must run at least once under the trace backend.
-    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lidt", "iret", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
+    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lidt", "sidt", "clts", "iret", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
                                  "wbinvd", "in", "out"]
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
@@ -158,7 +160,8 @@ struct XenGuestTests {
                               "mmuext_op": 3, "console_io": lines] {
             #expect(made[call] == count, "\(call): \(calls)")
         }
-        #expect(made["vcpu_op", default: 0] >= 4, "\(calls)")     // stop periodic, start periodic, stop, one-shot
+        #expect(made["vcpu_op", default: 0] >= 4, "\(calls)")     // stop Xen's periodic timer, one-shots, a stop
+        #expect((1...2).contains(made["fpu_taskswitch", default: 0]), "\(calls)") // TS set by mov to cr0 (unless set), cleared by clts
         #expect(made["sched_op", default: 0] >= 1, "\(calls)")    // SCHEDOP_block
         #expect(made["xen_version", default: 0] >= 1, "\(calls)") // the pending event delivered at sti
         #expect(counts.contains("xen: failed hypercalls: 0"))
