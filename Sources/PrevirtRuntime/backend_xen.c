@@ -19,7 +19,9 @@
  *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR, the machine frame of the new top-level table)
  *   mov from cr3   the pseudo-physical value the guest last wrote (Xen would show a machine address)
  *   cr0, clts      CR0.TS through fpu_taskswitch; the rest of CR0 is Xen's
- *   sidt           what lidt loaded (natively sidt shows Xen's IDT)
+ *   sidt, sgdt     what lidt and lgdt loaded (natively they show Xen's tables)
+ *   lgdt           set_gdt with the table's machine frames, after mapping them read-only
+ *   mov ds, es     ring-0 selectors loaded with RPL 3, and read back with the RPL the guest gave
  *   invlpg         mmuext_op(MMUEXT_INVLPG_LOCAL, the effective address)
  *   wbinvd         mmuext_op(MMUEXT_FLUSH_CACHE)
  *   lidt           the virtual IDT, and its present gates as Xen's trap table (set_trap_table)
@@ -51,6 +53,7 @@
 
 /* Hypercall numbers. */
 #define HYPERCALL_SET_TRAP_TABLE 0
+#define HYPERCALL_SET_GDT 2
 #define HYPERCALL_FPU_TASKSWITCH 5
 #define HYPERCALL_UPDATE_VA_MAPPING 14
 #define HYPERCALL_XEN_VERSION 17
@@ -81,6 +84,8 @@
 #define UVMF_INVLPG 2
 #define DOMID_SELF 0x7ff0
 #define PTE_PRESENT_WRITABLE_ACCESSED_DIRTY 0x63ul
+#define PTE_PRESENT_ACCESSED 0x21ul
+#define XEN_SELECTORS 0xe000       /* selectors from here on are Xen's reserved GDT entries */
 
 /* The start_info page's layout (64-bit). */
 struct xen_start_info {
@@ -607,15 +612,71 @@ static void control_register(struct previrt_xen *xen, struct xen_frame *f, const
         xen->cr3 = *r & ~0xffful;
 }
 
-/* sidt: what lidt loaded (natively sidt shows Xen's IDT). */
-static void store_idt(struct previrt_xen *xen, unsigned char *pointer)
+/* lgdt: Xen takes the GDT's frames (set_gdt) once no writable mapping of them is left, and fixes up
+ * ring-0 descriptors to ring 3; sgdt shows what lgdt loaded. */
+static void load_gdt(struct previrt_xen *xen, const unsigned char *pointer)
+{
+    const struct xen_start_info *si = xen->start_info;
+    unsigned long frames[16], page, first, last;
+    unsigned int n = 0;
+    xen->gdt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
+    xen->gdt_base = *(const unsigned long *)(pointer + 2);
+    first = xen->gdt_base & ~0xffful;
+    last = (xen->gdt_base + xen->gdt_limit) & ~0xffful;
+    for (page = first; page <= last && n < 16; page += 4096) {
+        frames[n] = si->mfn_list[(page - xen->virt_base) >> 12];
+        previrt_xen_hypercall(xen, HYPERCALL_UPDATE_VA_MAPPING, page, frames[n] << 12 | PTE_PRESENT_ACCESSED, UVMF_INVLPG, 0);
+        n++;
+    }
+    previrt_xen_hypercall(xen, HYPERCALL_SET_GDT, (unsigned long)frames, (xen->gdt_limit + 1) / 8, 0, 0);
+}
+
+static void store_table(unsigned char *pointer, unsigned int limit, unsigned long base)
 {
     unsigned int i;
-    pointer[0] = (unsigned char)xen->idt_limit;
-    pointer[1] = (unsigned char)(xen->idt_limit >> 8);
+    pointer[0] = (unsigned char)limit;
+    pointer[1] = (unsigned char)(limit >> 8);
     for (i = 0; i < 8; i++)
-        pointer[2 + i] = (unsigned char)(xen->idt_base >> (8 * i));
+        pointer[2 + i] = (unsigned char)(base >> (8 * i));
 }
+
+/* mov to ds or es: a ring-0 selector is loaded with RPL 3 (the ring the kernel runs in), natively. */
+static void load_segment(struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned long selector;
+    if ((d->modrm >> 6) == 3)
+        selector = *reg(f, (d->modrm & 7) | (d->rex & 1) << 3) & 0xffff;
+    else
+        selector = *(const unsigned short *)effective_address(f, s);
+    if (selector > 3 && (selector & 3) == 0)
+        selector |= 3;
+    if (((d->modrm >> 3) & 7) == 3)
+        asm volatile(".byte 0x8e, 0xd8" : : "a"(selector) : "memory"); /* mov %eax,%ds */
+    else
+        asm volatile(".byte 0x8e, 0xc0" : : "a"(selector) : "memory"); /* mov %eax,%es */
+}
+
+/* mov from ds or es: the guest's own selectors read with the RPL it loaded them with. */
+static void store_segment(struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned long selector;
+    if (((d->modrm >> 3) & 7) == 3)
+        asm volatile(".byte 0x8c, 0xd8" : "=a"(selector)); /* mov %ds,%eax */
+    else
+        asm volatile(".byte 0x8c, 0xc0" : "=a"(selector)); /* mov %es,%eax */
+    selector &= 0xffff;
+    if (selector < XEN_SELECTORS && (selector & 3) == 3)
+        selector &= ~3ul;
+    if ((d->modrm >> 6) != 3) {
+        *(unsigned short *)effective_address(f, s) = (unsigned short)selector;
+    } else {
+        unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+        *r = d->opsize_prefix ? (*r & ~0xfffful) | selector : selector;
+    }
+}
+
 
 /* lidt: keeps the virtual IDT (virtual interrupts are delivered through it) and gives Xen a trap table
  * with its present gates, for exceptions and software interrupts. */
@@ -661,7 +722,11 @@ void previrt_xen_emulate(struct xen_frame *f)
     switch (s->decoded.kind) {
     case PREVIRT_KIND_HLT: previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_BLOCK, 0, 0, 0); break;
     case PREVIRT_KIND_LIDT: load_idt(xen, (const unsigned char *)effective_address(f, s)); break;
-    case PREVIRT_KIND_SIDT: store_idt(xen, (unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_SIDT: store_table((unsigned char *)effective_address(f, s), xen->idt_limit, xen->idt_base); break;
+    case PREVIRT_KIND_LGDT: load_gdt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_SGDT: store_table((unsigned char *)effective_address(f, s), xen->gdt_limit, xen->gdt_base); break;
+    case PREVIRT_KIND_MOV_TO_SEG: load_segment(f, s); break;
+    case PREVIRT_KIND_MOV_FROM_SEG: store_segment(f, s); break;
     case PREVIRT_KIND_CLTS: set_task_switched(xen, 0); break;
     case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;
     case PREVIRT_KIND_STI: set_virtual_if(xen, 1); break;
@@ -722,9 +787,16 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         if ((((d->modrm >> 3) & 7) != 3 && ((d->modrm >> 3) & 7) != 0) || (d->rex & 4))
             return refuse(xen, name, " of a control register other than cr0 and cr3 is not supported by the xen backend");
         break;
+    case PREVIRT_KIND_MOV_TO_SEG:
+    case PREVIRT_KIND_MOV_FROM_SEG:
+        if (((d->modrm >> 3) & 7) != 0 && ((d->modrm >> 3) & 7) != 3)
+            return refuse(xen, name, " of a segment register other than ds and es is not supported by the xen backend");
+        __attribute__((fallthrough)); /* and the memory operand's override */
     case PREVIRT_KIND_INVLPG:
     case PREVIRT_KIND_LIDT:
     case PREVIRT_KIND_SIDT:
+    case PREVIRT_KIND_LGDT:
+    case PREVIRT_KIND_SGDT:
         if (d->segment == 0x64 || d->segment == 0x65)
             return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
         break;

@@ -12,6 +12,7 @@ enum Guest64 {
     static let transcript = """
         previrt demo64 guest
         interrupt flag (cli, sti, pushf, popf): ok
+        global descriptor table and data segments (lgdt, sgdt, mov to and from ds, es): ok
         interrupt descriptor table (lidt, sidt): ok
         halt (sti; hlt, woken by the timer interrupt through the IDT; iretq): ok
         pending interrupt (requested while disabled, delivered at sti): ok
@@ -24,7 +25,8 @@ enum Guest64 {
 
         """
     /// The kinds the checks exercise; each must run at least once under the trace backend.
-    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lidt", "sidt", "clts", "iret", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
+    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lgdt", "sgdt", "mov-to-seg", "mov-from-seg", "lidt",
+                                 "sidt", "clts", "iret", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
                                  "wbinvd", "in", "out"]
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
@@ -146,7 +148,7 @@ struct XenGuestTests {
 
         // The hypercalls the backend made by the end of the transcript: at boot the shared info mapping,
         // I/O privilege, the timer's event channel, the upcall and stopping Xen's periodic timer; then
-        // the trap table (lidt), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
+        // the GDT's page made read-only and given to Xen (lgdt), the trap table (lidt), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
         // console_io per transcript line (COM1 goes to Xen's console line by line), timers the
         // virtual 8254 started and stopped, SCHEDOP_block for hlt, and the hypercall that has Xen
         // deliver the event pending at sti.
@@ -156,8 +158,8 @@ struct XenGuestTests {
             return (String(words[0]), Int(words[1]) ?? -1)
         })
         let lines = Guest64.transcript.split(separator: "\n").count
-        for (call, count) in ["update_va_mapping": 1, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1, "set_trap_table": 1,
-                              "mmuext_op": 3, "console_io": lines] {
+        for (call, count) in ["update_va_mapping": 2, "set_gdt": 1, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1,
+                              "set_trap_table": 1, "mmuext_op": 3, "console_io": lines] {
             #expect(made[call] == count, "\(call): \(calls)")
         }
         #expect(made["vcpu_op", default: 0] >= 4, "\(calls)")     // stop Xen's periodic timer, one-shots, a stop

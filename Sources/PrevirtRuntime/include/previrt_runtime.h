@@ -189,6 +189,8 @@ struct previrt_xen {
     unsigned long failed_hypercalls;
     unsigned long console_used;
     char console[128];             /* COM1 output, written to Xen's console line by line */
+    unsigned long gdt_base;        /* the GDT as lgdt loaded it (Xen has it, read-only, through set_gdt) */
+    unsigned int gdt_limit;
     unsigned long idt_base;        /* the virtual IDT (lidt), where virtual interrupts find their gate */
     unsigned int idt_limit;
     unsigned int timer_port;       /* the event channel VIRQ_TIMER is bound to */
