@@ -156,6 +156,31 @@ static void task_switched(void)
           (before & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG) && (set & CR0_TS) && !(cleared & CR0_TS));
 }
 
+/* --- model-specific registers --- */
+
+static void wrmsr(unsigned long msr, unsigned long v) { asm volatile("wrmsr" : : "c"(msr), "a"(v & 0xffffffff), "d"(v >> 32) : "memory"); }
+static unsigned long rdmsr(unsigned long msr)
+{
+    unsigned long lo, hi;
+    asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return (hi << 32) | lo;
+}
+
+/* IA32_SYSENTER_CS reads back; a new FS base moves what %fs:0 reads. */
+static void model_specific_registers(void)
+{
+    static volatile unsigned long probe = 0x1234abcd;
+    unsigned long through_fs;
+    int ok;
+    wrmsr(0x174, 0x08);
+    ok = rdmsr(0x174) == 0x08;
+    wrmsr(0xc0000100, (unsigned long)&probe);
+    asm volatile("movq %%fs:0,%0" : "=r"(through_fs) : : "memory");
+    ok = ok && through_fs == 0x1234abcd && rdmsr(0xc0000100) == (unsigned long)&probe;
+    wrmsr(0xc0000100, 0);
+    check("model-specific registers (wrmsr, rdmsr: sysenter cs, fs base)", ok);
+}
+
 /* --- identification --- */
 
 static void cpuid(unsigned long leaf, unsigned int r[4])
@@ -207,6 +232,7 @@ int run_checks(int under_xen)
     pending_interrupt();
     page_table_base();
     task_switched();
+    model_specific_registers();
     identification(under_xen);
     caches();
     port_io();

@@ -43,7 +43,7 @@ static void print_xen_counts(const struct previrt_result *result)
 {
     static const char *const hypercall_names[64] = {
         [1] = "mmu_update", [2] = "set_gdt", [5] = "fpu_taskswitch", [14] = "update_va_mapping", [17] = "xen_version", [18] = "console_io",
-        [24] = "vcpu_op", [26] = "mmuext_op", [29] = "sched_op", [30] = "callback_op", [32] = "event_channel_op",
+        [24] = "vcpu_op", [25] = "set_segment_base", [26] = "mmuext_op", [29] = "sched_op", [30] = "callback_op", [32] = "event_channel_op",
         [33] = "physdev_op", [0] = "set_trap_table",
     };
     unsigned long calls[64];

@@ -22,6 +22,7 @@
  *   sidt, sgdt     what lidt and lgdt loaded (natively they show Xen's tables)
  *   lgdt           set_gdt with the table's machine frames, after mapping them read-only
  *   mov ds, es     ring-0 selectors loaded with RPL 3, and read back with the RPL the guest gave
+ *   wrmsr, rdmsr   fs/gs bases through set_segment_base, SYSENTER MSRs kept, others natively
  *   invlpg         mmuext_op(MMUEXT_INVLPG_LOCAL, the effective address)
  *   wbinvd         mmuext_op(MMUEXT_FLUSH_CACHE)
  *   lidt           the virtual IDT, and its present gates as Xen's trap table (set_trap_table)
@@ -59,6 +60,7 @@
 #define HYPERCALL_XEN_VERSION 17
 #define HYPERCALL_CONSOLE_IO 18
 #define HYPERCALL_VCPU_OP 24
+#define HYPERCALL_SET_SEGMENT_BASE 25
 #define HYPERCALL_MMUEXT_OP 26
 #define HYPERCALL_SCHED_OP 29
 #define HYPERCALL_CALLBACK_OP 30
@@ -75,6 +77,9 @@
 #define VIRQ_TIMER 0
 #define CALLBACKOP_REGISTER 0
 #define CALLBACKTYPE_EVENT 0
+#define SEGBASE_FS 0
+#define SEGBASE_GS_USER 1
+#define SEGBASE_GS_KERNEL 2
 #define FLAT_KERNEL_CS 0xe033      /* a 64-bit PV kernel's flat ring-3 code and stack selectors */
 #define FLAT_KERNEL_SS 0xe02b
 #define PHYSDEVOP_SET_IOPL 6
@@ -144,6 +149,10 @@ struct xen_upcall_frame {
 #define RED_ZONE 128
 #define IF 0x200ul
 #define CR0_TS 8ul
+#define MSR_SYSENTER_CS 0x174
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
 #define COM1 0x3f8
 
 static struct previrt_xen *active;
@@ -349,6 +358,8 @@ int previrt_xen_init(struct previrt_xen *xen)
     xen->failed_hypercalls = 0;
     for (i = 0; i <= PREVIRT_KIND_MAX; i++)
         xen->patched[i] = 0;
+    for (i = 0; i < 3; i++)
+        xen->sysenter[i] = 0;
     for (i = 0; i < 64; i++)
         xen->hypercalls[i] = 0;
     xen->cr3 = si->pt_base - xen->virt_base;
@@ -631,6 +642,34 @@ static void load_gdt(struct previrt_xen *xen, const unsigned char *pointer)
     previrt_xen_hypercall(xen, HYPERCALL_SET_GDT, (unsigned long)frames, (xen->gdt_limit + 1) / 8, 0, 0);
 }
 
+/* wrmsr: segment bases through set_segment_base, the SYSENTER MSRs kept; others natively, which Xen
+ * emulates (or refuses with a fault). */
+static void write_msr(struct previrt_xen *xen, struct xen_frame *f)
+{
+    unsigned int msr = (unsigned int)f->rcx;
+    unsigned long value = (f->rdx << 32) | (f->rax & 0xffffffffu);
+    if (msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_KERNEL_GS_BASE)
+        previrt_xen_hypercall(xen, HYPERCALL_SET_SEGMENT_BASE,
+                              msr == MSR_FS_BASE ? SEGBASE_FS : msr == MSR_GS_BASE ? SEGBASE_GS_KERNEL : SEGBASE_GS_USER, value, 0, 0);
+    else if (msr >= MSR_SYSENTER_CS && msr < MSR_SYSENTER_CS + 3)
+        xen->sysenter[msr - MSR_SYSENTER_CS] = value;
+    else
+        asm volatile(".byte 0x0f, 0x30" : : "c"(msr), "a"(f->rax), "d"(f->rdx)); /* wrmsr */
+}
+
+static void read_msr(struct previrt_xen *xen, struct xen_frame *f)
+{
+    unsigned int msr = (unsigned int)f->rcx, lo, hi;
+    if (msr >= MSR_SYSENTER_CS && msr < MSR_SYSENTER_CS + 3) {
+        lo = (unsigned int)xen->sysenter[msr - MSR_SYSENTER_CS];
+        hi = (unsigned int)(xen->sysenter[msr - MSR_SYSENTER_CS] >> 32);
+    } else {
+        asm volatile(".byte 0x0f, 0x32" : "=a"(lo), "=d"(hi) : "c"(msr)); /* rdmsr */
+    }
+    f->rax = lo;
+    f->rdx = hi;
+}
+
 static void store_table(unsigned char *pointer, unsigned int limit, unsigned long base)
 {
     unsigned int i;
@@ -728,6 +767,8 @@ void previrt_xen_emulate(struct xen_frame *f)
     case PREVIRT_KIND_MOV_TO_SEG: load_segment(f, s); break;
     case PREVIRT_KIND_MOV_FROM_SEG: store_segment(f, s); break;
     case PREVIRT_KIND_CLTS: set_task_switched(xen, 0); break;
+    case PREVIRT_KIND_WRMSR: write_msr(xen, f); break;
+    case PREVIRT_KIND_RDMSR: read_msr(xen, f); break;
     case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;
     case PREVIRT_KIND_STI: set_virtual_if(xen, 1); break;
     case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
@@ -802,6 +843,8 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         break;
     case PREVIRT_KIND_HLT:
     case PREVIRT_KIND_CLTS:
+    case PREVIRT_KIND_RDMSR:
+    case PREVIRT_KIND_WRMSR:
         break;
     case PREVIRT_KIND_IRET:
         if (!(d->rex & 8))

@@ -18,6 +18,7 @@ enum Guest64 {
         pending interrupt (requested while disabled, delivered at sti): ok
         page-table base (mov from and to cr3): ok
         fpu task switch (mov to and from cr0, clts): ok
+        model-specific registers (wrmsr, rdmsr: sysenter cs, fs base): ok
         processor identification (cpuid): ok
         tlb and caches (invlpg, wbinvd): ok
         port i/o (in, out: the COM1 line status): ok
@@ -26,7 +27,7 @@ enum Guest64 {
         """
     /// The kinds the checks exercise; each must run at least once under the trace backend.
     static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lgdt", "sgdt", "mov-to-seg", "mov-from-seg", "lidt",
-                                 "sidt", "clts", "iret", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
+                                 "sidt", "clts", "iret", "rdmsr", "wrmsr", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
                                  "wbinvd", "in", "out"]
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
@@ -148,7 +149,8 @@ struct XenGuestTests {
 
         // The hypercalls the backend made by the end of the transcript: at boot the shared info mapping,
         // I/O privilege, the timer's event channel, the upcall and stopping Xen's periodic timer; then
-        // the GDT's page made read-only and given to Xen (lgdt), the trap table (lidt), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
+        // the GDT's page made read-only and given to Xen (lgdt), the trap table (lidt), the FS base set and
+        // reset (wrmsr), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
         // console_io per transcript line (COM1 goes to Xen's console line by line), timers the
         // virtual 8254 started and stopped, SCHEDOP_block for hlt, and the hypercall that has Xen
         // deliver the event pending at sti.
@@ -158,7 +160,7 @@ struct XenGuestTests {
             return (String(words[0]), Int(words[1]) ?? -1)
         })
         let lines = Guest64.transcript.split(separator: "\n").count
-        for (call, count) in ["update_va_mapping": 2, "set_gdt": 1, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1,
+        for (call, count) in ["update_va_mapping": 2, "set_gdt": 1, "set_segment_base": 2, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1,
                               "set_trap_table": 1, "mmuext_op": 3, "console_io": lines] {
             #expect(made[call] == count, "\(call): \(calls)")
         }

@@ -184,6 +184,7 @@ struct previrt_xen {
     unsigned long stub_used;
     unsigned long cr3;             /* pseudo-physical, as the guest wrote it */
     unsigned long cr0;             /* as Xen showed it at init, with TS as the guest set it */
+    unsigned long sysenter[3];     /* the SYSENTER MSRs (0x174-0x176), kept (Xen has no use for them) */
     unsigned long patched[PREVIRT_KIND_MAX + 1];   /* sites patched, per kind */
     unsigned long hypercalls[64];                  /* hypercalls made, per hypercall number */
     unsigned long failed_hypercalls;
