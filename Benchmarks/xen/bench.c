@@ -67,6 +67,15 @@ static void print_tenths(unsigned long v)
     serial_dec(v % 10);
 }
 
+/* v / 100 with two decimals. */
+static void print_hundredths(unsigned long v)
+{
+    serial_dec(v / 100);
+    serial_putc('.');
+    serial_putc((char)('0' + v / 10 % 10));
+    serial_putc((char)('0' + v % 10));
+}
+
 void xen_bench(struct previrt_xen *xen)
 {
     unsigned long patched[ROUNDS], native[ROUNDS], empty[ROUNDS], p, q, calls;
@@ -93,7 +102,7 @@ void xen_bench(struct previrt_xen *xen)
         serial_puts(" ns, native ");
         print_tenths(q);
         serial_puts(" ns, native/patched ");
-        print_tenths(p ? q * 10 / p : 0);
+        print_hundredths(p ? q * 100 / p : 0);
         serial_puts("x; hypercalls per patched iteration ");
         print_tenths(calls * 10 / (ROUNDS * ITERATIONS));
         serial_puts(", native traps per iteration ");
