@@ -86,7 +86,7 @@ install: deps linux-user
 	$(INSTALL) -m 755 $(OUT)/host/previrt-linux-user $(DESTDIR)$(PREFIX)/libexec/previrt/
 	$(INSTALL) -m 644 Macros/*.s $(DESTDIR)$(PREFIX)/share/previrt/macros/
 	$(INSTALL) -m 644 Sources/PrevirtRuntime/include/*.h $(DESTDIR)$(PREFIX)/include/previrt/
-	$(INSTALL) -m 644 Sources/PrevirtRuntime/*.c $(DESTDIR)$(PREFIX)/share/previrt/runtime/
+	$(INSTALL) -m 644 Sources/PrevirtRuntime/*.c Sources/PrevirtRuntime/*.h $(DESTDIR)$(PREFIX)/share/previrt/runtime/
 	.build/$(CONFIG)/previrt --generate-completion-script bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/previrt
 	.build/$(CONFIG)/previrt --generate-completion-script zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_previrt
 	.build/$(CONFIG)/previrt --generate-completion-script fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/previrt.fish
@@ -118,13 +118,15 @@ QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa
 GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64
 GUEST64_EXTRA ?=
+XEN_BACKEND := Sources/PrevirtRuntime/backend_xen.c Sources/PrevirtRuntime/xen_emulate.c Sources/PrevirtRuntime/xen_events.c \
+	Sources/PrevirtRuntime/xen_devices.c
 GUEST64_SOURCES := $(GUEST64_EXTRA) Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
 	Guests/demo64/timer.c \
 	Guests/demo64/serial.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \
-	Sources/PrevirtRuntime/backend_trace.c Sources/PrevirtRuntime/backend_xen.c
+	Sources/PrevirtRuntime/backend_trace.c $(XEN_BACKEND)
 
 $(OUT)/guest64/guest64.elf: $(GUEST64_SOURCES) Guests/demo64/guest64.ld Guests/demo64/guest.h Macros/previrt-x86_64.s \
-		Makefile $(RUNTIME_HEADERS)
+		Makefile $(RUNTIME_HEADERS) Sources/PrevirtRuntime/xen_pv.h
 	@mkdir -p $(OUT)/guest64
 	$(CC) $(GUEST64_CFLAGS) -Wa,Macros/previrt-x86_64.s -static -no-pie -Wl,-T,Guests/demo64/guest64.ld -Wl,--build-id=none \
 		-Wl,--no-warn-rwx-segments -Wl,-z,max-page-size=4096 -o $@ $(GUEST64_SOURCES)
@@ -133,7 +135,7 @@ guest64: $(OUT)/guest64/guest64.elf
 
 # The same guest with the Xen benchmark (Benchmarks/xen), which it runs after its transcript under Xen.
 $(OUT)/bench/guest64-bench.elf: $(GUEST64_SOURCES) Benchmarks/xen/bench.c Benchmarks/xen/loops.S Guests/demo64/guest64.ld \
-		Guests/demo64/guest.h Macros/previrt-x86_64.s Makefile $(RUNTIME_HEADERS)
+		Guests/demo64/guest.h Macros/previrt-x86_64.s Makefile $(RUNTIME_HEADERS) Sources/PrevirtRuntime/xen_pv.h
 	@mkdir -p $(OUT)/bench
 	$(CC) $(GUEST64_CFLAGS) -DPREVIRT_BENCH -Wa,Macros/previrt-x86_64.s -static -no-pie -Wl,-T,Guests/demo64/guest64.ld \
 		-Wl,--build-id=none -Wl,--no-warn-rwx-segments -Wl,-z,max-page-size=4096 -o $@ $(GUEST64_SOURCES) \
