@@ -119,6 +119,26 @@ static void pending_interrupt(void)
     check("pending interrupt (requested while disabled, delivered at sti)", pending && timer_ticks == before + 1);
 }
 
+/* With IRQ 0 masked at the 8259A, the request waits (in IRR) even with interrupts enabled; unmasking
+ * delivers it. */
+static void masked_interrupt(void)
+{
+    unsigned int before = timer_ticks, spins = 0, waited;
+    int pending;
+    timer_start(0, 100);
+    timer_stop();
+    asm volatile("sti" : : : "memory");
+    while (!(pending = timer_pending()) && spins++ < 100000000)
+        ;
+    waited = timer_ticks;
+    outb(0x21, 0xfe); /* unmask IRQ 0 (QEMU takes the interrupt at the next jump, not right after the out) */
+    for (spins = 0; timer_ticks == waited && spins < 1000000; spins++)
+        ;
+    asm volatile("cli" : : : "memory");
+    timer_stop();
+    check("masked interrupt (waits at the 8259A, delivered when unmasked)", pending && waited == before && timer_ticks == before + 1);
+}
+
 /* --- the page-table base --- */
 
 static void page_table_base(void)
@@ -230,6 +250,7 @@ int run_checks(int under_xen)
     descriptor_table();
     halt();
     pending_interrupt();
+    masked_interrupt();
     page_table_base();
     task_switched();
     model_specific_registers();

@@ -50,6 +50,8 @@ static int device_out(struct previrt_xen *xen, unsigned int port, unsigned char 
             if ((v & 1) && !(xen->pic_imr & 1) && xen->pit_period) /* IRQ 0 masked: no more ticks */
                 pit_stop(xen);
             xen->pic_imr = v;
+            if ((xen->pic_irr & 1) && !(v & 1)) /* a request waiting for IRQ 0 to be unmasked */
+                xen_raise_pending(xen);
         }
         return 1;
     case PIC_SLAVE:
@@ -82,8 +84,8 @@ static int device_in(struct previrt_xen *xen, unsigned int port, unsigned long *
 {
     if (port >= COM1 && port < COM1 + 8)
         *v = port == COM1 + 5 ? 0x60 : 0; /* line status: transmitter empty */
-    else if (port == PIC_MASTER) /* IRR: the timer's event is pending (ISR: nothing in service) */
-        *v = xen->pic_read_isr ? 0 : (unsigned long)xen_timer_event_pending(xen);
+    else if (port == PIC_MASTER) /* IRR: IRQ 0 requested, or its event pending (ISR: nothing in service) */
+        *v = xen->pic_read_isr ? 0 : (unsigned long)((xen->pic_irr & 1) | xen_timer_event_pending(xen));
     else if (port == PIC_MASTER + 1)
         *v = xen->pic_imr;
     else if (port == PIC_SLAVE || port == PIC_SLAVE + 1)

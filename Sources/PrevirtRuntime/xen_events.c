@@ -25,6 +25,7 @@ int xen_events_init(struct previrt_xen *xen)
         unsigned long address;
     } callback = {CALLBACKTYPE_EVENT, 0, (unsigned long)previrt_xen_upcall};
     xen->pic_imr = 0xff;
+    xen->pic_irr = 0;
     xen->pit_period = 0;
     xen->upcalls = xen->interrupts = 0;
     if (previrt_xen_hypercall(xen, HYPERCALL_EVENT_CHANNEL_OP, EVTCHNOP_BIND_VIRQ, (unsigned long)&bind, 0, 0) < 0)
@@ -126,7 +127,10 @@ void previrt_xen_event(struct xen_upcall_frame *f)
     if ((f->cs & 3) == 0)
         f->cs = FLAT_KERNEL_CS;
     for (;;) {
-        if (take_events(xen) && (handler = timer_handler(xen)) != 0) {
+        if (take_events(xen))
+            xen->pic_irr |= 1; /* requested; it waits there while IRQ 0 is masked */
+        if ((xen->pic_irr & 1) && (handler = timer_handler(xen)) != 0) {
+            xen->pic_irr &= (unsigned char)~1;
             xen->interrupts++;
             f->target = handler;
             return;
@@ -140,6 +144,16 @@ void previrt_xen_event(struct xen_upcall_frame *f)
             return;
         *xen_vcpu(xen, VCPU_UPCALL_MASK) = 1;
     }
+}
+
+/* A request the virtual 8259A holds became deliverable (IRQ 0 unmasked): Xen enters the upcall for
+ * it as for an event, at once if the virtual IF is set, else at the next unmask. */
+void xen_raise_pending(struct previrt_xen *xen)
+{
+    *xen_vcpu(xen, VCPU_UPCALL_PENDING) = 1;
+    asm volatile("" : : : "memory");
+    if (!*xen_vcpu(xen, VCPU_UPCALL_MASK))
+        previrt_xen_hypercall(xen, HYPERCALL_XEN_VERSION, 0, 0, 0, 0);
 }
 
 /* Sets the virtual IF; unmasking with an event pending has it delivered now, through a hypercall

@@ -133,6 +133,7 @@ unsigned long xen_system_time(struct previrt_xen *xen);
 void xen_one_shot(struct previrt_xen *xen, unsigned long ns);
 int xen_timer_event_pending(struct previrt_xen *xen);
 void xen_set_virtual_if(struct previrt_xen *xen, int enabled);
+void xen_raise_pending(struct previrt_xen *xen);
 void previrt_xen_upcall(void);
 void previrt_xen_upcall_return(void);
 void previrt_xen_event(struct xen_upcall_frame *f);

@@ -195,7 +195,7 @@ struct previrt_xen {
     unsigned long idt_base;        /* the virtual IDT (lidt), where virtual interrupts find their gate */
     unsigned int idt_limit;
     unsigned int timer_port;       /* the event channel VIRQ_TIMER is bound to */
-    unsigned char pic_base, pic_imr, pic_init_step, pic_icw4, pic_read_isr; /* the virtual 8259A (master) */
+    unsigned char pic_base, pic_imr, pic_irr, pic_init_step, pic_icw4, pic_read_isr; /* the virtual 8259A (master) */
     unsigned char pit_mode, pit_low_next, pit_low;                           /* the virtual 8254, channel 0 */
     unsigned long pit_period;      /* ns between periodic ticks (re-armed one-shots), or 0 */
     unsigned long upcalls;         /* event upcalls Xen made */
