@@ -275,6 +275,10 @@ void previrt_xen_backend(struct previrt_backend *backend, struct previrt_xen *xe
     backend->check = xen_check;
     backend->patch = xen_patch;
     backend->ctx = xen;
+#ifdef PREVIRT_BACKEND_LENGTHS /* the core's per-mode minimum: every site gets a jmp rel32 */
+    backend->lengths = PREVIRT_BACKEND_LENGTHS;
+    backend->min_site_length[0] = backend->min_site_length[1] = backend->min_site_length[2] = 5;
+#endif
 }
 
 #endif /* __x86_64__ */
