@@ -167,13 +167,14 @@ static unsigned long cr0(void)
 /* The guest uses no FPU or SSE register, so TS set does no harm while the check runs. */
 static void task_switched(void)
 {
-    unsigned long before = cr0(), set, cleared;
+    unsigned long before = cr0(), set, cleared, word;
     asm volatile("movq %0,%%cr0" : : "r"(before | CR0_TS) : "memory");
     set = cr0();
+    asm volatile("smsw %0" : "=r"(word));
     asm volatile("clts" : : : "memory");
     cleared = cr0();
-    check("fpu task switch (mov to and from cr0, clts)",
-          (before & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG) && (set & CR0_TS) && !(cleared & CR0_TS));
+    check("fpu task switch (mov to and from cr0, smsw, clts)", (before & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG)
+          && (set & CR0_TS) && (word & 0xffff) == (set & 0xffff) && !(cleared & CR0_TS));
 }
 
 /* --- model-specific registers --- */

@@ -18,7 +18,7 @@
  *   hlt            sched_op(SCHEDOP_block): unmask events and wait, atomically
  *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR, the machine frame of the new top-level table)
  *   mov from cr3   the pseudo-physical value the guest last wrote (Xen would show a machine address)
- *   cr0, clts      CR0.TS through fpu_taskswitch; the rest of CR0 is Xen's
+ *   cr0, clts      CR0.TS through fpu_taskswitch; the rest of CR0 is Xen's; smsw shows the same
  *   sidt, sgdt     what lidt and lgdt loaded (natively they show Xen's tables)
  *   lgdt           set_gdt with the table's machine frames, after mapping them read-only
  *   mov ds, es     ring-0 selectors loaded with RPL 3, and read back with the RPL the guest gave
@@ -179,6 +179,7 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
     case PREVIRT_KIND_SIDT:
     case PREVIRT_KIND_LGDT:
     case PREVIRT_KIND_SGDT:
+    case PREVIRT_KIND_SMSW:
         if (d->segment == 0x64 || d->segment == 0x65)
             return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
         break;

@@ -85,6 +85,18 @@ static void set_task_switched(struct previrt_xen *xen, unsigned long ts)
     xen->cr0 = (xen->cr0 & ~CR0_TS) | ts;
 }
 
+/* smsw: the low bits of the CR0 the guest sees (natively Xen's, with Xen's TS). */
+static void store_machine_status(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    if ((d->modrm >> 6) != 3) {
+        *(unsigned short *)effective_address(f, s) = (unsigned short)xen->cr0;
+    } else {
+        unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+        *r = d->opsize_prefix ? (*r & ~0xfffful) | (xen->cr0 & 0xffff) : d->rex & 8 ? xen->cr0 : xen->cr0 & 0xffffffffu;
+    }
+}
+
 /* mov to and from cr0 and cr3 (the only ones xen_check accepts). */
 static void control_register(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
 {
@@ -244,6 +256,7 @@ void previrt_xen_emulate(struct xen_frame *f)
     case PREVIRT_KIND_MOV_TO_SEG: load_segment(f, s); break;
     case PREVIRT_KIND_MOV_FROM_SEG: store_segment(f, s); break;
     case PREVIRT_KIND_CLTS: set_task_switched(xen, 0); break;
+    case PREVIRT_KIND_SMSW: store_machine_status(xen, f, s); break;
     case PREVIRT_KIND_WRMSR: write_msr(xen, f); break;
     case PREVIRT_KIND_RDMSR: read_msr(xen, f); break;
     case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;

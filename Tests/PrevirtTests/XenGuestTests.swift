@@ -18,7 +18,7 @@ enum Guest64 {
         pending interrupt (requested while disabled, delivered at sti): ok
         masked interrupt (waits at the 8259A, delivered when unmasked): ok
         page-table base (mov from and to cr3): ok
-        fpu task switch (mov to and from cr0, clts): ok
+        fpu task switch (mov to and from cr0, smsw, clts): ok
         model-specific registers (wrmsr, rdmsr: sysenter cs, fs base): ok
         processor identification (cpuid): ok
         tlb and caches (invlpg, wbinvd): ok
@@ -28,7 +28,7 @@ enum Guest64 {
         """
     /// The kinds the checks exercise; each must run at least once under the trace backend.
     static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lgdt", "sgdt", "mov-to-seg", "mov-from-seg", "lidt",
-                                 "sidt", "clts", "iret", "rdmsr", "wrmsr", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
+                                 "sidt", "smsw", "clts", "iret", "rdmsr", "wrmsr", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
                                  "wbinvd", "in", "out"]
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
