@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import PrevirtCatalog
 import PrevirtRuntime
 import Testing
 
@@ -115,5 +116,22 @@ struct XenBackendTests {
         #expect(Array(stub[29..<39]) == [0x48, 0x8d, 0x64, 0x24, 0x80, 0x68, 3, 0, 0, 0] && stub[39] == 0xe8)
         #expect(outcome.patched[Int(PREVIRT_KIND_CLI)] == 1 && outcome.patched[Int(PREVIRT_KIND_HLT)] == 1
             && outcome.patched[Int(PREVIRT_KIND_MOV_FROM_CR)] == 1)
+    }
+
+    @Test("every 64-bit sample of the catalog is accepted or refused by name; each kind it accepts, the x86_64 guest exercises")
+    func coverage() throws {
+        var accepted = Set<String>()
+        for sample in CatalogSample.all where sample.mode == .bits64 && Catalog.kind(named: sample.kind)?.inDefaultProfile == true {
+            let image = try RuntimeTests.Image(".text\n\(sample.statement)\n", arch: .x86_64)
+            let outcome = try Self.patch(image)
+            if outcome.status == 0 {
+                accepted.insert(sample.kind)
+            } else {
+                #expect(outcome.result.failure == PREVIRT_REFUSED && outcome.why.hasPrefix("\(sample.kind) ")
+                        && outcome.why.hasSuffix("not supported by the xen backend"), "\(sample.statement): \(outcome.why)")
+            }
+        }
+        let notExercised = accepted.subtracting(Guest64.exercisedKinds), neverAccepted = Set(Guest64.exercisedKinds).subtracting(accepted)
+        #expect(notExercised.isEmpty && neverAccepted.isEmpty, "accepted, not exercised: \(notExercised); exercised, never accepted: \(neverAccepted)")
     }
 }
