@@ -12,7 +12,7 @@
 
 extern unsigned char hypercall_page[], __text_end[];
 static unsigned char shared_info_page[4096] __attribute__((aligned(4096)));
-static unsigned char stubs[MAX_SITES * 40] __attribute__((aligned(16)));
+static unsigned char stubs[MAX_SITES * 80] __attribute__((aligned(16)));
 static struct previrt_xen_site sites[MAX_SITES];
 static struct previrt_xen xen;
 

@@ -3,6 +3,8 @@
  * `jmp stub` plus NOPs; the stub does the operation the PV way and jumps back to the site's end:
  *
  *   cli            stub: movb $1, evtchn_upcall_mask(%rip); jmp back
+ *   sti            stub: movb $0, evtchn_upcall_mask(%rip), then the entry below only with an event
+ *                  pending (tested with jrcxz: sti changes no flag)
  *   cpuid          stub: ud2; .ascii "xen"; cpuid; jmp back      (Xen's forced-emulation prefix)
  *   sti before hlt stub: jmp back                                  (the hlt unmasks, atomically)
  *   everything else, stub: lea -128(%rsp),%rsp; push $index; call previrt_xen_entry;
@@ -125,7 +127,7 @@ int previrt_xen_init(struct previrt_xen *xen)
 
 /* --- checking and patching --- */
 
-#define STUB_MAX 40
+#define STUB_MAX 80 /* bytes, the longest stub (sti's) rounded up */
 
 static const char *refuse(struct previrt_xen *xen, const char *what, const char *why)
 {
@@ -214,11 +216,66 @@ static unsigned int put_rel32(unsigned char *stub, unsigned int n, unsigned char
     return n + 4;
 }
 
+static const unsigned char skip_red_zone[] = {0x48, 0x8d, 0x64, 0x24, 0x80};                       /* lea -128(%rsp),%rsp */
+static const unsigned char back_over_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x88, 0x00, 0x00, 0x00}; /* lea 136(%rsp),%rsp */
+static const unsigned char restore_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};   /* lea 128(%rsp),%rsp */
+
+static unsigned int put_bytes(unsigned char *stub, unsigned int n, const unsigned char *bytes, unsigned int count)
+{
+    while (count--)
+        stub[n++] = *bytes++;
+    return n;
+}
+
+/* An instruction with a RIP-relative operand at `target`: opcode bytes, disp32, then `imm` bytes. */
+static unsigned int put_rip_relative(unsigned char *stub, unsigned int n, const unsigned char *opcode, unsigned int count,
+                                     const volatile void *target, unsigned int imm_bytes)
+{
+    n = put_bytes(stub, n, opcode, count);
+    previrt_put32(stub + n, (unsigned long)target - (unsigned long)(stub + n + 4 + imm_bytes));
+    return n + 4;
+}
+
+/* lea -128(%rsp),%rsp; push $index; call previrt_xen_entry; lea 136(%rsp),%rsp */
+static unsigned int put_entry_call(unsigned char *stub, unsigned int n, unsigned int index)
+{
+    n = put_bytes(stub, n, skip_red_zone, sizeof skip_red_zone);
+    stub[n++] = 0x68;
+    previrt_put32(stub + n, index);
+    n += 4;
+    n = put_rel32(stub, n, 0xe8, (const void *)previrt_xen_entry);
+    return put_bytes(stub, n, back_over_red_zone, sizeof back_over_red_zone);
+}
+
+/* sti: clear the upcall mask; only with an event pending, the entry (which has Xen deliver it). The
+ * test of the pending flag is flag-free (jrcxz), as sti changes no flag:
+ *     lea -128(%rsp),%rsp; push %rcx; movb $0, mask(%rip); movzbl pending(%rip), %ecx; jrcxz 1f
+ *     pop %rcx; lea 128(%rsp),%rsp; <the entry call>; jmp back
+ * 1:  pop %rcx; lea 128(%rsp),%rsp; (jmp back follows) */
+static unsigned int put_sti(struct previrt_xen *xen, unsigned char *stub, unsigned int n, const struct previrt_patch_site *site)
+{
+    static const unsigned char store_byte[] = {0xc6, 0x05}, load_byte[] = {0x0f, 0xb6, 0x0d};
+    unsigned int skip;
+    n = put_bytes(stub, n, skip_red_zone, sizeof skip_red_zone);
+    stub[n++] = 0x51; /* push %rcx */
+    n = put_rip_relative(stub, n, store_byte, sizeof store_byte, xen->shared_info + VCPU_UPCALL_MASK, 1);
+    stub[n++] = 0;
+    n = put_rip_relative(stub, n, load_byte, sizeof load_byte, xen->shared_info + VCPU_UPCALL_PENDING, 0);
+    stub[n++] = 0xe3; /* jrcxz 1f */
+    skip = n++;
+    stub[n++] = 0x59; /* pop %rcx */
+    n = put_bytes(stub, n, restore_red_zone, sizeof restore_red_zone);
+    n = put_entry_call(stub, n, site->index);
+    n = put_rel32(stub, n, 0xe9, site->start + site->length);
+    stub[skip] = (unsigned char)(n - skip - 1);
+    stub[n++] = 0x59;
+    return put_bytes(stub, n, restore_red_zone, sizeof restore_red_zone);
+}
+
 static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site *site)
 {
-    static const unsigned char skip_red_zone[] = {0x48, 0x8d, 0x64, 0x24, 0x80};                       /* lea -128(%rsp),%rsp */
-    static const unsigned char back_over_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x88, 0x00, 0x00, 0x00}; /* lea 136(%rsp),%rsp */
-    static const unsigned char xen_cpuid[] = {0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0xa2};               /* ud2; .ascii "xen"; cpuid */
+    static const unsigned char xen_cpuid[] = {0x0f, 0x0b, 0x78, 0x65, 0x6e, 0x0f, 0xa2}; /* ud2; .ascii "xen"; cpuid */
+    static const unsigned char store_byte[] = {0xc6, 0x05};                                /* movb $imm8, disp32(%rip) */
     struct previrt_xen *xen = ctx;
     unsigned char *stub = xen->stubs + xen->stub_used;
     unsigned int n = 0, i, kind = site->decoded.kind;
@@ -228,29 +285,19 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
         xen->sites[site->index].bytes[i] = site->insn[i];
     xen->sites[site->index].decoded = site->decoded;
     if (kind == PREVIRT_KIND_CLI) {
-        /* movb $1, evtchn_upcall_mask(%rip) */
-        stub[n++] = 0xc6;
-        stub[n++] = 0x05;
-        previrt_put32(stub + n, (unsigned long)(xen->shared_info + VCPU_UPCALL_MASK) - (unsigned long)(stub + n + 5));
-        n += 4;
+        n = put_rip_relative(stub, n, store_byte, sizeof store_byte, xen->shared_info + VCPU_UPCALL_MASK, 1);
         stub[n++] = 1;
     } else if (kind == PREVIRT_KIND_CPUID) {
-        for (i = 0; i < sizeof xen_cpuid; i++)
-            stub[n++] = xen_cpuid[i];
+        n = put_bytes(stub, n, xen_cpuid, sizeof xen_cpuid);
     } else if (kind == PREVIRT_KIND_STI && site->start + site->length < xen->text_end && site->start[site->length] == 0xf4) {
         /* sti; hlt: the hlt's SCHEDOP_block unmasks and waits atomically, as the interrupt shadow makes
          * sti; hlt atomic; unmasking here could take the wakeup before the block. */
+    } else if (kind == PREVIRT_KIND_STI) {
+        n = put_sti(xen, stub, n, site);
     } else {
         if (kind == PREVIRT_KIND_PUSHF)
             stub[n++] = 0x9c;
-        for (i = 0; i < sizeof skip_red_zone; i++)
-            stub[n++] = skip_red_zone[i];
-        stub[n++] = 0x68; /* push $index */
-        previrt_put32(stub + n, site->index);
-        n += 4;
-        n = put_rel32(stub, n, 0xe8, (const void *)previrt_xen_entry);
-        for (i = 0; i < sizeof back_over_red_zone; i++)
-            stub[n++] = back_over_red_zone[i];
+        n = put_entry_call(stub, n, site->index);
         if (kind == PREVIRT_KIND_POPF)
             stub[n++] = 0x9d;
     }

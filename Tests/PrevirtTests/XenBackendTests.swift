@@ -134,4 +134,21 @@ struct XenBackendTests {
         let notExercised = accepted.subtracting(Guest64.exercisedKinds), neverAccepted = Set(Guest64.exercisedKinds).subtracting(accepted)
         #expect(notExercised.isEmpty && neverAccepted.isEmpty, "accepted, not exercised: \(notExercised); exercised, never accepted: \(neverAccepted)")
     }
+
+    @Test("sti's stub clears the upcall mask and calls the entry only when the pending flag is set, testing it without flags")
+    func sti() throws {
+        let image = try RuntimeTests.Image("sti\nnop\n", arch: .x86_64)
+        let outcome = try Self.patch(image)
+        try #require(outcome.status == 0 && outcome.result.patched == 1, "\(outcome.why)")
+        let stub = outcome.stubs, base = Int(outcome.stubBase), shared = Int(outcome.sharedInfo)
+        try #require(stub.count > 30)
+        #expect(Array(stub[0..<8]) == [0x48, 0x8d, 0x64, 0x24, 0x80, 0x51, 0xc6, 0x05])   // lea -128(%rsp); push %rcx; movb
+        #expect(base + 13 + Self.rel32(stub, at: 8) == shared + 1 && stub[12] == 0)        // $0, upcall mask(%rip)
+        #expect(Array(stub[13..<16]) == [0x0f, 0xb6, 0x0d] && base + 20 + Self.rel32(stub, at: 16) == shared) // movzbl pending(%rip),%ecx
+        #expect(stub[20] == 0xe3)                                                           // jrcxz: no event pending
+        let skip = 22 + Int(stub[21])
+        #expect(Array(stub[skip..<(skip + 9)]) == [0x59, 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0])  // pop %rcx; lea 128(%rsp)
+        #expect(stub[31] == 0x48 && stub[36] == 0x68 && stub[41] == 0xe8)                   // else: the entry call
+        #expect(stub.count == skip + 9 + 5 && stub[skip + 9] == 0xe9)                       // jmp back
+    }
 }
