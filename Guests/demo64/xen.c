@@ -71,7 +71,6 @@ void kernel_main_xen(const void *start_info)
 {
     struct previrt_backend backend;
     struct previrt_result result;
-    int failures;
 
     xen.start_info = start_info;
     xen.hypercall_page = hypercall_page;
@@ -92,9 +91,8 @@ void kernel_main_xen(const void *start_info)
         previrt_xen_shutdown(&xen, SHUTDOWN_REBOOT);
     early_console = 0;
 
-    failures = run_demo(1);
+    run_demo(1); /* the transcript says pass or FAIL: under Xen there is no exit status to carry it */
     print_xen_counts(&result);
-    (void)failures; /* the transcript says pass or FAIL */
 #ifdef PREVIRT_BENCH
     xen_bench(&xen);
 #endif
