@@ -209,4 +209,63 @@ void previrt_put32(unsigned char *p, unsigned long v);
  * site) writes nothing. */
 void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
 
+/* --- the xen backend (backend_xen.c): a 64-bit Xen PV domain --- */
+
+/* One patched site, as the xen backend's handlers see it. */
+struct previrt_xen_site {
+    const unsigned char *insn;     /* where it was (RIP-relative operands count from its end) */
+    unsigned char bytes[15];       /* what it was: the site now holds a jump */
+    struct previrt_insn decoded;
+};
+
+/* The xen backend's state. The guest fills in the fields above `filled in`, calls previrt_xen_init,
+ * then patches through previrt_xen_backend. Sites jump to stubs in `stubs` (within rel32 reach of the
+ * text); the backend's code runs on the guest's stack below a 128-byte red zone, and must be compiled
+ * with -mno-red-zone. */
+struct previrt_xen {
+    const void *start_info;        /* Xen's start_info page (%rsi at the PV entry) */
+    unsigned char *hypercall_page; /* the page the XEN_ELFNOTE_HYPERCALL_PAGE note names */
+    unsigned char *shared_info;    /* a page-aligned, mapped 4 KiB page; replaced by Xen's shared info */
+    unsigned long virt_base;       /* XEN_ELFNOTE_VIRT_BASE: virtual minus pseudo-physical */
+    const unsigned char *text_end; /* the end of the text (the backend looks one byte past a site) */
+    unsigned char *stubs;
+    unsigned long stub_size;
+    struct previrt_xen_site *sites;
+    unsigned int max_sites;
+    /* filled in */
+    unsigned long stub_used;
+    unsigned long cr3;             /* pseudo-physical, as the guest wrote it */
+    unsigned long cr0;             /* as Xen showed it at init, with TS as the guest set it */
+    unsigned long sysenter[3];     /* the SYSENTER MSRs (0x174-0x176), kept (Xen has no use for them) */
+    unsigned long patched[PREVIRT_KIND_MAX + 1];   /* sites patched, per kind */
+    unsigned long hypercalls[64];                  /* hypercalls made, per hypercall number */
+    unsigned long failed_hypercalls;
+    unsigned long console_used;
+    char console[128];             /* COM1 output, written to Xen's console line by line */
+    unsigned long gdt_base;        /* the GDT as lgdt loaded it (Xen has it, read-only, through set_gdt) */
+    unsigned int gdt_limit;
+    unsigned long idt_base;        /* the virtual IDT (lidt), where virtual interrupts find their gate */
+    unsigned int idt_limit;
+    unsigned int timer_port;       /* the event channel VIRQ_TIMER is bound to */
+    unsigned char pic_base, pic_imr, pic_irr, pic_init_step, pic_icw4, pic_read_isr; /* the virtual 8259A (master) */
+    unsigned char pit_mode, pit_low_next, pit_low;                           /* the virtual 8254, channel 0 */
+    unsigned long pit_period;      /* ns between periodic ticks (re-armed one-shots), or 0 */
+    unsigned long upcalls;         /* event upcalls Xen made */
+    unsigned long interrupts;      /* virtual interrupts delivered through the virtual IDT */
+    char why[96];                  /* a refusal's reason */
+};
+
+/* Maps the shared info page and gets I/O privilege (dom0). Returns 0, or -1 if a hypercall failed. */
+int previrt_xen_init(struct previrt_xen *xen);
+void previrt_xen_backend(struct previrt_backend *backend, struct previrt_xen *xen);
+/* Makes hypercall `op` with up to four arguments, counted; returns Xen's result. */
+long previrt_xen_hypercall(struct previrt_xen *xen, unsigned int op, unsigned long a1, unsigned long a2, unsigned long a3,
+                           unsigned long a4);
+/* Writes to Xen's console (console_io), flushing COM1 output kept so far first. */
+void previrt_xen_console_write(struct previrt_xen *xen, const char *s, unsigned long n);
+/* Xen's system time in ns (the vcpu's time record, extrapolated with the TSC). */
+unsigned long previrt_xen_time_ns(struct previrt_xen *xen);
+/* Flushes the console and ends the domain: sched_op(SCHEDOP_shutdown, reason). */
+void previrt_xen_shutdown(struct previrt_xen *xen, unsigned int reason);
+
 #endif /* PREVIRT_RUNTIME_H */

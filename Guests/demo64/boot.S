@@ -1,0 +1,93 @@
+/* boot.S: the x86_64 guest's entries.
+ *
+ * pvh_start: QEMU's -kernel enters here (the PVH boot ABI, found through the XEN_ELFNOTE_PHYS32_ENTRY
+ * note in notes.S): 32-bit protected mode, paging off, %ebx = the hvm_start_info. It maps the first GiB
+ * one to one with 2 MiB pages, switches to long mode and calls kernel_main_bare(start_info). This
+ * code never runs under a hypervisor that patches: previrt_off keeps it out of the notes.
+ *
+ * xen_start: Xen enters a 64-bit PV kernel here (XEN_ELFNOTE_ENTRY): long mode, ring 3, on page
+ * tables Xen built, %rsi = the start_info page.
+ * SPDX-License-Identifier: MIT
+ */
+	.section .text.boot, "ax"
+	.code32
+	.globl	pvh_start
+pvh_start:
+	previrt_off
+	cli
+	cld
+	movl	$boot_pml4, %eax
+	movl	$boot_pdpt + 3, (%eax)
+	movl	$boot_pd + 3, boot_pdpt
+	xorl	%ecx, %ecx
+1:	movl	%ecx, %eax
+	shll	$21, %eax
+	orl	$0x83, %eax			/* present, writable, 2 MiB */
+	movl	%eax, boot_pd(, %ecx, 8)
+	incl	%ecx
+	cmpl	$512, %ecx
+	jb	1b
+	movl	$boot_pml4, %eax
+	movl	%eax, %cr3
+	movl	%cr4, %eax
+	orl	$0x20, %eax			/* PAE */
+	movl	%eax, %cr4
+	movl	$0xc0000080, %ecx		/* EFER */
+	rdmsr
+	orl	$0x100, %eax			/* long mode enable */
+	wrmsr
+	movl	%cr0, %eax
+	orl	$0x80000001, %eax		/* paging, protected mode */
+	movl	%eax, %cr0
+	lgdt	boot_gdt_pointer
+	ljmp	$0x08, $long_mode
+
+	.code64
+long_mode:
+	movl	$0x10, %eax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
+	previrt_on
+	movq	$stack_top, %rsp
+	movl	%ebx, %edi			/* the hvm_start_info */
+	call	kernel_main_bare
+	jmp	halt
+
+	.globl	xen_start
+xen_start:
+	movq	$stack_top, %rsp
+	movq	%rsi, %rdi			/* the start_info page */
+	call	kernel_main_xen
+halt:
+	jmp	halt
+
+/* Vector 0x20, IRQ 0: counts, acknowledges at the 8259A, returns. */
+	.globl	timer_interrupt
+timer_interrupt:
+	incl	timer_ticks(%rip)
+	pushq	%rax
+	movb	$0x20, %al
+	outb	%al, $0x20
+	popq	%rax
+	iretq
+
+	.section .rodata
+	.align	8
+boot_gdt:
+	.quad	0
+	.quad	0x00af9a000000ffff		/* 0x08: 64-bit code */
+	.quad	0x00cf92000000ffff		/* 0x10: data */
+boot_gdt_pointer:
+	.word	boot_gdt_pointer - boot_gdt - 1
+	.long	boot_gdt
+
+	.bss
+	.align	4096
+boot_pml4:	.space	4096
+boot_pdpt:	.space	4096
+boot_pd:	.space	4096
+	.space	16384
+stack_top:
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,68 @@
+/* timer.c: a timer interrupt the PC way. The 8259A puts IRQs 0-7 at vectors 0x20-0x27; the 8254's
+ * channel 0 raises IRQ 0, one-shot (mode 0) or periodic (mode 2); the IDT's gate 0x20 enters
+ * timer_interrupt (boot.S). Under Xen the backend models these ports and delivers the timer's event
+ * through the same IDT gate.
+ * SPDX-License-Identifier: MIT
+ */
+#include "guest.h"
+
+struct gate {
+    unsigned short offset_low, selector;
+    unsigned char ist, type;
+    unsigned short offset_middle;
+    unsigned int offset_high, reserved;
+};
+
+static struct gate idt[0x30] __attribute__((aligned(16)));
+volatile unsigned int timer_ticks;
+
+void timer_setup(void)
+{
+    unsigned long handler = (unsigned long)timer_interrupt;
+    struct {
+        unsigned short limit;
+        unsigned long base;
+    } __attribute__((packed)) pointer = {sizeof idt - 1, (unsigned long)idt};
+
+    idt[0x20].offset_low = (unsigned short)handler;
+    idt[0x20].selector = 0x08; /* boot.S's code segment */
+    idt[0x20].type = 0x8e;     /* present, interrupt gate */
+    idt[0x20].offset_middle = (unsigned short)(handler >> 16);
+    idt[0x20].offset_high = (unsigned int)(handler >> 32);
+    asm volatile("lidt %0" : : "m"(pointer));
+
+    outb(0x20, 0x11); /* ICW1: edge, cascade, ICW4 follows */
+    outb(0x21, 0x20); /* ICW2: vectors 0x20-0x27 */
+    outb(0x21, 0x04); /* ICW3: the slave on IRQ 2 */
+    outb(0x21, 0x01); /* ICW4: 8086 mode */
+    outb(0xa0, 0x11);
+    outb(0xa1, 0x28);
+    outb(0xa1, 0x02);
+    outb(0xa1, 0x01);
+    outb(0xa1, 0xff);
+    outb(0x21, 0xff);
+}
+
+void timer_idt(unsigned long *base, unsigned short *limit)
+{
+    *base = (unsigned long)idt;
+    *limit = sizeof idt - 1;
+}
+
+/* Starts channel 0 with `count` ticks of 1.193182 MHz and unmasks IRQ 0. */
+void timer_start(int periodic, unsigned int count)
+{
+    outb(0x43, periodic ? 0x34 : 0x30); /* channel 0, low then high byte, mode 2 or 0 */
+    outb(0x40, (unsigned char)count);
+    outb(0x40, (unsigned char)(count >> 8));
+    outb(0x21, 0xfe);
+}
+
+void timer_stop(void) { outb(0x21, 0xff); }
+
+/* Whether IRQ 0 is requested (the 8259A's IRR), whatever the interrupt flag. */
+int timer_pending(void)
+{
+    outb(0x20, 0x0a);
+    return inb(0x20) & 1;
+}

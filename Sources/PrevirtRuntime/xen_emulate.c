@@ -1,0 +1,275 @@
+/* xen_emulate.c: the xen backend's handlers. previrt_xen_entry saves the registers and the
+ * flags as a frame below the guest's red zone and calls previrt_xen_emulate, which does what the site's
+ * instruction would do, on the frame and through hypercalls.
+ *
+ * SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 the previrt authors. Permission is hereby granted, free of charge, to any
+ * person obtaining a copy of this file, to deal in it without restriction, subject to this notice
+ * being kept. THE FILE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
+ */
+#include "xen_pv.h"
+
+#if defined(__x86_64__)
+
+/* pushfq and popfq as bytes: written as instructions, the macro sets would annotate them. */
+asm(".text\n"
+    ".p2align 4\n"
+    ".globl previrt_xen_entry\n"
+    "previrt_xen_entry:\n"
+    "  .byte 0x9c\n" /* pushfq */
+    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n"
+    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, %rdi\n"
+    "  movq %rsp, %rbx\n"
+    "  andq $-16, %rsp\n"
+    "  call previrt_xen_emulate\n"
+    "  movq %rbx, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n"
+    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n"
+    "  .byte 0x9d\n" /* popfq */
+    "  ret\n");
+
+
+/* The guest's %rsp at the site (after a pushf the stub ran natively). */
+static unsigned long *guest_stack(struct xen_frame *f) { return (unsigned long *)((unsigned char *)(&f->index + 1) + RED_ZONE); }
+
+/* General register n (ModRM numbering, REX extended). */
+static unsigned long *reg(struct xen_frame *f, unsigned int n)
+{
+    static const unsigned char low[8] = {14, 13, 12, 11, 0, 10, 9, 8};
+    static unsigned long rsp;
+    if (n == 4) {
+        rsp = (unsigned long)guest_stack(f);
+        return &rsp;
+    }
+    return &((unsigned long *)f)[n < 8 ? low[n] : 15 - n];
+}
+
+static long read32(const unsigned char *p) { return (int)((unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24); }
+
+/* The effective address of a memory operand. */
+static unsigned long effective_address(struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned int mod = d->modrm >> 6, rm = d->modrm & 7, rex_b = d->rex & 1, rex_x = (d->rex >> 1) & 1;
+    unsigned long ea = 0;
+    int disp32 = mod == 2;
+    if (rm == 4) {
+        unsigned int base = d->sib & 7, index = ((d->sib >> 3) & 7) | rex_x << 3;
+        if (base == 5 && mod == 0)
+            disp32 = 1;
+        else
+            ea = *reg(f, base | rex_b << 3);
+        if (index != 4)
+            ea += *reg(f, index) << (d->sib >> 6);
+    } else if (rm == 5 && mod == 0) {
+        ea = (unsigned long)(s->insn + d->length);
+        disp32 = 1;
+    } else {
+        ea = *reg(f, rm | rex_b << 3);
+    }
+    if (mod == 1)
+        ea += (unsigned long)(long)(signed char)s->bytes[d->disp_offset];
+    else if (disp32)
+        ea += (unsigned long)read32(s->bytes + d->disp_offset);
+    return d->addrsize_prefix ? ea & 0xffffffffu : ea;
+}
+
+
+
+/* CR0.TS is the virtual FPU switch (fpu_taskswitch); Xen keeps it per vCPU. */
+static void set_task_switched(struct previrt_xen *xen, unsigned long ts)
+{
+    if ((xen->cr0 & CR0_TS) != ts)
+        previrt_xen_hypercall(xen, HYPERCALL_FPU_TASKSWITCH, ts != 0, 0, 0, 0);
+    xen->cr0 = (xen->cr0 & ~CR0_TS) | ts;
+}
+
+/* smsw: the low bits of the CR0 the guest sees (natively Xen's, with Xen's TS). */
+static void store_machine_status(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    if ((d->modrm >> 6) != 3) {
+        *(unsigned short *)effective_address(f, s) = (unsigned short)xen->cr0;
+    } else {
+        unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+        *r = d->opsize_prefix ? (*r & ~0xfffful) | (xen->cr0 & 0xffff) : d->rex & 8 ? xen->cr0 : xen->cr0 & 0xffffffffu;
+    }
+}
+
+/* mov to and from cr0 and cr3 (the only ones xen_check accepts). */
+static void control_register(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    const struct xen_start_info *si = xen->start_info;
+    unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+    int cr3 = ((d->modrm >> 3) & 7) == 3;
+    if (d->kind == PREVIRT_KIND_MOV_FROM_CR)
+        *r = cr3 ? xen->cr3 : xen->cr0;
+    else if (!cr3)
+        set_task_switched(xen, *r & CR0_TS); /* other CR0 bits: Xen's, unchanged */
+    else if (xen_mmuext(xen, MMUEXT_NEW_BASEPTR, si->mfn_list[*r >> 12]) >= 0)
+        xen->cr3 = *r & ~0xffful;
+}
+
+/* lgdt: Xen takes the GDT's frames (set_gdt) once no writable mapping of them is left, and fixes up
+ * ring-0 descriptors to ring 3; sgdt shows what lgdt loaded. */
+static void load_gdt(struct previrt_xen *xen, const unsigned char *pointer)
+{
+    const struct xen_start_info *si = xen->start_info;
+    unsigned long frames[16], page, first, last;
+    unsigned int n = 0;
+    xen->gdt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
+    xen->gdt_base = *(const unsigned long *)(pointer + 2);
+    first = xen->gdt_base & ~0xffful;
+    last = (xen->gdt_base + xen->gdt_limit) & ~0xffful;
+    for (page = first; page <= last && n < 16; page += 4096) {
+        frames[n] = si->mfn_list[(page - xen->virt_base) >> 12];
+        previrt_xen_hypercall(xen, HYPERCALL_UPDATE_VA_MAPPING, page, frames[n] << 12 | PTE_PRESENT_ACCESSED, UVMF_INVLPG, 0);
+        n++;
+    }
+    previrt_xen_hypercall(xen, HYPERCALL_SET_GDT, (unsigned long)frames, (xen->gdt_limit + 1) / 8, 0, 0);
+}
+
+/* wrmsr: segment bases through set_segment_base, the SYSENTER MSRs kept; others natively, which Xen
+ * emulates (or refuses with a fault). */
+static void write_msr(struct previrt_xen *xen, struct xen_frame *f)
+{
+    unsigned int msr = (unsigned int)f->rcx;
+    unsigned long value = (f->rdx << 32) | (f->rax & 0xffffffffu);
+    if (msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_KERNEL_GS_BASE)
+        previrt_xen_hypercall(xen, HYPERCALL_SET_SEGMENT_BASE,
+                              msr == MSR_FS_BASE ? SEGBASE_FS : msr == MSR_GS_BASE ? SEGBASE_GS_KERNEL : SEGBASE_GS_USER, value, 0, 0);
+    else if (msr >= MSR_SYSENTER_CS && msr < MSR_SYSENTER_CS + 3)
+        xen->sysenter[msr - MSR_SYSENTER_CS] = value;
+    else
+        asm volatile(".byte 0x0f, 0x30" : : "c"(msr), "a"(f->rax), "d"(f->rdx)); /* wrmsr */
+}
+
+static void read_msr(struct previrt_xen *xen, struct xen_frame *f)
+{
+    unsigned int msr = (unsigned int)f->rcx, lo, hi;
+    if (msr >= MSR_SYSENTER_CS && msr < MSR_SYSENTER_CS + 3) {
+        lo = (unsigned int)xen->sysenter[msr - MSR_SYSENTER_CS];
+        hi = (unsigned int)(xen->sysenter[msr - MSR_SYSENTER_CS] >> 32);
+    } else {
+        asm volatile(".byte 0x0f, 0x32" : "=a"(lo), "=d"(hi) : "c"(msr)); /* rdmsr */
+    }
+    f->rax = lo;
+    f->rdx = hi;
+}
+
+static void store_table(unsigned char *pointer, unsigned int limit, unsigned long base)
+{
+    unsigned int i;
+    pointer[0] = (unsigned char)limit;
+    pointer[1] = (unsigned char)(limit >> 8);
+    for (i = 0; i < 8; i++)
+        pointer[2 + i] = (unsigned char)(base >> (8 * i));
+}
+
+/* mov to ds or es: a ring-0 selector is loaded with RPL 3 (the ring the kernel runs in), natively. */
+static void load_segment(struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned long selector;
+    if ((d->modrm >> 6) == 3)
+        selector = *reg(f, (d->modrm & 7) | (d->rex & 1) << 3) & 0xffff;
+    else
+        selector = *(const unsigned short *)effective_address(f, s);
+    if (selector > 3 && (selector & 3) == 0)
+        selector |= 3;
+    if (((d->modrm >> 3) & 7) == 3)
+        asm volatile(".byte 0x8e, 0xd8" : : "a"(selector) : "memory"); /* mov %eax,%ds */
+    else
+        asm volatile(".byte 0x8e, 0xc0" : : "a"(selector) : "memory"); /* mov %eax,%es */
+}
+
+/* mov from ds or es: the guest's own selectors read with the RPL it loaded them with. */
+static void store_segment(struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned long selector;
+    if (((d->modrm >> 3) & 7) == 3)
+        asm volatile(".byte 0x8c, 0xd8" : "=a"(selector)); /* mov %ds,%eax */
+    else
+        asm volatile(".byte 0x8c, 0xc0" : "=a"(selector)); /* mov %es,%eax */
+    selector &= 0xffff;
+    if (selector < XEN_SELECTORS && (selector & 3) == 3)
+        selector &= ~3ul;
+    if ((d->modrm >> 6) != 3) {
+        *(unsigned short *)effective_address(f, s) = (unsigned short)selector;
+    } else {
+        unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+        *r = d->opsize_prefix ? (*r & ~0xfffful) | selector : selector;
+    }
+}
+
+
+/* lidt: keeps the virtual IDT (virtual interrupts are delivered through it) and gives Xen a trap table
+ * with its present gates, for exceptions and software interrupts. */
+static void load_idt(struct previrt_xen *xen, const unsigned char *pointer)
+{
+    static struct trap_info table[257];
+    unsigned int i, n = 0;
+    xen->idt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
+    xen->idt_base = *(const unsigned long *)(pointer + 2);
+    for (i = 0; i < 256 && i * 16 + 15 <= xen->idt_limit; i++) {
+        const unsigned char *gate = (const unsigned char *)xen->idt_base + i * 16;
+        if (!(gate[5] & 0x80))
+            continue;
+        table[n].vector = (unsigned char)i;
+        table[n].flags = (unsigned char)(((gate[5] >> 5) & 3) | ((gate[5] & 0xf) == 0xe ? 4 : 0));
+        table[n].cs = FLAT_KERNEL_CS;
+        table[n].address = (unsigned long)gate[0] | (unsigned long)gate[1] << 8 | (unsigned long)gate[6] << 16
+            | (unsigned long)gate[7] << 24 | (unsigned long)*(const unsigned int *)(gate + 8) << 32;
+        n++;
+    }
+    table[n].address = 0;
+    table[n].vector = table[n].flags = 0;
+    table[n].cs = 0;
+    previrt_xen_hypercall(xen, HYPERCALL_SET_TRAP_TABLE, (unsigned long)table, 0, 0, 0);
+}
+
+/* iretq (the stub runs it natively next, in ring 3): ring-0 selectors become Xen's flat ones, and the
+ * popped IF becomes the virtual IF. */
+static void interrupt_return(struct previrt_xen *xen, unsigned long *frame)
+{
+    if ((frame[1] & 3) == 0)
+        frame[1] = FLAT_KERNEL_CS;
+    if ((frame[4] & 3) == 0)
+        frame[4] = FLAT_KERNEL_SS;
+    xen_set_virtual_if(xen, (frame[2] & IF) != 0);
+}
+
+void previrt_xen_emulate(struct xen_frame *f)
+{
+    struct previrt_xen *xen = previrt_xen_active;
+    const struct previrt_xen_site *s = &xen->sites[f->index];
+    unsigned long *top = guest_stack(f);
+    switch (s->decoded.kind) {
+    case PREVIRT_KIND_HLT: previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_BLOCK, 0, 0, 0); break;
+    case PREVIRT_KIND_LIDT: load_idt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_SIDT: store_table((unsigned char *)effective_address(f, s), xen->idt_limit, xen->idt_base); break;
+    case PREVIRT_KIND_LGDT: load_gdt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_SGDT: store_table((unsigned char *)effective_address(f, s), xen->gdt_limit, xen->gdt_base); break;
+    case PREVIRT_KIND_MOV_TO_SEG: load_segment(f, s); break;
+    case PREVIRT_KIND_MOV_FROM_SEG: store_segment(f, s); break;
+    case PREVIRT_KIND_CLTS: set_task_switched(xen, 0); break;
+    case PREVIRT_KIND_SMSW: store_machine_status(xen, f, s); break;
+    case PREVIRT_KIND_WRMSR: write_msr(xen, f); break;
+    case PREVIRT_KIND_RDMSR: read_msr(xen, f); break;
+    case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;
+    case PREVIRT_KIND_STI: xen_set_virtual_if(xen, 1); break;
+    case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
+    case PREVIRT_KIND_POPF: xen_set_virtual_if(xen, (*top & IF) != 0); break;
+    case PREVIRT_KIND_MOV_TO_CR:
+    case PREVIRT_KIND_MOV_FROM_CR: control_register(xen, f, s); break;
+    case PREVIRT_KIND_INVLPG: xen_mmuext(xen, MMUEXT_INVLPG_LOCAL, effective_address(f, s)); break;
+    case PREVIRT_KIND_WBINVD: xen_mmuext(xen, MMUEXT_FLUSH_CACHE, 0); break;
+    case PREVIRT_KIND_IN:
+    case PREVIRT_KIND_OUT: xen_port_io(xen, f, s); break;
+    }
+}
+
+#endif /* __x86_64__ */

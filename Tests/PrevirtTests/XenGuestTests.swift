@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The x86_64 demo guest: one ELF file boots on qemu-system-x86_64 (bare hardware, through its PVH
+// entry) with the native and the trace backends, and as dom0 of Debian's Xen 4.17 with the xen
+// backend, and prints the same transcript; a tampered copy is refused with nothing patched.
+
+import Foundation
+import PrevirtELF
+import PrevirtNote
+import Testing
+
+enum Guest64 {
+    static let transcript = """
+        previrt demo64 guest
+        interrupt flag (cli, sti, pushf, popf): ok
+        global descriptor table and data segments (lgdt, sgdt, mov to and from ds, es): ok
+        interrupt descriptor table (lidt, sidt): ok
+        halt (sti; hlt, woken by the timer interrupt through the IDT; iretq): ok
+        pending interrupt (requested while disabled, delivered at sti): ok
+        masked interrupt (waits at the 8259A, delivered when unmasked): ok
+        page-table base (mov from and to cr3): ok
+        fpu task switch (mov to and from cr0, smsw, clts): ok
+        model-specific registers (wrmsr, rdmsr: sysenter cs, fs base): ok
+        processor identification (cpuid): ok
+        tlb and caches (invlpg, wbinvd): ok
+        port i/o (in, out: the COM1 line status): ok
+        result: pass
+
+        """
+    /// The kinds the checks exercise; each must run at least once under the trace backend.
+    static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lgdt", "sgdt", "mov-to-seg", "mov-from-seg", "lidt",
+                                 "sidt", "smsw", "clts", "iret", "rdmsr", "wrmsr", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
+                                 "wbinvd", "in", "out"]
+
+    /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
+    static func build() throws -> String {
+        let r = try Toolchain.run("make", ["-s", "out/guest64/guest64.elf"], in: Toolchain.packageRoot)
+        guard r.succeeded else { throw CorpusError("cannot build the x86_64 guest: \(r.output)") }
+        return Toolchain.packageRoot.appendingPathComponent("out/guest64/guest64.elf").path
+    }
+
+    /// Boots `kernel` on qemu-system-x86_64 (TCG) with `append` as the PVH command line.
+    static func boot(_ kernel: String, _ append: String) throws -> CommandResult {
+        try Toolchain.run("timeout", [
+            "60", "qemu-system-x86_64", "-display", "none", "-no-reboot", "-serial", "stdio",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel, "-append", append,
+        ])
+    }
+
+    /// Uncompresses Debian's Xen with the project's Makefile and returns its path.
+    static func xen() throws -> String {
+        let r = try Toolchain.run("make", ["-s", "out/xen/xen.elf"], in: Toolchain.packageRoot)
+        guard r.succeeded else { throw CorpusError("cannot uncompress Xen (apt-get install xen-hypervisor-4.17-amd64): \(r.output)") }
+        return Toolchain.packageRoot.appendingPathComponent("out/xen/xen.elf").path
+    }
+
+    /// Boots `kernel` as dom0 of Xen under QEMU (TCG); the output has its carriage returns removed.
+    static func bootUnderXen(_ kernel: String) throws -> CommandResult {
+        var r = try Toolchain.run("timeout", [
+            "60", "qemu-system-x86_64", "-nographic", "-no-reboot", "-m", "512", "-smp", "1", "-monitor", "none",
+            "-serial", "stdio", "-kernel", try xen(),
+            "-append", "com1=115200,8n1 console=com1 dom0_mem=32M,max:32M dom0_max_vcpus=1", "-initrd", kernel,
+        ])
+        r.output = r.output.replacingOccurrences(of: "\r", with: "")
+        return r
+    }
+
+    /// What the guest printed under Xen: from its first line to Xen's shutdown message.
+    static func guestOutput(_ output: String, from first: String) -> Substring? {
+        guard let start = output.range(of: first), let end = output.range(of: "(XEN) Hardware Dom0 shutdown", range: start.lowerBound..<output.endIndex)
+        else { return nil }
+        return output[start.lowerBound..<end.lowerBound]
+    }
+
+    /// A copy of `kernel` in `dir` with the instruction of the last cpuid site overwritten by a NOP;
+    /// returns the copy's path and the victim site.
+    static func tamperedCopy(of kernel: String, in dir: URL) throws -> (path: String, note: Int, address: UInt64) {
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: kernel)))
+        let sites = try ELFFile(bytes: bytes).previrtNotes().sites
+        let victim = try #require(sites.last { $0.record.kind?.name == "cpuid" })
+        let text = try #require(victim.section)
+        bytes[Int(text.offset + victim.sectionOffset) + victim.record.instructionOffset] = 0x90
+        let copy = dir.appendingPathComponent("tampered64.elf")
+        try Data(bytes).write(to: copy)
+        return (copy.path, victim.note.index, victim.address)
+    }
+}
+
+@Suite("x86_64 demo guest on QEMU", .serialized)
+struct Guest64Tests {
+    @Test("backend native: the PVH entry boots the 64-bit ELF; the transcript, and the pass status")
+    func native() throws {
+        let r = try Guest64.boot(try Guest64.build(), "previrt=native")
+        #expect(r.output == Guest64.transcript)
+        #expect(r.status == Guest.passStatus)
+    }
+
+    @Test("backend trace: the same transcript, then the counts; every site patched, every exercised kind counted")
+    func trace() throws {
+        let kernel = try Guest64.build()
+        let r = try Guest64.boot(kernel, "previrt=trace")
+        #expect(r.status == Guest.passStatus)
+        #expect(r.output.hasPrefix(Guest64.transcript))
+        let counts = r.output.dropFirst(Guest64.transcript.count).split(separator: "\n")
+        let sites = try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: kernel)))).previrtNotes().sites
+        #expect(counts.first == "trace: \(sites.count) sites patched, 0 left native")
+        let ran = Set(counts.dropFirst().compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) })
+        for kind in Guest64.exercisedKinds {
+            #expect(ran.contains(kind), "\(kind) never ran")
+        }
+    }
+
+    @Test("a tampered copy is refused on QEMU, naming the site, and nothing is patched", arguments: ["native", "trace"])
+    func tampered(_ backend: String) throws {
+        let kernel = try Guest64.build()
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = try Guest64.tamperedCopy(of: kernel, in: dir)
+        let r = try Guest64.boot(copy.path, "previrt=\(backend)")
+        #expect(r.status == Guest.failStatus)
+        #expect(r.output == "previrt: refused to patch: note \(copy.note), site 0x\(String(format: "%08x", copy.address)): "
+            + "wrong instruction: the bytes at the site are not the recorded instruction; nothing was patched\n")
+    }
+}
+
+@Suite("x86_64 demo guest as dom0 of Xen 4.17 (QEMU TCG)", .serialized)
+struct XenGuestTests {
+    @Test("the same file boots as a Xen PV dom0: the same transcript, then the xen backend's counts; the domain shuts down")
+    func xen() throws {
+        let kernel = try Guest64.build()
+        let before = try Data(contentsOf: URL(fileURLWithPath: kernel))
+        let r = try Guest64.bootUnderXen(kernel)
+        #expect(r.status == 0, "QEMU: \(r.output.suffix(2000))")
+        #expect(r.output.contains("(XEN) Hardware Dom0 shutdown: rebooting machine"))
+        let guest = try #require(Guest64.guestOutput(r.output, from: "previrt demo64 guest\n"), "\(r.output.suffix(3000))")
+        #expect(guest.hasPrefix(Guest64.transcript), "\(guest)")
+        let counts = guest.dropFirst(Guest64.transcript.count).split(separator: "\n").map(String.init)
+
+        // Every site of the file was patched, each kind as often as the notes record it.
+        let sites = try ELFFile(bytes: Array(before)).previrtNotes().sites
+        #expect(counts.first == "xen: \(sites.count) sites patched, 0 left native")
+        var perKind: [String: Int] = [:]
+        for site in sites { perKind[site.record.kind?.name ?? "?", default: 0] += 1 }
+        let patched = try #require(counts.first { $0.hasPrefix("xen: patched: ") })
+        let reported = Dictionary(uniqueKeysWithValues: patched.dropFirst("xen: patched: ".count).split(separator: ",").map {
+            let words = $0.split(separator: " ")
+            return (String(words[0]), Int(words[1]) ?? -1)
+        })
+        #expect(reported == perKind)
+        for kind in Guest64.exercisedKinds { #expect(reported[kind, default: 0] > 0, "\(kind) not patched") }
+
+        // The hypercalls the backend made by the end of the transcript: at boot the shared info mapping,
+        // I/O privilege, the timer's event channel, the upcall and stopping Xen's periodic timer; then
+        // the GDT's page made read-only and given to Xen (lgdt), the trap table (lidt), the FS base set and
+        // reset (wrmsr), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
+        // console_io per transcript line (COM1 goes to Xen's console line by line), timers the
+        // virtual 8254 started and stopped, SCHEDOP_block for hlt, and the hypercall that has Xen
+        // deliver the event pending at sti.
+        let calls = try #require(counts.first { $0.hasPrefix("xen: hypercalls: ") })
+        let made = Dictionary(uniqueKeysWithValues: calls.dropFirst("xen: hypercalls: ".count).split(separator: ",").map {
+            let words = $0.split(separator: " ")
+            return (String(words[0]), Int(words[1]) ?? -1)
+        })
+        let lines = Guest64.transcript.split(separator: "\n").count
+        for (call, count) in ["update_va_mapping": 2, "set_gdt": 1, "set_segment_base": 2, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1,
+                              "set_trap_table": 1, "mmuext_op": 3, "console_io": lines] {
+            #expect(made[call] == count, "\(call): \(calls)")
+        }
+        #expect(made["vcpu_op", default: 0] >= 4, "\(calls)")     // stop Xen's periodic timer, one-shots, a stop
+        #expect((1...2).contains(made["fpu_taskswitch", default: 0]), "\(calls)") // TS set by mov to cr0 (unless set), cleared by clts
+        #expect(made["sched_op", default: 0] >= 1, "\(calls)")    // SCHEDOP_block
+        #expect(made["xen_version", default: 0] >= 1, "\(calls)") // the pending event delivered at sti
+        #expect(counts.contains("xen: failed hypercalls: 0"))
+        // Virtual interrupts: at least the hlt's wakeup, the one delivered at sti and the one delivered
+        // when IRQ 0 was unmasked; one upcall more at least, for the event that came while IRQ 0 was
+        // masked and returned without an interrupt.
+        let events = try #require(counts.first { $0.hasPrefix("xen: events: ") }).split(separator: " ")
+        #expect(events.count == 7 && Int(events[4]) ?? 0 >= 3 && Int(events[2]) ?? 0 > Int(events[4]) ?? 0, "\(events)")
+
+        // The very file QEMU boots bare: nothing was rewritten on disk.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: kernel)) == before)
+        let bare = try Guest64.boot(kernel, "previrt=native")
+        #expect(bare.output == Guest64.transcript)
+    }
+
+    @Test("a tampered copy is refused under Xen too, naming the site, and nothing is patched")
+    func tampered() throws {
+        let kernel = try Guest64.build()
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = try Guest64.tamperedCopy(of: kernel, in: dir)
+        let r = try Guest64.bootUnderXen(copy.path)
+        #expect(r.status == 0)
+        let guest = try #require(Guest64.guestOutput(r.output, from: "previrt: "), "\(r.output.suffix(3000))")
+        #expect(guest == "previrt: refused to patch: note \(copy.note), site 0x\(String(format: "%08x", copy.address)): "
+            + "wrong instruction: the bytes at the site are not the recorded instruction; nothing was patched\n")
+    }
+
+    @Test("a kind the xen backend does not support is refused by name under Xen before anything is patched; bare QEMU runs the same file")
+    func unsupported() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let extra = dir.appendingPathComponent("extra.S")
+        try ".text\n.globl never_called\nnever_called:\nlar %ax, %ecx\nret\n.section .note.GNU-stack,\"\",@progbits\n"
+            .write(to: extra, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out").path
+        let made = try Toolchain.run("make", ["-s", "OUT=\(out)", "GUEST64_EXTRA=\(extra.path)", "\(out)/guest64/guest64.elf"],
+                                     in: Toolchain.packageRoot)
+        try #require(made.succeeded, "\(made.output)")
+        let kernel = "\(out)/guest64/guest64.elf"
+        let sites = try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: kernel)))).previrtNotes().sites
+        let lar = try #require(sites.first { $0.record.kind?.name == "lar" })
+
+        let r = try Guest64.bootUnderXen(kernel)
+        let guest = try #require(Guest64.guestOutput(r.output, from: "previrt: "), "\(r.output.suffix(3000))")
+        #expect(guest == "previrt: refused to patch: note \(lar.note.index), site 0x\(String(format: "%08x", lar.address)): "
+            + "refused by the backend: lar is not supported by the xen backend; nothing was patched\n")
+        let bare = try Guest64.boot(kernel, "previrt=native")
+        #expect(bare.output == Guest64.transcript)
+    }
+}
