@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harness: the catalog and note modules, then the harness, with -sanitize=fuzzer,address.
+# SPDX-License-Identifier: GPL-3.0-or-later
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/.build-fuzz}

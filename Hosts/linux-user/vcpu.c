@@ -433,6 +433,19 @@ static int supported(unsigned kind)
     return 0;
 }
 
+/* Kinds whose stack slots or far pointers the emulator handles as 32 bits: with a 0x66 prefix they push,
+ * pop or read 16-bit quantities, which it does not emulate. */
+static int stack_or_far_operand(unsigned kind)
+{
+    switch (kind) {
+    case PREVIRT_KIND_PUSHF: case PREVIRT_KIND_POPF: case PREVIRT_KIND_IRET: case PREVIRT_KIND_LRET:
+    case PREVIRT_KIND_LJMP: case PREVIRT_KIND_LCALL: case PREVIRT_KIND_PUSH_SEG: case PREVIRT_KIND_POP_SEG:
+    case PREVIRT_KIND_LDS: case PREVIRT_KIND_LES: case PREVIRT_KIND_LFS: case PREVIRT_KIND_LGS: case PREVIRT_KIND_LSS:
+        return 1;
+    }
+    return 0;
+}
+
 static const char *linux_user_check(void *ctx, const struct previrt_patch_site *site)
 {
     static char why[160];
@@ -445,6 +458,11 @@ static const char *linux_user_check(void *ctx, const struct previrt_patch_site *
     }
     if (!supported(site->decoded.kind) || (site->decoded.has_modrm && site->decoded.addrsize_prefix)) {
         snprintf(why, sizeof why, "%s at %#lx is not emulated by the linux-user VMM", previrt_kind_names[site->decoded.kind], (unsigned long)site->insn);
+        return why;
+    }
+    if (site->decoded.opsize_prefix && stack_or_far_operand(site->decoded.kind)) {
+        snprintf(why, sizeof why, "%s with a 16-bit operand size at %#lx is not emulated by the linux-user VMM",
+                 previrt_kind_names[site->decoded.kind], (unsigned long)site->insn);
         return why;
     }
     return 0;

@@ -29,7 +29,7 @@ enum Guest {
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
     static func build() throws -> String {
-        let r = try Toolchain.run("make", ["-s", "out/guest/guest.elf", "out/host/previrt-linux-user"], in: Toolchain.packageRoot)
+        let r = try Toolchain.make(["-s", "out/guest/guest.elf", "out/host/previrt-linux-user"])
         guard r.succeeded else { throw CorpusError("cannot build the guest: \(r.output)") }
         return Toolchain.packageRoot.appendingPathComponent("out/guest/guest.elf").path
     }
@@ -97,6 +97,21 @@ struct GuestTests {
         let r = try runUnderLinuxUser(dir.appendingPathComponent("u.elf").path)
         #expect(r.status == 2)
         #expect(r.output.contains("refused to patch: note 2, site 0x100005") && r.output.contains("lar at 0x100005 is not emulated"), "\(r.output)")
+    }
+
+    @Test("previrt run refuses a 16-bit operand size on a stack or far-pointer instruction, naming it",
+          arguments: ["pushfw", "popfw", "iretw", "lretw", "pushw %fs", "lcallw *(%eax)", "ldsw (%eax),%bx"])
+    func sixteenBitOperands(_ statement: String) throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ".globl _start\n_start:\ncli\n\(statement)\nout %al,$0xf4\n".write(to: dir.appendingPathComponent("u.s"), atomically: true, encoding: .utf8)
+        #expect(try Toolchain.run("as", ["--32", try Toolchain.macroSet(.i386), "u.s", "-o", "u.o"], in: dir).succeeded)
+        #expect(try Toolchain.run("ld", ["-m", "elf_i386", "-Ttext=0x100000", "-o", "u.elf", "u.o"], in: dir).succeeded)
+        _ = try Guest.build()
+        let r = try runUnderLinuxUser(dir.appendingPathComponent("u.elf").path)
+        #expect(r.status == 2, "\(statement): \(r.output)")
+        #expect(r.output.contains("with a 16-bit operand size at 0x100005 is not emulated") && r.output.contains("nothing was patched"),
+                "\(statement): \(r.output)")
     }
 
     @Test("a tampered copy is refused, naming the site, and nothing is patched", arguments: ["trace", "native", "linux-user"])

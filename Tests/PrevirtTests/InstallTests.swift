@@ -11,8 +11,7 @@ struct InstallTests {
         let dest = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dest) }
         // SWIFT=true: the debug products `make test` built are installed as they are (no second build).
-        let r = try Toolchain.run("make", ["-s", "install", "CONFIG=debug", "SWIFT=true", "DESTDIR=\(dest.path)", "PREFIX=/usr"],
-                                  in: Toolchain.packageRoot)
+        let r = try Toolchain.make(["-s", "install", "CONFIG=debug", "SWIFT=true", "DESTDIR=\(dest.path)", "PREFIX=/usr"])
         try #require(r.succeeded, "\(r.output)")
         let usr = dest.appendingPathComponent("usr")
         for file in ["bin/previrt", "bin/previrt-as", "libexec/previrt/previrt-linux-user", "share/previrt/macros/previrt-x86_64.s",

@@ -16,6 +16,16 @@ struct CommandResult: Sendable {
 enum Toolchain {
     /// Runs `executable` with `arguments`; standard output and error are captured together.
     @discardableResult
+    /// Runs make in the package (the guests, the VMMs, install): one make at a time, because suites run
+    /// in parallel and two makes of one target would write the same file at once while a third test reads it.
+    static func make(_ arguments: [String]) throws -> CommandResult {
+        makeLock.lock()
+        defer { makeLock.unlock() }
+        return try run("make", arguments, in: packageRoot)
+    }
+
+    private static let makeLock = NSLock()
+
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil, input: String? = nil) throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")

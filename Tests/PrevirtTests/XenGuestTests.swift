@@ -33,7 +33,7 @@ enum Guest64 {
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
     static func build() throws -> String {
-        let r = try Toolchain.run("make", ["-s", "out/guest64/guest64.elf"], in: Toolchain.packageRoot)
+        let r = try Toolchain.make(["-s", "out/guest64/guest64.elf"])
         guard r.succeeded else { throw CorpusError("cannot build the x86_64 guest: \(r.output)") }
         return Toolchain.packageRoot.appendingPathComponent("out/guest64/guest64.elf").path
     }
@@ -48,7 +48,7 @@ enum Guest64 {
 
     /// Uncompresses Debian's Xen with the project's Makefile and returns its path.
     static func xen() throws -> String {
-        let r = try Toolchain.run("make", ["-s", "out/xen/xen.elf"], in: Toolchain.packageRoot)
+        let r = try Toolchain.make(["-s", "out/xen/xen.elf"])
         guard r.succeeded else { throw CorpusError("cannot uncompress Xen (apt-get install xen-hypervisor-4.17-amd64): \(r.output)") }
         return Toolchain.packageRoot.appendingPathComponent("out/xen/xen.elf").path
     }
@@ -203,8 +203,7 @@ struct XenGuestTests {
         try ".text\n.globl never_called\nnever_called:\nlar %ax, %ecx\nret\n.section .note.GNU-stack,\"\",@progbits\n"
             .write(to: extra, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("out").path
-        let made = try Toolchain.run("make", ["-s", "OUT=\(out)", "GUEST64_EXTRA=\(extra.path)", "\(out)/guest64/guest64.elf"],
-                                     in: Toolchain.packageRoot)
+        let made = try Toolchain.make(["-s", "OUT=\(out)", "GUEST64_EXTRA=\(extra.path)", "\(out)/guest64/guest64.elf"])
         try #require(made.succeeded, "\(made.output)")
         let kernel = "\(out)/guest64/guest64.elf"
         let sites = try ELFFile(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: kernel)))).previrtNotes().sites
