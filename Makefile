@@ -144,11 +144,11 @@ RUNTIME_HEADERS := Sources/PrevirtRuntime/include/previrt_note.h Sources/Previrt
 
 # The demo guest: one multiboot ELF for bare hardware (QEMU) and for `previrt run`.
 GUEST_CFLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables \
-	-nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo
-GUEST_SOURCES := Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Guests/demo/serial.c \
+	-nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo -IGuests/common
+GUEST_SOURCES := Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Guests/common/console.c \
 	$(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
 
-$(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Macros/previrt-i386.s Makefile \
+$(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Guests/common/console.h Macros/previrt-i386.s Makefile \
 		$(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/guest
 	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
@@ -162,16 +162,16 @@ QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa
 # The x86_64 demo guest: one ELF with a PVH entry (qemu-system-x86_64 -kernel) and Xen's PV notes.
 # GUEST64_EXTRA adds sources (the tests add a site the xen backend refuses).
 GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -fno-asynchronous-unwind-tables \
-	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64
+	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64 -IGuests/common
 GUEST64_EXTRA ?=
 XEN_BACKEND := Sources/PrevirtRuntime/backend_xen.c Sources/PrevirtRuntime/xen_emulate.c Sources/PrevirtRuntime/xen_events.c \
 	Sources/PrevirtRuntime/xen_devices.c
 GUEST64_SOURCES := $(GUEST64_EXTRA) Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
 	Guests/demo64/timer.c \
-	Guests/demo64/serial.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \
+	Guests/common/console.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \
 	Sources/PrevirtRuntime/backend_trace.c $(XEN_BACKEND)
 
-$(OUT)/guest64/guest64.elf: $(GUEST64_SOURCES) Guests/demo64/guest64.ld Guests/demo64/guest.h Macros/previrt-x86_64.s \
+$(OUT)/guest64/guest64.elf: $(GUEST64_SOURCES) Guests/demo64/guest64.ld Guests/demo64/guest.h Guests/common/console.h Macros/previrt-x86_64.s \
 		Makefile $(RUNTIME_HEADERS) Sources/PrevirtRuntime/xen_pv.h
 	@mkdir -p $(OUT)/guest64
 	$(CC) $(GUEST64_CFLAGS) -Wa,Macros/previrt-x86_64.s -static -no-pie -Wl,-T,Guests/demo64/guest64.ld -Wl,--build-id=none \

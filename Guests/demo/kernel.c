@@ -25,42 +25,13 @@ static struct previrt_trace trace = {
     stubs, sizeof stubs, 0, __text_start, trace_sites, trace_kinds, trace_counts, MAX_SITES, 0,
 };
 
-/* The value of `previrt=` on the command line: "native" when absent. */
+/* The backend the command line names: "native" without a multiboot command line. */
 static const char *backend_name(const struct multiboot_info *mbi, unsigned long magic)
 {
-    const char *p;
     if (magic != 0x2badb002 || !(mbi->flags & 4) || !mbi->cmdline)
         return "native";
-    for (p = mbi->cmdline; *p; p++) {
-        const char *k = "previrt=", *q = p;
-        while (*k && *q == *k) {
-            k++;
-            q++;
-        }
-        if (!*k)
-            return q;
-    }
-    return "native";
+    return backend_option(mbi->cmdline);
 }
-
-static int starts_with(const char *s, const char *word)
-{
-    while (*word)
-        if (*s++ != *word++)
-            return 0;
-    return *s == 0 || *s == ' ';
-}
-
-/* A checksum of the text, to show that a refused patch wrote nothing. */
-static unsigned long text_checksum(void)
-{
-    unsigned long sum = 0;
-    const unsigned char *p;
-    for (p = __text_start; p < __text_end; p++)
-        sum = sum * 31 + *p;
-    return sum;
-}
-
 
 void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
 {
@@ -78,7 +49,7 @@ void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
             previrt_trace_backend(&backend, &trace);
         else
             previrt_native_backend(&backend);
-        unsigned long before = text_checksum();
+        unsigned long before = checksum(__text_start, __text_end);
         if (previrt_patch_with_table(&image, &backend, spans, MAX_SITES, &result) != 0) {
             serial_puts("previrt: refused to patch: note ");
             serial_dec(result.failed_note);
@@ -88,7 +59,7 @@ void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
             serial_puts(previrt_failure_name(result.failure));
             serial_puts(": ");
             serial_puts(result.why);
-            serial_puts(text_checksum() == before ? "; nothing was patched\n" : "; BUT THE TEXT CHANGED\n");
+            serial_puts(checksum(__text_start, __text_end) == before ? "; nothing was patched\n" : "; BUT THE TEXT CHANGED\n");
             debug_exit(EXIT_FAIL);
             return;
         }

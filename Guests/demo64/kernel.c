@@ -25,45 +25,11 @@ static struct previrt_trace trace = {
     stubs, sizeof stubs, 0, __text_start, trace_sites, trace_kinds, trace_counts, MAX_SITES, 0,
 };
 
-/* The value of `previrt=` in cmdline: "native" when absent. */
-static const char *backend_name(const char *cmdline)
-{
-    const char *p;
-    for (p = cmdline; p && *p; p++) {
-        const char *k = "previrt=", *q = p;
-        while (*k && *q == *k) {
-            k++;
-            q++;
-        }
-        if (!*k)
-            return q;
-    }
-    return "native";
-}
-
-static int starts_with(const char *s, const char *word)
-{
-    while (*word)
-        if (*s++ != *word++)
-            return 0;
-    return *s == 0 || *s == ' ';
-}
-
-/* A checksum of the text, to show that a refused patch wrote nothing. */
-static unsigned long text_checksum(void)
-{
-    unsigned long sum = 0;
-    const unsigned char *p;
-    for (p = __text_start; p < __text_end; p++)
-        sum = sum * 31 + *p;
-    return sum;
-}
-
 /* Patches the image through `backend`; on refusal says which site and why and returns -1. */
 int patch_image(const struct previrt_backend *backend, struct previrt_result *result)
 {
     struct previrt_image image = {__previrt_notes_start, __previrt_notes_end, __text_start, __text_end};
-    unsigned long before = text_checksum();
+    unsigned long before = checksum(__text_start, __text_end);
     if (previrt_patch(&image, backend, result) == 0)
         return 0;
     serial_puts("previrt: refused to patch: note ");
@@ -74,7 +40,7 @@ int patch_image(const struct previrt_backend *backend, struct previrt_result *re
     serial_puts(previrt_failure_name(result->failure));
     serial_puts(": ");
     serial_puts(result->why);
-    serial_puts(text_checksum() == before ? "; nothing was patched\n" : "; BUT THE TEXT CHANGED\n");
+    serial_puts(checksum(__text_start, __text_end) == before ? "; nothing was patched\n" : "; BUT THE TEXT CHANGED\n");
     return -1;
 }
 
@@ -113,7 +79,7 @@ static void print_trace(const struct previrt_result *result)
 void kernel_main_bare(const struct hvm_start_info *info)
 {
     const char *cmdline = info && info->magic == HVM_START_MAGIC ? (const char *)info->cmdline_paddr : 0;
-    const char *name = backend_name(cmdline);
+    const char *name = backend_option(cmdline);
     int tracing = starts_with(name, "trace"), failures;
     struct previrt_backend backend;
     struct previrt_result result;

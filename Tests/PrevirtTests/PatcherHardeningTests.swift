@@ -285,9 +285,9 @@ struct ShortSiteGuestTests {
         let runtime = ["note_walk", "decode", "patch", "backend_native", "backend_trace"].map { "\(root)/Sources/PrevirtRuntime/\($0).c" }
         let r = try Toolchain.run("gcc", [
             "-m32", "-O2", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-nostdlib",
-            "-I\(root)/Sources/PrevirtRuntime/include", "-I\(root)/Guests/demo", "-Wa,\(try Toolchain.macroSet(.i386, pad: 0))",
+            "-I\(root)/Sources/PrevirtRuntime/include", "-I\(root)/Guests/demo", "-I\(root)/Guests/common", "-Wa,\(try Toolchain.macroSet(.i386, pad: 0))",
             "-static", "-Wl,-T,\(root)/Guests/demo/guest.ld", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments", "-o", elf,
-        ] + ["boot.S", "kernel.c", "checks.c", "serial.c"].map { "\(root)/Guests/demo/\($0)" } + runtime)
+        ] + ["demo/boot.S", "demo/kernel.c", "demo/checks.c", "common/console.c"].map { "\(root)/Guests/\($0)" } + runtime)
         try #require(r.succeeded, "\(r.output)")
         return elf
     }

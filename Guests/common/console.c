@@ -1,7 +1,7 @@
-/* serial.c: COM1 output (the transcript) and QEMU's isa-debug-exit.
+/* console.c: COM1 output (the transcript), QEMU's isa-debug-exit, and the helpers both demo guests use.
  * SPDX-License-Identifier: MIT
  */
-#include "guest.h"
+#include "console.h"
 
 void (*early_console)(const char *s, unsigned long n);
 
@@ -52,7 +52,36 @@ void pic_mask_all(void)
     outb(0xa1, 0xff);
 }
 
-void debug_exit(unsigned char value)
+void debug_exit(unsigned char value) { outb(0xf4, value); }
+
+const char *backend_option(const char *cmdline)
 {
-    outb(0xf4, value);
+    const char *p;
+    for (p = cmdline; p && *p; p++) {
+        const char *k = "previrt=", *q = p;
+        while (*k && *q == *k) {
+            k++;
+            q++;
+        }
+        if (!*k)
+            return q;
+    }
+    return "native";
+}
+
+int starts_with(const char *s, const char *word)
+{
+    while (*word)
+        if (*s++ != *word++)
+            return 0;
+    return *s == 0 || *s == ' ';
+}
+
+unsigned long checksum(const unsigned char *begin, const unsigned char *end)
+{
+    unsigned long sum = 0;
+    const unsigned char *p;
+    for (p = begin; p < end; p++)
+        sum = sum * 31 + *p;
+    return sum;
 }
