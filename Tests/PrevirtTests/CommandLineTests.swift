@@ -6,11 +6,10 @@ import Testing
 
 @Suite("previrt command line")
 struct CommandLineTests {
-    static var previrt: String { Toolchain.packageRoot.appendingPathComponent(".build/debug/previrt").path }
 
     func run(_ args: [String], in dir: URL? = nil) throws -> CommandResult {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.previrt), "build the tool first: swift build")
-        return try Toolchain.run(Self.previrt, args, in: dir)
+        try #require(FileManager.default.isExecutableFile(atPath: Fixture.previrt), "build the tool first: swift build")
+        return try Toolchain.run(Fixture.previrt, args, in: dir)
     }
 
     @Test("previrt macros writes the same text as the committed macro set")

@@ -17,7 +17,7 @@ struct DropInAssemblerTests {
         try FileManager.default.createDirectory(atPath: w.path("bin"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: w.path("bin/as"), withDestinationPath: Self.tool)
         let m = arch == .i386 ? ["-m32"] : []
-        let src = InspectorTests.cSource
+        let src = Fixture.cSource
         try w.run("gcc", m + ["-O2", "-ffreestanding", "-fno-pic", "-B", w.path("bin") + "/", "-c", src, "-o", "dropin.o"])
         try w.run("gcc", m + ["-O2", "-ffreestanding", "-fno-pic", "-c", "-Wa,\(try Toolchain.macroSet(arch))", src, "-o", "wa.o"])
         #expect(try w.bytes("dropin.o") == w.bytes("wa.o"))
@@ -58,7 +58,7 @@ struct DropInAssemblerTests {
 
     @Test("previrt as and --version pass through")
     func passThrough() throws {
-        let r = try Toolchain.run(CommandLineTests.previrt, ["as", "--version"])
+        let r = try Toolchain.run(Fixture.previrt, ["as", "--version"])
         #expect(r.succeeded && r.output.hasPrefix("GNU assembler"))
     }
 }
@@ -69,7 +69,7 @@ struct CHeaderTests {
     func distccStyle(_ file: String) throws {
         let w = try Workbench()
         let header = w.path("previrt.h")
-        #expect(try Toolchain.run(CommandLineTests.previrt, ["macros", "--arch", "x86_64", "--format", "c-header", "-o", header]).succeeded)
+        #expect(try Toolchain.run(Fixture.previrt, ["macros", "--arch", "x86_64", "--format", "c-header", "-o", header]).succeeded)
         let src = Toolchain.packageRoot.appendingPathComponent("Examples/annotate/\(file)").path
         let flags = file.hasSuffix(".c") ? ["-O2", "-ffreestanding", "-fno-pic"] : []
         let preprocessed = file.hasSuffix(".c") ? "remote.i" : "remote.s"
@@ -137,9 +137,9 @@ struct LLVMFlavourTests {
         for (name, pad) in [("llvm.h", nil), ("llvm0.h", 0) as (String, Int?)] {
             var arguments = ["macros", "--arch", "x86_64", "--flavor", "llvm", "--format", "c-header", "-o", w.path(name)]
             if let pad { arguments += ["--pad", "\(pad)"] }
-            #expect(try Toolchain.run(CommandLineTests.previrt, arguments).succeeded)
+            #expect(try Toolchain.run(Fixture.previrt, arguments).succeeded)
         }
-        let src = InspectorTests.cSource
+        let src = Fixture.cSource
         let flags = ["-O2", "-ffreestanding", "-fno-pic", "-c", src]
         try w.run("clang", flags + ["-include", w.path("llvm.h"), "-o", "pv.o"])
         try w.run("clang", flags + ["-include", w.path("llvm0.h"), "-o", "zero.o"])

@@ -36,7 +36,7 @@ struct EncodingTableTests {
     }
 
     @Test("every look-alike: libopcodes, the C decode table and the candidate filter all say not sensitive",
-          arguments: [(CodeMode.bits64, MacroBehaviourTests.lookAlikes64), (CodeMode.bits32, MacroBehaviourTests.lookAlikes32)])
+          arguments: [(CodeMode.bits64, LookAlikes.x86_64), (CodeMode.bits32, LookAlikes.i386)])
     func lookAlikes(_ mode: CodeMode, _ statements: [String]) throws {
         let matcher = SensitiveMatcher(profile: try Profile.named("all"))
         let decoder = try Disassembler(modeBits: mode.rawValue)

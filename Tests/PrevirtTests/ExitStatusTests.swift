@@ -38,7 +38,7 @@ struct ExitStatusTests {
     func status(_ args: [String], _ expected: Int32) throws {
         let w = try Workbench()
         try Self.inputs(w)
-        let r = try Toolchain.run(CommandLineTests.previrt, args, in: w.dir)
+        let r = try Toolchain.run(Fixture.previrt, args, in: w.dir)
         #expect(r.status == expected, "previrt \(args.joined(separator: " ")): \(r.output.prefix(400))")
         if expected == 2 || expected == 64 { #expect(r.output.contains("rror"), "\(r.output.prefix(400))") }
     }
@@ -57,7 +57,7 @@ struct ExitStatusTests {
         if getuid() == 0, mknod(w.path("full"), S_IFCHR | 0o666, OutputFileTests.device(1, 7)) == 0 {
             command = command.replacingOccurrences(of: "-o /dev/full", with: "-o full")
         }
-        let r = try Toolchain.run("/bin/sh", ["-c", "\(CommandLineTests.previrt) \(command)"], in: w.dir)
+        let r = try Toolchain.run("/bin/sh", ["-c", "\(Fixture.previrt) \(command)"], in: w.dir)
         #expect(r.status == 2, "\(command): \(r.output.prefix(300))")
         #expect(r.output.contains("No space left on device"), "\(command): \(r.output.prefix(300))")
     }
@@ -66,10 +66,10 @@ struct ExitStatusTests {
     func assembler() throws {
         let w = try Workbench()
         try w.write("bad.s", ".text\nbogus_insn\n")
-        let bad = try Toolchain.run(CommandLineTests.previrt, ["as", "--64", "bad.s", "-o", "bad.o"], in: w.dir)
+        let bad = try Toolchain.run(Fixture.previrt, ["as", "--64", "bad.s", "-o", "bad.o"], in: w.dir)
         let real = try Toolchain.run("as", ["--64", "bad.s", "-o", "real.o"], in: w.dir)
         #expect(bad.status == real.status && bad.status == 1)
-        let none = try Toolchain.run("/usr/bin/env", ["PREVIRT_AS=", "PATH=\(w.dir.path)", CommandLineTests.previrt, "as", "--64", "bad.s"], in: w.dir)
+        let none = try Toolchain.run("/usr/bin/env", ["PREVIRT_AS=", "PATH=\(w.dir.path)", Fixture.previrt, "as", "--64", "bad.s"], in: w.dir)
         #expect(none.status == 2 && none.output.contains("cannot find the real GNU assembler"), "\(none.output)")
     }
 }

@@ -67,7 +67,7 @@ struct HostileGuest {
 
 /// Runs `previrt run ARGS` with standard output sent to `stdout` (a shell redirection), under timeout(1).
 func runRedirected(_ arguments: [String], stdout redirection: String) throws -> CommandResult {
-    try Toolchain.run("timeout", ["-s", "KILL", "30", "sh", "-c", "exec \"$@\" \(redirection)", "sh", CommandLineTests.previrt, "run"] + arguments)
+    try Toolchain.run("timeout", ["-s", "KILL", "30", "sh", "-c", "exec \"$@\" \(redirection)", "sh", Fixture.previrt, "run"] + arguments)
 }
 
 @Suite("linux-user VMM: the guest cannot reach its host", .serialized)
@@ -355,7 +355,7 @@ struct RunCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
         let start = Date()
-        let r = try Toolchain.run("timeout", ["-s", "KILL", "30", CommandLineTests.previrt, "run", "--timeout", "0.5", guest.path])
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "30", Fixture.previrt, "run", "--timeout", "0.5", guest.path])
         #expect(r.status == 124)
         #expect(r.output == "previrt run: timed out after 0.5 seconds (--timeout): the guest was stopped at \(guest.address("spin"))\n")
         #expect(Date().timeIntervalSince(start) < 10)
@@ -363,13 +363,13 @@ struct RunCommandTests {
 
     @Test("--timeout that is not a positive number is a usage error", arguments: ["0", "-1", "soon"])
     func badTimeout(_ value: String) throws {
-        let r = try Toolchain.run(CommandLineTests.previrt, ["run", "--timeout", value, try Guest.build()])
+        let r = try Toolchain.run(Fixture.previrt, ["run", "--timeout", value, try Guest.build()])
         #expect(r.status == 64)
     }
 
     @Test("a missing guest: exit 2 and a message, not a usage error")
     func missing() throws {
-        let r = try Toolchain.run(CommandLineTests.previrt, ["run", "/nonexistent/guest.elf"])
+        let r = try Toolchain.run(Fixture.previrt, ["run", "/nonexistent/guest.elf"])
         #expect(r.status == 2)
         #expect(r.output == "previrt run: /nonexistent/guest.elf: No such file or directory\n")
     }
@@ -381,7 +381,7 @@ struct RunCommandTests {
         let fifo = dir.appendingPathComponent("guest.fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)
         for path in [fifo, dir.path] {
-            let r = try Toolchain.run("timeout", ["-s", "KILL", "10", CommandLineTests.previrt, "run", path])
+            let r = try Toolchain.run("timeout", ["-s", "KILL", "10", Fixture.previrt, "run", path])
             #expect(r.status == 2)
             #expect(r.output == "previrt run: \(path): not a regular file\n")
             let vmm = Toolchain.packageRoot.appendingPathComponent("out/host/previrt-linux-user").path
@@ -393,7 +393,7 @@ struct RunCommandTests {
 
     @Test("previrt run --help documents every exit status")
     func help() throws {
-        let r = try Toolchain.run(CommandLineTests.previrt, ["run", "--help"])
+        let r = try Toolchain.run(Fixture.previrt, ["run", "--help"])
         let help = r.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for status in ["(V << 1) | 1", "0 when the guest halts", "2 when the guest", "64 for a usage error", "70 for an internal error", "124 when --timeout"] {
             #expect(help.contains(status), "\(status)")

@@ -45,7 +45,7 @@ enum Guest {
 
 /// Runs `kernel` under the linux-user VMM through the previrt command.
 func runUnderLinuxUser(_ kernel: String) throws -> CommandResult {
-    try Toolchain.run(CommandLineTests.previrt, ["run", kernel])
+    try Toolchain.run(Fixture.previrt, ["run", kernel])
 }
 
 @Suite("Demo guest on QEMU and under the linux-user VMM", .serialized)

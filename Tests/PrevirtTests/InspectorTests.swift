@@ -51,14 +51,12 @@ final class Workbench {
 
 @Suite("previrt inspect")
 struct InspectorTests {
-    static let cSource = Toolchain.packageRoot.appendingPathComponent("Examples/annotate/io.c").path
-
     @Test("C inline asm and .S, 32- and 64-bit, objects and linked executables: every site verifies", arguments: Architecture.allCases)
     func cleanBuilds(_ arch: Architecture) throws {
         let w = try Workbench()
         let m = arch == .i386 ? ["-m32"] : []
         let macros = try Toolchain.macroSet(arch)
-        try w.run("gcc", m + ["-O2", "-ffreestanding", "-fno-pic", "-c", "-Wa,\(macros)", Self.cSource, "-o", "io.o"])
+        try w.run("gcc", m + ["-O2", "-ffreestanding", "-fno-pic", "-c", "-Wa,\(macros)", Fixture.cSource, "-o", "io.o"])
         try w.assemble("start", ".globl _start\n_start:\ncall flush_tlb\ncall idle\n1: hlt\njmp 1b\n", arch: arch)
         try w.run("ld", (arch == .i386 ? ["-m", "elf_i386"] : []) + ["-o", "guest.elf", "start.o", "io.o"])
         let report = w.inspect(["io.o", "guest.elf"])
@@ -81,7 +79,7 @@ struct InspectorTests {
     @Test("a shared object: PC-relative site fields need no dynamic relocation")
     func sharedObject() throws {
         let w = try Workbench()
-        try w.run("gcc", ["-O2", "-fPIC", "-shared", "-Wa,\(try Toolchain.macroSet(.x86_64))", Self.cSource, "-o", "libio.so"])
+        try w.run("gcc", ["-O2", "-fPIC", "-shared", "-Wa,\(try Toolchain.macroSet(.x86_64))", Fixture.cSource, "-o", "libio.so"])
         let report = w.inspect(["libio.so"])
         #expect(report.exitStatus == 0, "\(report.diagnosticsText)")
         #expect(report.files[0].sites.count == 11 && report.files[0].sites.allSatisfy { $0.status == .ok })

@@ -39,7 +39,7 @@ struct InstallTests {
         [] as [String], ["macros"], ["as"], ["run"], ["inspect"], ["catalog"], ["note-header"],
     ])
     func helpWrapping(_ subcommand: [String]) throws {
-        let r = try Toolchain.run(CommandLineTests.previrt, subcommand + ["--help"])
+        let r = try Toolchain.run(Fixture.previrt, subcommand + ["--help"])
         #expect(r.succeeded)
         // A hand-broken paragraph, rewrapped, leaves a line of one or two short words ("and").
         // A short line that ends mid-sentence, with the paragraph going on below it, is one.

@@ -153,7 +153,7 @@ struct LinuxUserELFTests {
     func regression(_ name: String) throws {
         _ = try Guest.build()
         let path = Toolchain.packageRoot.appendingPathComponent("Tests/Regressions/linux-user-elf/\(name)").path
-        let r = try Toolchain.run("timeout", ["-s", "KILL", "10", CommandLineTests.previrt, "run", path])
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "10", Fixture.previrt, "run", path])
         #expect(r.status == 2, "\(name): \(r.status) \(r.output)")
         #expect(r.output.hasPrefix("previrt run: "), "\(name): \(r.output)")
     }

@@ -10,26 +10,10 @@ import Testing
 
 @Suite("Macro-set behaviour")
 struct MacroBehaviourTests {
-    /// Statements that look sensitive, or use an overridden mnemonic, but are not sensitive.
-    static let lookAlikes64 = [
-        "mov %es:(%rax),%eax", "push %fs:8(%eax)", "pushq %fs:8(%rax)", "movq %rax,%rbx", "movq %rax, %rbx",
-        "mov 8(%rbx,%rcx,4),%eax", "mov 8 ( %rsp , %rax , 4 ),%eax", "movl $(1 << 3), %eax", "movq $1,%rax",
-        "movw %ax,(%rax)", "movw (%rax),%ax", "movq %xmm1,%xmm0", "movq %mm1,%mm0", "movq %xmm0,%rax", "movq (%rax),%xmm1",
-        "pushq %rbx", "popq %rbx", "push $1", "pop (%rax)", "pushw $7", "int $3", "int $0x3", "int3",
-        "rep stosb", "rep movsq (%rsi),%es:(%rdi)", "rep; stosq", "repz cmpsb", "data16 nop", "addr32 mov (%eax),%ebx",
-        "rdtsc", "rdtscp", "syscall", "mov %fs:0x28,%rax", "mov %gs:(%rax),%rax",
-        "movl %eax,%fs:(%rbx)", "call *%rax", "jmp 1f\n1:", "lea 8(%rsp),%rax", "mov str,%eax", "movabs $1,%rax",
-        "mov cr0,%eax", "1: mov %rax,%rdx\n jmp 1b",
-    ]
 
-    static let lookAlikes32 = [
-        "mov %es:(%eax),%eax", "push %fs:8(%eax)", "pushl %ds:4(%esi)", "movl %eax,%ebx", "movw %ax,%bx",
-        "mov (%ebx,%ecx,4),%edx", "pushl %ebx", "popl %esi", "int $3", "rep stosl", "movl $0,%eax",
-        "movq %xmm1,%xmm0", "movq %mm1,%mm0", "call *%eax", "data16 movl %eax,%ebx",
-    ]
 
     @Test("look-alikes make no site and leave the object byte-identical", arguments: [
-        (CodeMode.bits64, lookAlikes64), (CodeMode.bits32, lookAlikes32),
+        (CodeMode.bits64, LookAlikes.x86_64), (CodeMode.bits32, LookAlikes.i386),
     ])
     func lookAlikes(_ mode: CodeMode, _ statements: [String]) throws {
         let arch: Architecture = mode == .bits64 ? .x86_64 : .i386

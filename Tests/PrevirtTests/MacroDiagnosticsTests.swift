@@ -48,7 +48,7 @@ struct MacroDiagnosticsTests {
             ("as", [mode, macros, "sens_err.s", "-o", "a.o"]),
             ("gcc", [arch == .i386 ? "-m32" : "-m64", "-c", "-Wa,\(macros)", "sens_err.s", "-o", "b.o"]),
             (DropInAssemblerTests.tool, [mode, "sens_err.s", "-o", "c.o"]),
-            (CommandLineTests.previrt, ["as", mode, "sens_err.s", "-o", "d.o"]),
+            (Fixture.previrt, ["as", mode, "sens_err.s", "-o", "d.o"]),
         ]
         for (tool, args) in routes {
             let r = try Toolchain.run(tool, args, in: w.dir)

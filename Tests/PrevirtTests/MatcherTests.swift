@@ -23,7 +23,7 @@ struct MatcherTests {
     @Test("look-alikes decode as something the matcher leaves alone")
     func lookAlikes() throws {
         let matcher = SensitiveMatcher(profile: try Profile.named("default"))
-        for statement in MacroBehaviourTests.lookAlikes64 {
+        for statement in LookAlikes.x86_64 {
             let object = try Toolchain.assemble(".text\n\(statement)\n", flags: ["--64"]).get()
             let text = try ELFFile(bytes: object).bytes(of: ".text")
             let decoder = try Disassembler(modeBits: 64)

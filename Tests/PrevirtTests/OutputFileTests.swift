@@ -36,8 +36,8 @@ struct OutputFileTests {
             try FileManager.default.createSymbolicLink(atPath: w.path(".x.s.\(pid).tmp"), withDestinationPath: w.path("victim"))
         }
         let unshare = (try? Toolchain.run("unshare", ["-pf", "true"]))?.succeeded == true
-        let command = unshare ? ["-pf", CommandLineTests.previrt] + Self.macros + ["-o", "x.s"] : Self.macros + ["-o", "x.s"]
-        let r = try Toolchain.run(unshare ? "unshare" : CommandLineTests.previrt, command, in: w.dir)
+        let command = unshare ? ["-pf", Fixture.previrt] + Self.macros + ["-o", "x.s"] : Self.macros + ["-o", "x.s"]
+        let r = try Toolchain.run(unshare ? "unshare" : Fixture.previrt, command, in: w.dir)
         #expect(r.succeeded, "\(r.output)")
         #expect(try String(contentsOfFile: w.path("victim"), encoding: .utf8) == "precious\n")
         #expect(try String(contentsOfFile: w.path("x.s"), encoding: .utf8) == Self.committedMacroSet())
@@ -52,7 +52,7 @@ struct OutputFileTests {
         let w = try Workbench()
         try #require(mknod(w.path("null"), S_IFCHR | 0o666, Self.device(1, 3)) == 0)
         for args in [Self.macros + ["-o", "null"], ["note-header", "-o", "null"]] {
-            let r = try Toolchain.run(CommandLineTests.previrt, args, in: w.dir)
+            let r = try Toolchain.run(Fixture.previrt, args, in: w.dir)
             #expect(r.succeeded, "\(r.output)")
             var s = stat()
             #expect(lstat(w.path("null"), &s) == 0 && s.st_mode & S_IFMT == S_IFCHR && s.st_rdev == Self.device(1, 3))
@@ -66,7 +66,7 @@ struct OutputFileTests {
         try #require(mkfifo(w.path("pipe"), 0o600) == 0)
         // The reader and the writer run together under a watchdog: a FIFO replaced by a regular file is
         // never written, and its reader would wait forever.
-        let r = try Watchdog.run("cat pipe > received & \(CommandLineTests.previrt) macros --arch x86_64 -o pipe; s=$?; wait; exit $s", in: w.dir)
+        let r = try Watchdog.run("cat pipe > received & \(Fixture.previrt) macros --arch x86_64 -o pipe; s=$?; wait; exit $s", in: w.dir)
         #expect(r.succeeded, "\(r.output)")
         #expect(Self.fileType(w.path("pipe")) == S_IFIFO)
         #expect(try String(contentsOfFile: w.path("received"), encoding: .utf8) == Self.committedMacroSet())
@@ -76,7 +76,7 @@ struct OutputFileTests {
     func standardOutputLink() throws {
         let w = try Workbench()
         try FileManager.default.createSymbolicLink(atPath: w.path("out"), withDestinationPath: "/dev/stdout")
-        let r = try Toolchain.run(CommandLineTests.previrt, ["note-header", "-o", "out"], in: w.dir)
+        let r = try Toolchain.run(Fixture.previrt, ["note-header", "-o", "out"], in: w.dir)
         #expect(r.succeeded, "\(r.output)")
         #expect(r.output.contains("#define PREVIRT_NOTE_H"), "\(r.output.prefix(200))")
         #expect(Self.fileType(w.path("out")) == S_IFLNK)
@@ -87,11 +87,11 @@ struct OutputFileTests {
         let w = try Workbench()
         try w.write("m.s", "old\n")
         #expect(chmod(w.path("m.s"), 0o640) == 0)
-        #expect(try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "m.s"], in: w.dir).succeeded)
+        #expect(try Toolchain.run(Fixture.previrt, Self.macros + ["-o", "m.s"], in: w.dir).succeeded)
         var s = stat()
         #expect(stat(w.path("m.s"), &s) == 0 && s.st_mode & 0o7777 == 0o640)
         #expect(try String(contentsOfFile: w.path("m.s"), encoding: .utf8) == Self.committedMacroSet())
-        let r = try Toolchain.run("/bin/sh", ["-c", "umask 027 && \(CommandLineTests.previrt) note-header -o new.h"], in: w.dir)
+        let r = try Toolchain.run("/bin/sh", ["-c", "umask 027 && \(Fixture.previrt) note-header -o new.h"], in: w.dir)
         #expect(r.succeeded, "\(r.output)")
         #expect(stat(w.path("new.h"), &s) == 0 && s.st_mode & 0o7777 == 0o640)
     }
@@ -103,7 +103,7 @@ struct OutputFileTests {
         try w.write("real/m.s", "old\n")
         #expect(chmod(w.path("real/m.s"), 0o600) == 0)
         try FileManager.default.createSymbolicLink(atPath: w.path("link.s"), withDestinationPath: "real/m.s")
-        #expect(try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "link.s"], in: w.dir).succeeded)
+        #expect(try Toolchain.run(Fixture.previrt, Self.macros + ["-o", "link.s"], in: w.dir).succeeded)
         #expect(Self.fileType(w.path("link.s")) == S_IFLNK)
         #expect(try String(contentsOfFile: w.path("real/m.s"), encoding: .utf8) == Self.committedMacroSet())
         var s = stat()
@@ -111,7 +111,7 @@ struct OutputFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: w.path("real")) == ["m.s"])
 
         try FileManager.default.createSymbolicLink(atPath: w.path("dangling.s"), withDestinationPath: "nowhere/m.s")
-        let r = try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "dangling.s"], in: w.dir)
+        let r = try Toolchain.run(Fixture.previrt, Self.macros + ["-o", "dangling.s"], in: w.dir)
         #expect(r.status == 2 && r.output.contains("cannot write dangling.s: it is a symbolic link to a file that does not exist"), "\(r.output)")
     }
 
@@ -120,7 +120,7 @@ struct OutputFileTests {
         let w = try Workbench()
         try w.write("m.s", "old\n")
         #expect(link(w.path("m.s"), w.path("other.s")) == 0)
-        #expect(try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "m.s"], in: w.dir).succeeded)
+        #expect(try Toolchain.run(Fixture.previrt, Self.macros + ["-o", "m.s"], in: w.dir).succeeded)
         #expect(try String(contentsOfFile: w.path("m.s"), encoding: .utf8) == Self.committedMacroSet())
         #expect(try String(contentsOfFile: w.path("other.s"), encoding: .utf8) == "old\n")
         var s = stat()
@@ -137,7 +137,7 @@ struct OutputFileTests {
         let w = try Workbench()
         try FileManager.default.createDirectory(atPath: w.path("sub"), withIntermediateDirectories: true)
         for command in [Self.macros, ["note-header"]] {
-            let r = try Toolchain.run(CommandLineTests.previrt, command + output, in: w.dir)
+            let r = try Toolchain.run(Fixture.previrt, command + output, in: w.dir)
             #expect(r.status == 2, "\(r.output)")
             #expect(r.output.contains(message), "\(r.output)")
             #expect(!r.output.contains("OutputError"))
@@ -151,7 +151,7 @@ struct OutputFileTests {
         let w = try Workbench()
         // A block device node for a loop device number: never opened, since previrt refuses it first.
         try #require(mknod(w.path("disk"), S_IFBLK | 0o600, Self.device(7, 200)) == 0)
-        let r = try Toolchain.run(CommandLineTests.previrt, Self.macros + ["-o", "disk"], in: w.dir)
+        let r = try Toolchain.run(Fixture.previrt, Self.macros + ["-o", "disk"], in: w.dir)
         #expect(r.status == 2 && r.output.contains("cannot write disk: it is a block device"), "\(r.output)")
         #expect(Self.fileType(w.path("disk")) == S_IFBLK)
     }

@@ -24,7 +24,7 @@ struct RuntimeTests {
 
     @Test("the C decoder leaves the look-alikes alone")
     func decoderLookAlikes() throws {
-        for statement in MacroBehaviourTests.lookAlikes64 where !statement.contains("jmp") && !statement.contains("rdtsc") && !statement.contains("syscall") {
+        for statement in LookAlikes.x86_64 where !statement.contains("jmp") && !statement.contains("rdtsc") && !statement.contains("syscall") {
             let object = try Toolchain.assemble(".text\n\(statement)\n", flags: ["--64"]).get()
             let bytes = try ELFFile(bytes: object).bytes(of: ".text")
             var insn = previrt_insn()
