@@ -97,7 +97,7 @@ public enum DecodeTable {
         let fields = [
             map, hex(e.opcode), "PREVIRT_MODRM_" + rule, hex(value), "PREVIRT_IMM_" + immediate, modes,
             hex(e.mandatoryPrefix ?? 0), e.excludedImmediate == nil ? "0" : "1", hex(e.excludedImmediate ?? 0),
-            "PREVIRT_KIND_" + String(kind.name.uppercased().map { $0 == "-" ? "_" : $0 }),
+            "PREVIRT_KIND_" + kind.name.cMacroName,
         ]
         return "    {" + fields.joined(separator: ", ") + "},"
     }
