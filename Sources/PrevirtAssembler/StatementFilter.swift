@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// previrt as: a fast first pass that hands SourceScan only the statements that can matter to it.
+
+import PrevirtCatalog
+import PrevirtMacros
+
+/// SourceScan decides what a source needs statement by statement, with no state carried from one
+/// statement to the next: so scanning only the statements that can matter gives exactly the result of
+/// scanning them all. Compiler output is mostly statements that cannot matter (`movq %rax, %rbx`,
+/// `.cfi_offset 6, -16`); this pass finds them with a byte table and a packed first word, and copies
+/// the others, unchanged, one per line, for SourceScan to decide.
+///
+/// A statement is kept (conservatively) when its first word
+/// - is followed by `:` (a label: the statement goes on after it),
+/// - is 9 bytes long (`.altmacro`, the one fallback directive longer than a packed word),
+/// - is `.macro`, `.include`, `.irp` or `.irpc` (a directive the scan cannot see through),
+/// - is a mnemonic or a prefix of the set, except an overloaded one (mov, push, pop) whose operands
+///   name no register that could be a control, debug or segment register (`%` then c, d, e, f, g or s,
+///   then r, b or s).
+/// SourceScan splits statements as this pass does: at a newline, `;` or `#` outside double quotes.
+struct StatementFilter {
+    private let always: PackedWords
+    private let overloaded: PackedWords
+
+    static let fallbackDirectives = PackedWords([".macro", ".include", ".irp", ".irpc"].compactMap(packed))
+
+    init(_ set: GNUAsMacroSet) {
+        var always: Set<UInt64> = [], overloaded: Set<UInt64> = []
+        for (_, spelling) in set.spellings {
+            guard let key = Self.packed(spelling.mnemonic) else { continue }
+            if case .registerOperand = spelling.classification { overloaded.insert(key) } else { always.insert(key) }
+        }
+        for prefix in set.prefixes { if let key = Self.packed(prefix) { always.insert(key) } }
+        self.always = PackedWords(always)
+        self.overloaded = PackedWords(overloaded)
+    }
+
+    /// A word of up to 8 bytes, lower-cased, packed as SourceScan packs it.
+    static func packed(_ word: String) -> UInt64? {
+        let bytes = Array(word.lowercased().utf8)
+        guard bytes.count <= 8 else { return nil }
+        return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+    }
+
+    /// Byte classes: 1 ends a statement or starts a quote (newline, `;`, `#`, `"`), 2 is a word byte.
+    private static let classes: [UInt8] = (0..<256).map { c in
+        switch UInt8(c) {
+        case 0x0a, 0x3b, 0x23, 0x22: return 1
+        case 0x61...0x7a, 0x41...0x5a, 0x30...0x39, 0x5f, 0x2e, 0x24: return 2
+        default: return 0
+        }
+    }
+
+    /// The statements of `source` that can matter to SourceScan, each followed by a newline.
+    func candidates(_ source: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        guard let s = source.baseAddress else { return out }
+        let n = source.count
+        Self.classes.withUnsafeBufferPointer { table in
+            let cls = table.baseAddress!
+            var i = 0
+            while i < n {
+                let start = i
+                // The first word: blanks, then word bytes, lower-cased and packed.
+                while i < n && (s[i] == 0x20 || s[i] == 0x09) { i += 1 }
+                var word: UInt64 = 0
+                var count = 0
+                while i < n && cls[Int(s[i])] == 2 {
+                    let c = s[i]
+                    if count < 8 { word |= UInt64(c >= 0x41 && c <= 0x5a ? c + 0x20 : c) << (8 * UInt64(count)) }
+                    count += 1
+                    i += 1
+                }
+                let operands = i
+                // The end of the statement: a newline, `;` or `#` outside double quotes.
+                var quoted = false
+                var end = i
+                while true {
+                    // Eight bytes at a time while none of them is a newline, `;`, `#` or `"`.
+                    while end + 8 <= n && !Self.hasSpecialByte(UnsafeRawPointer(s + end).loadUnaligned(as: UInt64.self)) {
+                        end += 8
+                    }
+                    while end < n && cls[Int(s[end])] != 1 { end += 1 }
+                    guard end < n else { break }
+                    if s[end] == 0x22 {
+                        quoted.toggle()
+                    } else if !quoted {
+                        break
+                    }
+                    end += 1
+                }
+                if count > 0 && keep(word, count: count, s, operands, end) {
+                    out.append(contentsOf: UnsafeBufferPointer(start: s + start, count: end - start))
+                    out.append(0x0a)
+                }
+                // A comment runs to the end of the line.
+                if end < n && s[end] == 0x23 {
+                    while end < n && s[end] != 0x0a { end += 1 }
+                }
+                i = end + 1
+            }
+        }
+        return out
+    }
+
+    /// Whether one of the eight bytes of `v` is a newline, `;`, `#` or `"` (a zero byte after the xor:
+    /// the borrow of subtracting 1 reaches its top bit only when the byte was 0).
+    @inline(__always)
+    private static func hasSpecialByte(_ v: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        return zero(v ^ (ones &* 0x0a)) | zero(v ^ (ones &* 0x3b)) | zero(v ^ (ones &* 0x23)) | zero(v ^ (ones &* 0x22)) != 0
+    }
+
+    private func keep(_ word: UInt64, count: Int, _ s: UnsafePointer<UInt8>, _ operands: Int, _ end: Int) -> Bool {
+        if operands < end && s[operands] == 0x3a { return true }   // a label
+        if count > 8 { return count == 9 }                          // .altmacro
+        if word & 0xff == 0x2e { return Self.fallbackDirectives.contains(word) }
+        if always.contains(word) { return true }
+        guard overloaded.contains(word) else { return false }
+        var i = operands
+        while i + 2 < end {
+            if s[i] == 0x25 {
+                let a = s[i + 1] | 0x20, b = s[i + 2] | 0x20
+                if (a == 0x63 || a == 0x64 || a == 0x65 || a == 0x66 || a == 0x67 || a == 0x73)
+                    && (b == 0x72 || b == 0x62 || b == 0x73) { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+}
+
+/// A set of nonzero packed words, looked up once per statement: open addressing with a multiplicative
+/// hash (Swift's Set hashes with SipHash, which costs more than the rest of the statement).
+struct PackedWords {
+    private var slots: [UInt64]
+    private let shift: UInt64
+
+    init<S: Sequence>(_ words: S) where S.Element == UInt64 {
+        let list = Set(words).filter { $0 != 0 }
+        var bits: UInt64 = 6
+        while (1 << bits) < list.count * 4 { bits += 1 }
+        slots = Array(repeating: 0, count: 1 << bits)
+        shift = 64 - bits
+        for w in list {
+            var i = index(w)
+            while slots[i] != 0 { i = (i + 1) & (slots.count - 1) }
+            slots[i] = w
+        }
+    }
+
+    private func index(_ w: UInt64) -> Int { Int(truncatingIfNeeded: (w &* 0x9E37_79B9_7F4A_7C15) >> shift) }
+
+    func contains(_ w: UInt64) -> Bool {
+        guard w != 0 else { return false }
+        return slots.withUnsafeBufferPointer { slots in
+            var i = index(w)
+            while true {
+                if slots[i] == w { return true }
+                if slots[i] == 0 { return false }
+                i = (i + 1) & (slots.count - 1)
+            }
+        }
+    }
+}
