@@ -10,8 +10,7 @@ import PrevirtMacros
 /// `.cfi_offset 6, -16`); this pass finds them with a byte table and a packed first word, and copies
 /// the others, unchanged, one per line, for SourceScan to decide.
 ///
-/// A statement is kept (conservatively) when its first word
-/// - is followed by `:` (a label: the statement goes on after it),
+/// A statement is kept (conservatively) when its first word after any labels (`name:`)
 /// - is 9 bytes long (`.altmacro`, the one fallback directive longer than a packed word),
 /// - is `.macro`, `.include`, `.irp` or `.irpc` (a directive the scan cannot see through),
 /// - is a mnemonic or a prefix of the set, except an overloaded one (mov, push, pop) whose operands
@@ -19,10 +18,11 @@ import PrevirtMacros
 ///   then r, b or s).
 /// SourceScan splits statements as this pass does: at a newline, `;` or `#` outside double quotes.
 struct StatementFilter {
-    private let always: PackedWords
-    private let overloaded: PackedWords
+    /// The mnemonics and prefixes of the set: 1 for one that is always sensitive (or a prefix), 2 for an
+    /// overloaded one (sensitive only with a special register).
+    private let mnemonics: PackedWords
 
-    static let fallbackDirectives = PackedWords([".macro", ".include", ".irp", ".irpc"].compactMap(packed))
+    static let fallbackDirectives = PackedWords([".macro", ".include", ".irp", ".irpc"].compactMap(packed).map { ($0, 1) })
 
     init(_ set: GNUAsMacroSet) {
         var always: Set<UInt64> = [], overloaded: Set<UInt64> = []
@@ -31,8 +31,8 @@ struct StatementFilter {
             if case .registerOperand = spelling.classification { overloaded.insert(key) } else { always.insert(key) }
         }
         for prefix in set.prefixes { if let key = Self.packed(prefix) { always.insert(key) } }
-        self.always = PackedWords(always)
-        self.overloaded = PackedWords(overloaded)
+        // Always first: a word SourceScan finds in both sets is always sensitive.
+        mnemonics = PackedWords(always.map { ($0, 1) } + overloaded.subtracting(always).map { ($0, 2) })
     }
 
     /// A word of up to 8 bytes, lower-cased, packed as SourceScan packs it.
@@ -42,11 +42,13 @@ struct StatementFilter {
         return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
     }
 
-    /// Byte classes: 1 ends a statement or starts a quote (newline, `;`, `#`, `"`), 2 is a word byte.
+    /// Byte classes: 1 ends a statement or starts a quote (newline, `;`, `#`, `"`), 0 is any other byte
+    /// that is not part of a word; a word byte maps to itself, lower-cased.
     private static let classes: [UInt8] = (0..<256).map { c in
         switch UInt8(c) {
         case 0x0a, 0x3b, 0x23, 0x22: return 1
-        case 0x61...0x7a, 0x41...0x5a, 0x30...0x39, 0x5f, 0x2e, 0x24: return 2
+        case 0x41...0x5a: return UInt8(c) + 0x20
+        case 0x61...0x7a, 0x30...0x39, 0x5f, 0x2e, 0x24: return UInt8(c)
         default: return 0
         }
     }
@@ -64,13 +66,16 @@ struct StatementFilter {
                 // The first word: blanks, then word bytes, lower-cased and packed.
                 while i < n && (s[i] == 0x20 || s[i] == 0x09) { i += 1 }
                 var word: UInt64 = 0
-                var count = 0
-                while i < n && cls[Int(s[i])] == 2 {
-                    let c = s[i]
-                    if count < 8 { word |= UInt64(c >= 0x41 && c <= 0x5a ? c + 0x20 : c) << (8 * UInt64(count)) }
-                    count += 1
+                var shift: UInt64 = 0
+                let wordStart = i
+                while i < n {
+                    let c = cls[Int(s[i])]
+                    guard c > 1 else { break }
+                    if shift < 64 { word |= UInt64(c) << shift }
+                    shift += 8
                     i += 1
                 }
+                let count = i - wordStart
                 let operands = i
                 // The end of the statement: a newline, `;` or `#` outside double quotes.
                 var quoted = false
@@ -89,7 +94,7 @@ struct StatementFilter {
                     }
                     end += 1
                 }
-                if count > 0 && keep(word, count: count, s, operands, end) {
+                if count > 0 && keep(word, count: count, s, operands, end, cls) {
                     out.append(contentsOf: UnsafeBufferPointer(start: s + start, count: end - start))
                     out.append(0x0a)
                 }
@@ -112,12 +117,35 @@ struct StatementFilter {
         return zero(v ^ (ones &* 0x0a)) | zero(v ^ (ones &* 0x3b)) | zero(v ^ (ones &* 0x23)) | zero(v ^ (ones &* 0x22)) != 0
     }
 
-    private func keep(_ word: UInt64, count: Int, _ s: UnsafePointer<UInt8>, _ operands: Int, _ end: Int) -> Bool {
-        if operands < end && s[operands] == 0x3a { return true }   // a label
+    private func keep(
+        _ first: UInt64, count firstCount: Int, _ s: UnsafePointer<UInt8>, _ afterFirst: Int, _ end: Int,
+        _ cls: UnsafePointer<UInt8>
+    ) -> Bool {
+        var word = first, count = firstCount, operands = afterFirst
+        // Labels (`name:`, possibly several): the statement is what follows them, as SourceScan reads it.
+        while operands < end && s[operands] == 0x3a {
+            operands += 1
+            while operands < end && (s[operands] == 0x20 || s[operands] == 0x09) { operands += 1 }
+            word = 0
+            var shift: UInt64 = 0
+            let start = operands
+            while operands < end {
+                let c = cls[Int(s[operands])]
+                guard c > 1 else { break }
+                if shift < 64 { word |= UInt64(c) << shift }
+                shift += 8
+                operands += 1
+            }
+            count = operands - start
+            if count == 0 { return false }
+        }
         if count > 8 { return count == 9 }                          // .altmacro
-        if word & 0xff == 0x2e { return Self.fallbackDirectives.contains(word) }
-        if always.contains(word) { return true }
-        guard overloaded.contains(word) else { return false }
+        if word & 0xff == 0x2e { return Self.fallbackDirectives.value(word) != 0 }
+        switch mnemonics.value(word) {
+        case 0: return false
+        case 1: return true
+        default: break
+        }
         var i = operands
         while i + 2 < end {
             if s[i] == 0x25 {
@@ -131,34 +159,34 @@ struct StatementFilter {
     }
 }
 
-/// A set of nonzero packed words, looked up once per statement: open addressing with a multiplicative
-/// hash (Swift's Set hashes with SipHash, which costs more than the rest of the statement).
+/// Nonzero packed words, each with a nonzero value, looked up once per statement: open addressing with
+/// a multiplicative hash (Swift's Dictionary hashes with SipHash, which costs more than the statement).
 struct PackedWords {
-    private var slots: [UInt64]
+    private var slots: [(word: UInt64, value: UInt8)]
     private let shift: UInt64
 
-    init<S: Sequence>(_ words: S) where S.Element == UInt64 {
-        let list = Set(words).filter { $0 != 0 }
+    init(_ entries: [(UInt64, UInt8)]) {
         var bits: UInt64 = 6
-        while (1 << bits) < list.count * 4 { bits += 1 }
-        slots = Array(repeating: 0, count: 1 << bits)
+        while (1 << bits) < entries.count * 4 { bits += 1 }
+        slots = Array(repeating: (0, 0), count: 1 << bits)
         shift = 64 - bits
-        for w in list {
+        for (w, value) in entries where w != 0 && value != 0 {
             var i = index(w)
-            while slots[i] != 0 { i = (i + 1) & (slots.count - 1) }
-            slots[i] = w
+            while slots[i].word != 0 && slots[i].word != w { i = (i + 1) & (slots.count - 1) }
+            if slots[i].word == 0 { slots[i] = (w, value) }
         }
     }
 
     private func index(_ w: UInt64) -> Int { Int(truncatingIfNeeded: (w &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
-    func contains(_ w: UInt64) -> Bool {
-        guard w != 0 else { return false }
+    /// The value of `w`, 0 when it is not there.
+    func value(_ w: UInt64) -> UInt8 {
+        guard w != 0 else { return 0 }
         return slots.withUnsafeBufferPointer { slots in
             var i = index(w)
             while true {
-                if slots[i] == w { return true }
-                if slots[i] == 0 { return false }
+                if slots[i].word == w { return slots[i].value }
+                if slots[i].word == 0 { return 0 }
                 i = (i + 1) & (slots.count - 1)
             }
         }
