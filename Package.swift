@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "previrt-as", dependencies: ["PrevirtAssembler"],
             // The Swift runtime linked in: no shared Swift libraries to load and relocate at each start.
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
         ),
         .testTarget(
             name: "PrevirtTests",
