@@ -81,8 +81,13 @@ struct StatementFilter {
                 var quoted = false
                 var end = i
                 while true {
-                    // Eight bytes at a time while none of them is a newline, `;`, `#` or `"`.
-                    while end + 8 <= n && !Self.hasSpecialByte(UnsafeRawPointer(s + end).loadUnaligned(as: UInt64.self)) {
+                    // Eight bytes at a time to the first newline, `;`, `#` or `"`; byte by byte near the end.
+                    while end + 8 <= n {
+                        let found = Self.specialBytes(UnsafeRawPointer(s + end).loadUnaligned(as: UInt64.self))
+                        if found != 0 {
+                            end += found.trailingZeroBitCount >> 3
+                            break
+                        }
                         end += 8
                     }
                     while end < n && cls[Int(s[end])] != 1 { end += 1 }
@@ -108,13 +113,15 @@ struct StatementFilter {
         return out
     }
 
-    /// Whether one of the eight bytes of `v` is a newline, `;`, `#` or `"` (a zero byte after the xor:
-    /// the borrow of subtracting 1 reaches its top bit only when the byte was 0).
+    /// The top bit of each of the eight bytes of `v` (little-endian) that is a newline, `;`, `#` or `"`,
+    /// exact up to the first such byte, 0 when there is none: a byte equal to the target is 0 after the
+    /// xor, and subtracting 1 borrows into its top bit. (A borrow can mark a byte above a real match,
+    /// never one below it, so the lowest mark is the first match.)
     @inline(__always)
-    private static func hasSpecialByte(_ v: UInt64) -> Bool {
+    private static func specialBytes(_ v: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func zero(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
-        return zero(v ^ (ones &* 0x0a)) | zero(v ^ (ones &* 0x3b)) | zero(v ^ (ones &* 0x23)) | zero(v ^ (ones &* 0x22)) != 0
+        return zero(v ^ (ones &* 0x0a)) | zero(v ^ (ones &* 0x3b)) | zero(v ^ (ones &* 0x23)) | zero(v ^ (ones &* 0x22))
     }
 
     private func keep(
