@@ -107,10 +107,10 @@ public enum AssemblerMain {
             let kept = out
             var atEnd = false
             out = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-                count = 0
-                for byte in kept {
-                    buffer[count] = byte
-                    count += 1
+                count = kept.withUnsafeBufferPointer { old in
+                    guard let base = old.baseAddress, !old.isEmpty else { return 0 }
+                    buffer.baseAddress!.initialize(from: base, count: old.count)
+                    return old.count
                 }
                 while count < capacity {
                     let n = read(fd, buffer.baseAddress! + count, capacity - count)
