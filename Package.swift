@@ -40,7 +40,11 @@ let package = Package(
             ]
         ),
         // The drop-in assembler as a program of its own: no Foundation, fast to start.
-        .executableTarget(name: "previrt-as", dependencies: ["PrevirtAssembler"]),
+        .executableTarget(
+            name: "previrt-as", dependencies: ["PrevirtAssembler"],
+            // The Swift runtime linked in: no shared Swift libraries to load and relocate at each start.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
+        ),
         .testTarget(
             name: "PrevirtTests",
             dependencies: [

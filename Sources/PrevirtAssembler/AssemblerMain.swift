@@ -32,6 +32,7 @@ public enum AssemblerMain {
         guard inv.assemblesSomething else { return spawn(real, arguments, feeds: []) }
 
         let set = GNUAsMacroSet(architecture: inv.architecture, profile: Profile.builtIn[0])
+        let filter = StatementFilter(set)
         var scan = SourceScan()
         var args = arguments
         var feeds: [Feed] = []
@@ -42,7 +43,7 @@ public enum AssemblerMain {
         for index in inv.inputs {
             let argument = expanded[index]
             guard let input = Input.read(argument.text) else { return spawn(real, arguments, feeds: []) }
-            merge(&scan, input.bytes, set)
+            merge(&scan, input.bytes, set, filter)
             if input.isRegularFile { continue }
             if let fd = Input.descriptor(named: argument.text) {
                 if !feeds.contains(where: { $0.fd == fd }) { feeds.append(Feed(fd: fd, bytes: input.bytes, position: index)) }
@@ -57,7 +58,7 @@ public enum AssemblerMain {
         }
         if inv.readsStandardInput && !feeds.contains(where: { $0.fd == 0 }) {
             let bytes = readAll(0)
-            merge(&scan, bytes, set)
+            merge(&scan, bytes, set, filter)
             feeds.append(Feed(fd: 0, bytes: bytes, position: inv.standardInputIndex ?? expanded.count))
         }
         feeds.sort { $0.position < $1.position }
@@ -82,8 +83,10 @@ public enum AssemblerMain {
         return status
     }
 
-    static func merge(_ scan: inout SourceScan, _ bytes: [UInt8], _ set: GNUAsMacroSet) {
-        let found = bytes.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
+    /// Adds what `bytes` need to `scan`: SourceScan decides, on the statements the filter keeps.
+    static func merge(_ scan: inout SourceScan, _ bytes: [UInt8], _ set: GNUAsMacroSet, _ filter: StatementFilter) {
+        let candidates = bytes.withUnsafeBufferPointer { filter.candidates($0) }
+        let found = candidates.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
         scan.needed.formUnion(found.needed)
         scan.needsEverything = scan.needsEverything || found.needsEverything
     }
@@ -94,16 +97,31 @@ public enum AssemblerMain {
         _ = writeAll(2, Array("previrt as: \(message)\n".utf8))
     }
 
-    static func readAll(_ fd: Int32) -> [UInt8] {
+    /// Everything `fd` gives until its end. `sizeHint` (a regular file's size) sizes the buffer once,
+    /// so that the bytes are read straight into it.
+    static func readAll(_ fd: Int32, sizeHint: Int = 0) -> [UInt8] {
+        var capacity = max(sizeHint + 1, 1 << 16)
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+            // Read into uninitialized memory (no zero fill): the bytes so far, then what read() gives.
+            let kept = out
+            var atEnd = false
+            out = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                count = kept.withUnsafeBufferPointer { old in
+                    guard let base = old.baseAddress, !old.isEmpty else { return 0 }
+                    buffer.baseAddress!.initialize(from: base, count: old.count)
+                    return old.count
+                }
+                while count < capacity {
+                    let n = read(fd, buffer.baseAddress! + count, capacity - count)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { atEnd = true; return }
+                    count += n
+                }
+            }
+            if atEnd { return out }
+            capacity *= 2
         }
-        return out
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

@@ -18,7 +18,8 @@ struct Input {
         var s = stat()
         // A directory: gas says why it cannot be assembled.
         guard fstat(fd, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR else { return nil }
-        return Input(bytes: AssemblerMain.readAll(fd), isRegularFile: (s.st_mode & S_IFMT) == S_IFREG)
+        let isRegularFile = (s.st_mode & S_IFMT) == S_IFREG
+        return Input(bytes: AssemblerMain.readAll(fd, sizeHint: isRegularFile ? Int(s.st_size) : 0), isRegularFile: isRegularFile)
     }
 
     /// The descriptor a path names in every process (`/dev/stdin`, `/dev/fd/N`, `/proc/self/fd/N`):
