@@ -388,6 +388,8 @@ unsigned int pv_object_machine(const pv_object *o)
     return bfd_get_mach(o->abfd) & bfd_mach_x86_64 ? 62u : 3u;
 }
 
+int pv_object_read_start(const pv_object *o, unsigned char *buf, size_t n) { return read_at(o->abfd, 0, buf, n); }
+
 int pv_object_section_count(const pv_object *o) { return o->nsections + o->nsegments; }
 
 int pv_object_section(const pv_object *o, int index, struct pv_section *out)

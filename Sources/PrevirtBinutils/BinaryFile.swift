@@ -141,6 +141,13 @@ public final class ObjectFile {
     public func section(named name: String) -> Section? { sections.first { $0.name == name } }
 
     /// A section's bytes (empty when it has none in the file).
+    /// The first `count` bytes of the object (the file, or the archive member), or nil when it is shorter.
+    public func leadingBytes(_ count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let status = bytes.withUnsafeMutableBufferPointer { pv_object_read_start(handle, $0.baseAddress, count) }
+        return status == 0 ? bytes : nil
+    }
+
     public func contents(of section: Section) throws(BinutilsError) -> [UInt8] {
         guard section.hasContents, section.size > 0 else { return [] }
         guard section.isInFile, section.size < 1 << 32 else {

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // previrt: inspect one object: read its notes, locate, verify and cover its sites.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import PrevirtBinutils
 import PrevirtCatalog
 import PrevirtNote
@@ -41,15 +38,11 @@ struct ObjectInspector {
     private var decoders: [Int: Disassembler] = [:]
     private lazy var namer = SymbolNamer(object: object)
 
-    /// e_machine as the file's header says it: libbfd reports 0 for a machine it was not built for.
+    /// e_machine as the object's own header says it (libbfd reports 0 for a machine it was not built
+    /// for), read through libbfd so that an archive member's header is its own.
     private func headerMachine() -> UInt16 {
         if object.machine != 0 { return object.machine }
-        let fd = open(path, O_RDONLY | O_NONBLOCK)
-        guard fd >= 0 else { return 0 }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 20)
-        let n = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 20) }
-        return n == 20 ? ELFMachine.read(fromHeader: header) ?? 0 : 0
+        return object.leadingBytes(20).flatMap { ELFMachine.read(fromHeader: $0) } ?? 0
     }
 
     init(object: ObjectFile, path: String, options: InspectionOptions) {

@@ -353,4 +353,19 @@ struct InspectorMessageTests {
         let message = try #require(report.files.first?.diagnostics.first { $0.code == "not-x86" }?.message)
         #expect(message.contains("e_machine \(machine) (\(name))"), "\(message)")
     }
+
+    @Test("an archive member for another machine is named by its own header")
+    func otherMachineInArchive() throws {
+        let w = try Workbench()
+        try w.assemble("f", ".text\ncli\n")
+        var bytes = try w.bytes("f.o")
+        bytes[18] = 183
+        bytes[19] = 0
+        try Data(bytes).write(to: URL(fileURLWithPath: w.path("f.o")))
+        try w.run("ar", ["rcs", "lib.a", "f.o"])
+        let report = w.inspect(["lib.a"])
+        #expect(report.exitStatus == 2)
+        let message = try #require(report.files.first?.diagnostics.first { $0.code == "not-x86" }?.message)
+        #expect(message.contains("e_machine 183 (aarch64)"), "\(message)")
+    }
 }

@@ -69,7 +69,10 @@ const char *pv_object_name(const pv_object *object);
 const char *pv_object_format(const pv_object *object);
 const char *pv_object_arch(const pv_object *object);
 int pv_object_is_elf(const pv_object *object);
+/* 62 (x86-64) or 3 (i386) when libbfd reads the object as x86; 0 otherwise. */
 unsigned int pv_object_machine(const pv_object *object);
+/* The first n bytes of the object (the file, or the archive member) into buf; 0, or -1 when short. */
+int pv_object_read_start(const pv_object *object, unsigned char *buf, size_t n);
 int pv_object_is_64bit(const pv_object *object);
 int pv_object_is_relocatable(const pv_object *object);
 /* The size of the file, or of the archive member, in bytes (libbfd's bfd_get_file_size). */
