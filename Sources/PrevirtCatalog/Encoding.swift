@@ -44,6 +44,17 @@ public struct Encoding: Sendable, Hashable {
         case exact(UInt8)
         /// Moves to and from control and debug registers: the operand is a register whatever mod says.
         case controlOrDebug
+
+        /// Whether the ModRM byte `m` satisfies this rule (`.none` accepts anything: there is no ModRM).
+        public func accepts(_ m: UInt8) -> Bool {
+            switch self {
+            case .none, .any, .controlOrDebug: return true
+            case .memory: return m >> 6 != 3
+            case .reg(let n): return (m >> 3) & 7 == n
+            case .regMemory(let n): return (m >> 3) & 7 == n && m >> 6 != 3
+            case .exact(let b): return m == b
+            }
+        }
     }
 
     /// The immediate after the opcode and ModRM.

@@ -40,14 +40,8 @@ public enum CandidateFilter {
         let modrm: UInt8? = i + 1 < end ? bytes[i + 1] : nil
         return candidates.contains { encoding in
             guard let m = modrm else { return true }
-            switch encoding.modrm {
-            case .none: return encoding.excludedImmediate != m   // the byte after the opcode is the immediate
-            case .any, .controlOrDebug: return true
-            case .memory: return m >> 6 != 3
-            case .reg(let n): return (m >> 3) & 7 == n
-            case .regMemory(let n): return (m >> 3) & 7 == n && m >> 6 != 3
-            case .exact(let b): return m == b
-            }
+            // Without a ModRM byte, the byte after the opcode is the immediate.
+            return encoding.modrm == .none ? encoding.excludedImmediate != m : encoding.modrm.accepts(m)
         }
     }
 }

@@ -66,16 +66,7 @@ struct EncodingTableTests {
             for (opcode, group) in groups {
                 for modrm in 0...255 {
                     let m = UInt8(modrm)
-                    let matching = group.filter { row in
-                        guard row.encoding.modes.contains(mode) else { return false }
-                        switch row.encoding.modrm {
-                        case .none, .any, .controlOrDebug: return true
-                        case .memory: return m >> 6 != 3
-                        case .reg(let n): return (m >> 3) & 7 == n
-                        case .regMemory(let n): return (m >> 3) & 7 == n && m >> 6 != 3
-                        case .exact(let b): return m == b
-                        }
-                    }
+                    let matching = group.filter { $0.encoding.modes.contains(mode) && $0.encoding.modrm.accepts(m) }
                     #expect(Set(matching.map(\.kind.id)).count <= 1,
                             "\(mode.rawValue)-bit opcode \(opcode) modrm \(modrm): \(matching.map(\.kind.name))")
                 }
