@@ -12,7 +12,7 @@ import PrevirtMacros
 ///
 /// A statement is kept (conservatively) when its first word after any labels (`name:`)
 /// - is 9 bytes long (`.altmacro`, the one fallback directive longer than a packed word),
-/// - is `.macro`, `.include`, `.irp` or `.irpc` (a directive the scan cannot see through),
+/// - is one of SourceScan's fallback directives (`.macro`, `.include`, `.irp`, `.irpc`),
 /// - is a mnemonic or a prefix of the set, except an overloaded one (mov, push, pop) whose operands
 ///   name no register that could be a control, debug or segment register (`%` then c, d, e, f, g or s,
 ///   then r, b or s).
@@ -22,7 +22,7 @@ struct StatementFilter {
     /// overloaded one (sensitive only with a special register).
     private let mnemonics: PackedWords
 
-    static let fallbackDirectives = PackedWords([".macro", ".include", ".irp", ".irpc"].compactMap(packed).map { ($0, 1) })
+    static let fallbackDirectives = PackedWords(SourceScan.fallbackDirectiveNames.compactMap(packed).map { ($0, 1) })
 
     init(_ set: GNUAsMacroSet) {
         var always: Set<UInt64> = [], overloaded: Set<UInt64> = []
@@ -37,9 +37,7 @@ struct StatementFilter {
 
     /// A word of up to 8 bytes, lower-cased, packed as SourceScan packs it.
     static func packed(_ word: String) -> UInt64? {
-        let bytes = Array(word.lowercased().utf8)
-        guard bytes.count <= 8 else { return nil }
-        return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        SourceScan.key(word.lowercased())
     }
 
     /// Byte classes: 1 ends a statement or starts a quote (newline, `;`, `#`, `"`), 0 is any other byte

@@ -103,7 +103,7 @@ public struct SourceScan: Sendable, Equatable {
 
     /// A word of up to 8 bytes, lower-cased, packed into an integer: no allocation per statement.
     /// Longer words get nil: no mnemonic or directive of interest is longer.
-    static func key(_ text: String) -> UInt64? {
+    public static func key(_ text: String) -> UInt64? {
         let bytes = Array(text.utf8)
         guard bytes.count <= 8 else { return nil }
         return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -132,7 +132,9 @@ public struct SourceScan: Sendable, Equatable {
         return count > 8 ? ~0 : w
     }
 
-    private static let fallbackDirectives = WordSet([".macro", ".include", ".irp", ".irpc"].compactMap(key))
+    /// Directives that make statements a scan cannot see (besides `.altmacro`, longer than a packed word).
+    public static let fallbackDirectiveNames = [".macro", ".include", ".irp", ".irpc"]
+    private static let fallbackDirectives = WordSet(fallbackDirectiveNames.compactMap(key))
 
     /// Whether s[start..<end] is `.altmacro`, in any case.
     private static func isAltmacro(_ s: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
