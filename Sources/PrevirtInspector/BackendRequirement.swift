@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // previrt: how many bytes each of the runtime's backends needs at a site to put its replacement there.
 
-import PrevirtNote
+import PrevirtCatalog
 
 /// What one backend of the in-place VMM writes over a site, and so the shortest site it can patch.
 ///
@@ -21,8 +21,8 @@ public struct BackendRequirement: Sendable, Equatable {
     /// sites (16-bit ones stay native); linux-user, a 32-bit process, writes a 5-byte `call rel32`.
     public static let all: [BackendRequirement] = [
         BackendRequirement(name: "native", minimumSiteLength: 0, modes: [16, 32, 64]),
-        BackendRequirement(name: "trace", minimumSiteLength: 5, modes: [32, 64]),
-        BackendRequirement(name: "linux-user", minimumSiteLength: 5, modes: [32]),
+        BackendRequirement(name: "trace", minimumSiteLength: Profile.callSiteLength, modes: [32, 64]),
+        BackendRequirement(name: "linux-user", minimumSiteLength: Profile.callSiteLength, modes: [32]),
     ]
 
     /// The backends that patch sites of this mode and need more than `siteLength` bytes.
