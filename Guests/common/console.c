@@ -54,6 +54,18 @@ void pic_mask_all(void)
 
 void debug_exit(unsigned char value) { outb(0xf4, value); }
 
+static int failures;
+
+void check(const char *what, int ok)
+{
+    serial_puts(what);
+    serial_puts(ok ? ": ok\n" : ": FAIL\n");
+    if (!ok)
+        failures++;
+}
+
+int check_failures(void) { return failures; }
+
 const char *backend_option(const char *cmdline)
 {
     const char *p;

@@ -1,5 +1,5 @@
 /* console.h: what both demo guests share: port I/O, COM1 (the transcript), QEMU's isa-debug-exit, the
- * 8259A masks, and small helpers for the command line and the text checksum.
+ * 8259A masks, the checks' verdict lines, and small helpers for the command line and the text checksum.
  * SPDX-License-Identifier: MIT
  */
 #ifndef CONSOLE_H
@@ -23,6 +23,10 @@ void serial_dec(unsigned long v);
 int serial_transmitter_empty(void);
 void pic_mask_all(void);
 void debug_exit(unsigned char value);
+
+/* Prints "WHAT: ok" or "WHAT: FAIL" (a transcript line) and counts the failures. */
+void check(const char *what, int ok);
+int check_failures(void);
 
 /* The value of `previrt=` in a command line (up to the end of the line), or "native". */
 const char *backend_option(const char *cmdline);

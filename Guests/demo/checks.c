@@ -6,15 +6,6 @@
 #include "guest.h"
 
 volatile unsigned int far_calls, soft_interrupts;
-static int failures;
-
-static void check(const char *what, int ok)
-{
-    serial_puts(what);
-    serial_puts(ok ? ": ok\n" : ": FAIL\n");
-    if (!ok)
-        failures++;
-}
 
 /* --- the interrupt flag: cli, sti, pushf, popf --- */
 
@@ -204,5 +195,5 @@ int run_checks(void)
     identification();
     caches();
     port_io();
-    return failures;
+    return check_failures();
 }

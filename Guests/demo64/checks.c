@@ -5,16 +5,6 @@
  */
 #include "guest.h"
 
-static int failures;
-
-static void check(const char *what, int ok)
-{
-    serial_puts(what);
-    serial_puts(ok ? ": ok\n" : ": FAIL\n");
-    if (!ok)
-        failures++;
-}
-
 /* --- the interrupt flag: cli, sti, pushf, popf --- */
 
 static unsigned long flags(void)
@@ -258,5 +248,5 @@ int run_checks(int under_xen)
     identification(under_xen);
     caches();
     port_io();
-    return failures;
+    return check_failures();
 }
