@@ -59,11 +59,21 @@ static int console_flush(void)
     return 0;
 }
 
+/* Says on standard error that the console output was lost, and why. */
+static void report_console_error(int error)
+{
+    char text[256];
+    snprintf(text, sizeof text, "previrt run: cannot write the guest's console output to standard output: %s\n", strerror(error));
+    (void)!write(2, text, strlen(text));
+}
+
 void host_flush(void)
 {
     int error = console_flush();
-    if (error)
-        vmm_exit(VMM_EXIT_ERROR, "cannot write the guest's console output to standard output: %s\n", strerror(error));
+    if (error) {
+        report_console_error(error);
+        _exit(VMM_EXIT_ERROR);
+    }
 }
 
 void vmm_exit(int status, const char *format, ...)
@@ -80,8 +90,7 @@ void vmm_exit(int status, const char *format, ...)
     if (text[n])
         (void)!write(2, text, strlen(text));
     if (error) {
-        snprintf(text, sizeof text, "previrt run: cannot write the guest's console output to standard output: %s\n", strerror(error));
-        (void)!write(2, text, strlen(text));
+        report_console_error(error);
         if (status == VMM_EXIT_HALTED || (status & 1))
             status = VMM_EXIT_ERROR;
     }

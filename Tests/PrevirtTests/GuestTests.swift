@@ -36,8 +36,14 @@ enum Guest {
 
     /// Boots `kernel` on qemu-system-i386 with `append` as the multiboot command line.
     static func boot(_ kernel: String, _ append: String) throws -> CommandResult {
+        try bootOnQEMU("qemu-system-i386", kernel, append)
+    }
+
+    /// Boots `kernel` on `system` (a qemu-system-* program) with `append` as its command line, COM1 on
+    /// standard output and isa-debug-exit at 0xf4; at most 60 s.
+    static func bootOnQEMU(_ system: String, _ kernel: String, _ append: String) throws -> CommandResult {
         try Toolchain.run("timeout", [
-            "60", "qemu-system-i386", "-display", "none", "-no-reboot", "-serial", "stdio",
+            "60", system, "-display", "none", "-no-reboot", "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel, "-append", append,
         ])
     }

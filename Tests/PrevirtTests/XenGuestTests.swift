@@ -40,10 +40,7 @@ enum Guest64 {
 
     /// Boots `kernel` on qemu-system-x86_64 (TCG) with `append` as the PVH command line.
     static func boot(_ kernel: String, _ append: String) throws -> CommandResult {
-        try Toolchain.run("timeout", [
-            "60", "qemu-system-x86_64", "-display", "none", "-no-reboot", "-serial", "stdio",
-            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel, "-append", append,
-        ])
+        try Guest.bootOnQEMU("qemu-system-x86_64", kernel, append)
     }
 
     /// Uncompresses Debian's Xen with the project's Makefile and returns its path.
