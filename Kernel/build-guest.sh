@@ -54,7 +54,7 @@ while IFS= read -r line; do
 done < "$fragment"
 echo "== building the i386 guest kernel with the macro set (log: $out.log)" >&2
 start=$(date +%s)
-if ! make -s -C "$src" O="$out" ARCH=i386 -j"$jobs" KCFLAGS="-Wa,$macros" KAFLAGS="-Wa,$macros" vmlinux bzImage > "$out.log" 2>&1; then
+if ! make -s -C "$src" O="$out" ARCH=i386 -j"$jobs" KCFLAGS="-Wa,$macros" KAFLAGS="-Wa,$macros" bzImage > "$out.log" 2>&1; then
     tail -40 "$out.log" >&2
     echo "build-guest: the kernel build failed (log: $out.log)" >&2
     exit 1
