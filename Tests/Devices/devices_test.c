@@ -348,6 +348,27 @@ static void test_pic(void)
     pic_pulse(&pic, 6);
     EXPECT_EQ(pic_acknowledge(&pic), 0x26, "ICW2 sets the vector base");
     EXPECT_EQ(pic_read(&pic, 0x22), 0xff, "other ports read 0xff");
+
+    /* Special mask mode: a masked level in service no longer blocks lower priorities. */
+    outb(0x60 + 6, 0x20);
+    pic_pulse(&pic, 3);
+    EXPECT_EQ(pic_acknowledge(&pic), 0x23, "IRQ 3 in service");
+    outb(0x08, 0x21); /* mask IRQ 3 */
+    pic_pulse(&pic, 5);
+    EXPECT_EQ(pic_pending(&pic), -1, "fully nested: IRQ 5 waits for IRQ 3");
+    outb(0x68, 0x20); /* OCW3: set special mask mode */
+    EXPECT_EQ(pic_pending(&pic), 0x25, "special mask mode: IRQ 5 is delivered");
+    outb(0x48, 0x20); /* reset special mask mode */
+    EXPECT_EQ(pic_pending(&pic), -1, "special mask mode off: blocked again");
+    /* Single mode (ICW1 SNGL): no ICW3; the next data byte after ICW2 is ICW4. */
+    outb(0x13, 0x20);
+    outb(0x40, 0x21);
+    outb(0x01, 0x21); /* ICW4 */
+    outb(0xfe, 0x21); /* OCW1 */
+    EXPECT_EQ(inb(0x21), 0xfe, "single mode: ICW3 skipped, the third byte is the mask");
+    pic_pulse(&pic, 2);
+    pic_pulse(&pic, 0);
+    EXPECT_EQ(pic_acknowledge(&pic), 0x40, "single mode: IRQ 0 at the new base");
 }
 
 /* ------------------------------------------------ 8254 (drivers/clocksource/i8253.c, tsc.c) */
@@ -608,6 +629,43 @@ static void test_pit_calibration(void)
     }
     outb(0x03, 0x61);
     EXPECT_EQ(inb(0x61) & 0x0f, 0x03, "port 0x61 keeps bits 0-3");
+    {
+        uint64_t trigger;
+        uint16_t c1, c2;
+        /* Mode 1 on channel 2: the gate's rising edge starts a low pulse of `count` ticks. */
+        outb(0x00, 0x61);
+        outb(0x92, 0x43); /* channel 2, low byte only, mode 1 */
+        outb(100, 0x42);
+        EXPECT_EQ(inb(0x61) & 0x20, 0x20, "mode 1: OUT2 high until triggered");
+        outb(0x01, 0x61);
+        trigger = clock_ns;
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 99)), 0, "mode 1: OUT2 low after the trigger");
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 100)), 1, "mode 1: high again after the count");
+        /* Mode 5: the trigger starts a count that ends in a one-tick strobe. */
+        clock_ns = ns_of_tick(ticks_at(trigger) + 200);
+        outb(0x9a, 0x43); /* channel 2, low byte only, mode 5 */
+        outb(50, 0x42);
+        outb(0x00, 0x61);
+        outb(0x01, 0x61);
+        trigger = clock_ns;
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 49)), 1, "mode 5: OUT2 high while counting");
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 50)), 0, "mode 5: the strobe at terminal count");
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 51)), 1, "mode 5: one tick long");
+        /* Mode 3: a square wave; the count falls by two each tick. */
+        clock_ns = ns_of_tick(ticks_at(trigger) + 100);
+        outb(0xb6, 0x43); /* channel 2, lo/hi, mode 3 */
+        outb(1000 & 0xff, 0x42);
+        outb(1000 >> 8, 0x42);
+        trigger = clock_ns;
+        c1 = pit_count(&pit, 2, ns_of_tick(ticks_at(trigger) + 10));
+        c2 = pit_count(&pit, 2, ns_of_tick(ticks_at(trigger) + 11));
+        EXPECT_EQ(c1 - c2, 2, "mode 3: the count falls by two a tick");
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 499)), 1, "mode 3: high for the first half");
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 500)), 0, "mode 3: low for the second");
+        EXPECT_EQ(pit_output(&pit, 2, ns_of_tick(ticks_at(trigger) + 1000)), 1, "mode 3: high again each period");
+        outb(0x00, 0x61);
+        EXPECT_EQ(inb(0x61) & 0x20, 0x20, "mode 3: gate low holds OUT2 high");
+    }
     {
         uint8_t r1, r2;
         clock_ns = 1000000 * 15085ull; /* at an even refresh period */

@@ -151,7 +151,8 @@ static void write_thr(struct uart8250 *u, uint8_t byte)
     if (u->mcr & MCR_LOOP) {
         receive(u, byte);
     } else {
-        u->transmit(u->context, byte);
+        if (u->transmit)
+            u->transmit(u->context, byte);
         u->transmitted++;
     }
     u->thre_pending = 1;

@@ -32,7 +32,7 @@ struct uart8250 {
     uint32_t transmitted, received, overruns;      /* statistics */
 };
 
-/* Reset state; `transmit` must not be 0, `irq` may be. */
+/* Reset state. `transmit` receives each byte sent (0 discards them); `irq` may be 0 (poll instead). */
 void uart_init(struct uart8250 *uart, uint16_t base, void (*transmit)(void *, uint8_t),
                void (*irq)(void *, int), void *context);
 
