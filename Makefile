@@ -254,7 +254,8 @@ kernel-check:
 DEVICE_SOURCES := Hosts/linux-user/devices/pic8259.c Hosts/linux-user/devices/pit8253.c \
 	Hosts/linux-user/devices/uart8250.c
 DEVICE_HEADERS := $(DEVICE_SOURCES:.c=.h)
-DEVICE_TEST := Tests/Devices/devices_test.c Tests/Devices/devices_trace.h
+DEVICE_TEST := Tests/Devices/devices_test.c Tests/Devices/devices_trace.h Tests/Devices/device_scripts.h \
+	Tests/Devices/device_script_print.h
 $(OUT)/host/devices-test: $(DEVICE_TEST) $(DEVICE_SOURCES) $(DEVICE_HEADERS) Makefile
 	@mkdir -p $(OUT)/host/devices
 	@for f in $(DEVICE_SOURCES); do \
@@ -282,3 +283,14 @@ fuzz-devices: $(OUT)/host/devices-test
 	@split -b 4000 -d -a 3 .build-fuzz/devices-trace.bin .build-fuzz/devices-seeds/linux-
 	cd .build-fuzz && ./devices-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 -timeout=10 \
 		-artifact_prefix=devices-artifacts/ -print_final_stats=1 devices-corpus devices-seeds
+
+# A bare multiboot guest that runs Tests/Devices/device_scripts.h against QEMU's own PC devices and
+# prints the reads on QEMU's debug console; DeviceModelTests compares them with `devices-test --script`.
+.PHONY: device-probe
+$(OUT)/host/devices-qemu-probe.elf: Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c Tests/Devices/qemu_probe.ld \
+		Tests/Devices/device_scripts.h Tests/Devices/device_script_print.h Makefile
+	@mkdir -p $(OUT)/host
+	$(CC) -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib -Wall -Wextra \
+		-ITests/Devices -static -Wl,-T,Tests/Devices/qemu_probe.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c
+device-probe: $(OUT)/host/devices-qemu-probe.elf $(OUT)/host/devices-test

@@ -12,6 +12,7 @@
  * Prints one line per failed check and "devices-test: N checks, F failed"; exits 1 if any failed.
  * `--flip N` inverts check N's expectation (so a test can show that a wrong expectation fails);
  * `--trace FILE` also writes every port access, timed, as the device fuzzer's records;
+ * `--script` runs device_scripts.h against the models (the QEMU comparison's other half);
  * `--calibration-sweep` prints which of Linux's PIT calibrations of the TSC succeed at which cost of a
  * port access (what a VMM's port emulation must stay under).
  * SPDX-License-Identifier: MIT
@@ -25,6 +26,8 @@
 #include "pit8253.h"
 #include "uart8250.h"
 #include "devices_trace.h"
+#include "device_scripts.h"
+#include "device_script_print.h"
 
 static int checks, failures, flip;
 
@@ -690,6 +693,35 @@ static void test_pit_calibration(void)
     io_ns = 1000;
 }
 
+/* --script: device_scripts.h against the models, printed as the QEMU probe guest prints QEMU's. */
+static void put_stdout(char c)
+{
+    putchar(c);
+}
+
+static void run_script(void)
+{
+    unsigned int i;
+    machine_reset(0);
+    for (i = 0; i < DEVICE_SCRIPT_STEPS; i++) {
+        const struct device_step *step = &device_script[i];
+        if (step->op == 'o') {
+            outb(step->value, step->port);
+        } else {
+            uint8_t v = inb(step->port);
+            if (step->op == 'i')
+                device_script_print(put_stdout, i, step, v);
+        }
+        if (pit_irq0_edges(&pit, clock_ns))
+            pic_pulse(&pic, 0);
+    }
+    device_script_print_end(put_stdout);
+    printf("transmitted:");
+    for (i = 0; i < console_len; i++)
+        printf(" %02x", (unsigned char)console[i]);
+    printf("\n");
+}
+
 /* --calibration-sweep: which of Linux's PIT calibrations succeed at each cost of a port access. */
 static void calibration_sweep(void)
 {
@@ -1021,6 +1053,9 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--flip")) {
         flip = atoi(argv[2]);
+    } else if (argc == 2 && !strcmp(argv[1], "--script")) {
+        run_script();
+        return 0;
     } else if (argc == 2 && !strcmp(argv[1], "--calibration-sweep")) {
         calibration_sweep();
         return 0;
@@ -1031,7 +1066,7 @@ int main(int argc, char **argv)
             return 2;
         }
     } else if (argc != 1) {
-        fprintf(stderr, "usage: devices-test [--flip N | --trace FILE | --calibration-sweep]\n");
+        fprintf(stderr, "usage: devices-test [--flip N | --trace FILE | --script | --calibration-sweep]\n");
         return 64;
     }
     test_pic();

@@ -56,4 +56,36 @@ struct DeviceModelTests {
         #expect(beyond.status == 0, "there is no check \(total + 1): \(beyond.output)")
         #expect(try Self.run(["--bogus"]).status == 64)
     }
+
+    /// The lines of a script transcript: "step port value" and the end marker.
+    static func transcript(_ output: String) -> [String] {
+        output.split(separator: "\n").map(String.init).filter { line in
+            line == "end of script" || line.wholeMatch(of: /[0-9a-f]{3} [0-9a-f]{3} [0-9a-f]{2}/) != nil
+        }
+    }
+
+    @Test("QEMU's own PC devices and the models answer Linux's port sequences alike")
+    func matchesQEMU() throws {
+        let built = try Toolchain.make(["-s", "device-probe"])
+        try #require(built.succeeded, "\(built.output)")
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let serial = dir.appendingPathComponent("com1.out")
+        let probe = Toolchain.packageRoot.appendingPathComponent("out/host/devices-qemu-probe.elf").path
+        let qemu = try Toolchain.run("timeout", [
+            "-s", "KILL", "60", "qemu-system-i386", "-display", "none", "-no-reboot", "-serial", "file:\(serial.path)",
+            "-debugcon", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", probe,
+        ])
+        #expect(qemu.status == 33, "the probe guest exits through isa-debug-exit: \(qemu.output)")
+        let models = try Self.run(["--script"])
+        #expect(models.status == 0, "\(models.output)")
+        let onQEMU = Self.transcript(qemu.output), onModels = Self.transcript(models.output)
+        #expect(onQEMU.count >= 60 && onQEMU.last == "end of script", "\(qemu.output)")
+        #expect(onQEMU == onModels, "first difference (QEMU, models): \(zip(onQEMU, onModels).first { $0 != $1 }.map { "\($0)" } ?? "in length")")
+        // The transcript holds what Linux's probes look for: a 16550A's IIR with the FIFOs on, and
+        // the loopback test's MSR.
+        #expect(onQEMU.contains { $0.hasSuffix(" 3fa c1") } && onQEMU.contains { $0.hasSuffix(" 3fe 90") })
+        let sent = try Data(contentsOf: serial).map { String(format: " %02x", $0) }.joined()
+        #expect(models.output.contains("transmitted:\(sent)\n") && !sent.isEmpty, "COM1 on QEMU sent\(sent)")
+    }
 }
