@@ -12,6 +12,7 @@
  * Prints one line per failed check and "devices-test: N checks, F failed"; exits 1 if any failed.
  * `--flip N` inverts check N's expectation (so a test can show that a wrong expectation fails);
  * `--trace FILE` also writes every port access, timed, as the device fuzzer's records;
+ * `--bench` times the models' calls;
  * `--script` runs device_scripts.h against the models (the QEMU comparison's other half);
  * `--calibration-sweep` prints which of Linux's PIT calibrations of the TSC succeed at which cost of a
  * port access (what a VMM's port emulation must stay under).
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pic8259.h"
 #include "pit8253.h"
@@ -722,6 +724,63 @@ static void run_script(void)
     printf("\n");
 }
 
+/* --bench: what the models cost per call on this machine, with the host's clock as now_ns. */
+static double ns_since(const struct timespec *start)
+{
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    return (double)(end.tv_sec - start->tv_sec) * 1e9 + (double)(end.tv_nsec - start->tv_nsec);
+}
+
+static uint64_t host_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static void bench(void)
+{
+    enum { N = 2000000 };
+    struct timespec start;
+    volatile unsigned sink = 0;
+    unsigned i;
+    machine_reset(host_ns());
+    init_8259A(0);
+    outb(0x34, 0x43);
+    outb(PIT_LATCH & 0xff, 0x40);
+    outb(PIT_LATCH >> 8, 0x40);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (i = 0; i < N; i++)
+        sink += host_ns() != 0;
+    printf("clock_gettime(CLOCK_MONOTONIC): %.1f ns\n", ns_since(&start) / N);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (i = 0; i < N; i++) {
+        uint64_t now = host_ns();
+        pit_write(&pit, 0x43, 0x00, now);
+        sink += pit_read(&pit, 0x40, now);
+        sink += pit_read(&pit, 0x40, now);
+    }
+    printf("i8253_read (latch, two reads) with a clock read: %.1f ns\n", ns_since(&start) / N);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (i = 0; i < N; i++)
+        sink += uart_read(&uart, 0x3fd);
+    printf("uart_read(LSR): %.1f ns\n", ns_since(&start) / N);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (i = 0; i < N; i++)
+        uart_write(&uart, 0x3f8, (uint8_t)0x78);
+    printf("uart_write(THR) to a sink that keeps 4 KiB: %.1f ns\n", ns_since(&start) / N);
+    pic_write(&pic, 0x21, 0xfe);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (i = 0; i < N; i++) {
+        pic_pulse(&pic, 0);
+        sink += (unsigned)pic_acknowledge(&pic);
+        pic_write(&pic, 0x20, 0x60);
+    }
+    printf("one IRQ 0: pic_pulse, pic_acknowledge, specific EOI: %.1f ns\n", ns_since(&start) / N);
+    (void)sink;
+}
+
 /* --calibration-sweep: which of Linux's PIT calibrations succeed at each cost of a port access. */
 static void calibration_sweep(void)
 {
@@ -1053,6 +1112,9 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--flip")) {
         flip = atoi(argv[2]);
+    } else if (argc == 2 && !strcmp(argv[1], "--bench")) {
+        bench();
+        return 0;
     } else if (argc == 2 && !strcmp(argv[1], "--script")) {
         run_script();
         return 0;
@@ -1066,7 +1128,7 @@ int main(int argc, char **argv)
             return 2;
         }
     } else if (argc != 1) {
-        fprintf(stderr, "usage: devices-test [--flip N | --trace FILE | --script | --calibration-sweep]\n");
+        fprintf(stderr, "usage: devices-test [--flip N | --trace FILE | --script | --calibration-sweep | --bench]\n");
         return 64;
     }
     test_pic();
