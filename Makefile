@@ -244,3 +244,53 @@ $(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S $(HOST_HEADE
 kernel-check:
 	$(SWIFT) build -c release --product previrt
 	Kernel/check.sh
+
+# The linux-user VMM's device models (Hosts/linux-user/devices: 8259A pair, 8254 and port 0x61, 16550A)
+# and their unit tests (Tests/Devices/devices_test.c), which drive each model with Linux 6.1's own port
+# sequences. The test is built as the VMM is (-m32, static) and again for x86_64 with ASan and UBSan;
+# both must pass. The models must stay freestanding: their objects may need nothing from outside but
+# libgcc's 64-bit division helpers.
+.PHONY: device-tests
+DEVICE_SOURCES := Hosts/linux-user/devices/pic8259.c Hosts/linux-user/devices/pit8253.c \
+	Hosts/linux-user/devices/uart8250.c
+DEVICE_HEADERS := $(DEVICE_SOURCES:.c=.h)
+DEVICE_TEST := Tests/Devices/devices_test.c Tests/Devices/devices_trace.h Tests/Devices/device_scripts.h \
+	Tests/Devices/device_script_print.h
+$(OUT)/host/devices-test: $(DEVICE_TEST) $(DEVICE_SOURCES) $(DEVICE_HEADERS) Makefile
+	@mkdir -p $(OUT)/host/devices
+	@for f in $(DEVICE_SOURCES); do \
+	  $(CC) -m32 -O2 -ffreestanding -fno-pie -fno-stack-protector -Wall -Wextra -Werror \
+	    -c $$f -o $(OUT)/host/devices/$$(basename $$f .c).o || exit 1; done
+	@outside=$$(nm -u $(OUT)/host/devices/*.o | grep -v -E '^$$|:$$|__(u?div|u?mod|udivmod)di[34]$$'); \
+	  if [ -n "$$outside" ]; then echo "device models use symbols from outside: $$outside" >&2; exit 1; fi
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wall -Wextra -IHosts/linux-user/devices -ITests/Devices \
+		-o $@ Tests/Devices/devices_test.c $(OUT)/host/devices/*.o
+$(OUT)/host/devices-test-san: $(DEVICE_TEST) $(DEVICE_SOURCES) $(DEVICE_HEADERS) Makefile
+	@mkdir -p $(OUT)/host
+	$(CC) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra \
+		-IHosts/linux-user/devices -ITests/Devices -o $@ Tests/Devices/devices_test.c $(DEVICE_SOURCES)
+device-tests: $(OUT)/host/devices-test $(OUT)/host/devices-test-san
+	$(OUT)/host/devices-test
+	$(OUT)/host/devices-test-san
+
+# libFuzzer (ASan + UBSan) over the device models' port interfaces, seeded with the port sequences of
+# the unit tests (devices-test --trace), cut into 4000-byte pieces.
+.PHONY: fuzz-devices
+fuzz-devices: $(OUT)/host/devices-test
+	Fuzz/build-devices.sh .build-fuzz
+	@mkdir -p .build-fuzz/devices-corpus .build-fuzz/devices-seeds .build-fuzz/devices-artifacts
+	@$(OUT)/host/devices-test --trace .build-fuzz/devices-trace.bin >/dev/null
+	@split -b 4000 -d -a 3 .build-fuzz/devices-trace.bin .build-fuzz/devices-seeds/linux-
+	cd .build-fuzz && ./devices-fuzzer -runs=$(FUZZ_RUNS) -max_len=4096 -timeout=10 \
+		-artifact_prefix=devices-artifacts/ -print_final_stats=1 devices-corpus devices-seeds
+
+# A bare multiboot guest that runs Tests/Devices/device_scripts.h against QEMU's own PC devices and
+# prints the reads on QEMU's debug console; DeviceModelTests compares them with `devices-test --script`.
+.PHONY: device-probe
+$(OUT)/host/devices-qemu-probe.elf: Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c Tests/Devices/qemu_probe.ld \
+		Tests/Devices/device_scripts.h Tests/Devices/device_script_print.h Makefile
+	@mkdir -p $(OUT)/host
+	$(CC) -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib -Wall -Wextra \
+		-ITests/Devices -static -Wl,-T,Tests/Devices/qemu_probe.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c
+device-probe: $(OUT)/host/devices-qemu-probe.elf $(OUT)/host/devices-test
