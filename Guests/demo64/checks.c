@@ -54,31 +54,133 @@ static void descriptor_table(void)
     check("interrupt descriptor table (lidt, sidt)", loaded.base == base && loaded.limit == limit);
 }
 
-/* --- the global descriptor table and data segments --- */
+/* --- the global descriptor table, the segment registers, the LDT and the TSS --- */
 
-/* A page of its own: under Xen the GDT's frames become read-only (Xen validates descriptors). */
-static unsigned long long gdt[512] __attribute__((aligned(4096))) = {
-    0,
-    0x00af9a000000ffffull, /* 0x08: 64-bit code, as boot.S's */
-    0x00cf92000000ffffull, /* 0x10: data */
-};
+/* The GDT: kernel code and data (0x08, 0x10, as boot.S's), ring 3's code and data (0x1b, 0x23), a data
+ * segment whose base is gs_probe (0x28), the TSS (0x30) and the LDT (0x40), 16 bytes each. A page of its
+ * own: under Xen, Xen is given a copy without the TSS and the LDT (it takes no system descriptor). */
+static unsigned long gdt[512] __attribute__((aligned(4096)));
+static unsigned long ldt[1] __attribute__((aligned(8)));
+static volatile unsigned long gs_probe = 0x6a5, ldt_probe = 0x1d7;
+
+/* The 64-bit TSS; rsp0 is the stack a ring change to ring 0 switches to. */
+static struct {
+    unsigned int reserved0;
+    unsigned long rsp0, rsp1, rsp2, reserved1, ist[7], reserved2;
+    unsigned short reserved3, iomap_base;
+} __attribute__((packed)) tss;
+static unsigned char trap_stack[4096] __attribute__((aligned(16)));
 
 struct table_pointer {
     unsigned short limit;
     unsigned long base;
 } __attribute__((packed));
 
+/* A code, data or system descriptor: `access` is P, DPL, S and the type; `flags` G, D/B and L. */
+static unsigned long descriptor(unsigned long base, unsigned int limit, unsigned int access, unsigned int flags)
+{
+    return (limit & 0xffff) | (base & 0xffffff) << 16 | (unsigned long)access << 40 | (unsigned long)((limit >> 16) & 0xf) << 48
+        | (unsigned long)flags << 52 | ((base >> 24) & 0xff) << 56;
+}
+
+static unsigned short selector(const char *which)
+{
+    unsigned short v = 0;
+    if (which[0] == 'c')
+        asm volatile("movw %%cs,%0" : "=r"(v));
+    else if (which[0] == 's')
+        asm volatile("movw %%ss,%0" : "=r"(v));
+    else if (which[0] == 'd')
+        asm volatile("movw %%ds,%0" : "=r"(v));
+    else if (which[0] == 'e')
+        asm volatile("movw %%es,%0" : "=r"(v));
+    else if (which[0] == 'f')
+        asm volatile("movw %%fs,%0" : "=r"(v));
+    else
+        asm volatile("movw %%gs,%0" : "=r"(v));
+    return v;
+}
+
+/* lgdt, then the kernel's selectors: cs through lretq, the data segments through mov; %gs:0 and, after
+ * push %gs; pop %fs, %fs:0 read through the base of descriptor 0x28. */
 static void segments(void)
 {
-    struct table_pointer loaded = {3 * 8 - 1, (unsigned long)gdt}, back;
-    unsigned short ds, es;
+    struct table_pointer loaded = {10 * 8 - 1, (unsigned long)gdt}, back;
+    unsigned long through_gs, through_fs;
+    int ok;
+    gdt[1] = descriptor(0, 0xfffff, 0x9a, 0xa); /* 64-bit code */
+    gdt[2] = descriptor(0, 0xfffff, 0x92, 0xc);
+    gdt[3] = descriptor(0, 0xfffff, 0xfa, 0xa); /* DPL 3 */
+    gdt[4] = descriptor(0, 0xfffff, 0xf2, 0xc);
+    gdt[5] = descriptor((unsigned long)&gs_probe, 0xfff, 0x92, 0x4);
+    gdt[6] = descriptor((unsigned long)&tss, sizeof tss - 1, 0x89, 0); /* an available 64-bit TSS */
+    gdt[7] = (unsigned long)&tss >> 32;
+    gdt[8] = descriptor((unsigned long)ldt, sizeof ldt - 1, 0x82, 0); /* an LDT */
+    gdt[9] = (unsigned long)ldt >> 32;
     asm volatile("lgdt %0" : : "m"(loaded));
     asm volatile("sgdt %0" : "=m"(back));
-    asm volatile("movw %w0,%%ds\n\tmovw %w0,%%es" : : "r"(0x10) : "memory");
-    asm volatile("movw %%ds,%w0" : "=r"(ds));
-    asm volatile("movw %%es,%w0" : "=r"(es));
-    check("global descriptor table and data segments (lgdt, sgdt, mov to and from ds, es)",
-          back.limit == loaded.limit && back.base == loaded.base && ds == 0x10 && es == 0x10);
+    asm volatile("pushq $0x08; leaq 1f(%%rip),%%rax; pushq %%rax; lretq; 1:" : : : "rax", "memory");
+    asm volatile("movw %w0,%%ds\n\tmovw %w0,%%es\n\tmovw %w0,%%ss" : : "r"(0x10) : "memory");
+    asm volatile("movw %w1,%%gs\n\tmovq %%gs:0,%0" : "=r"(through_gs) : "r"(0x28) : "memory");
+    asm volatile("pushq %%gs; popq %%fs; movq %%fs:0,%0" : "=r"(through_fs) : : "memory");
+    ok = back.limit == loaded.limit && back.base == loaded.base && selector("cs") == 0x08 && selector("ss") == 0x10
+        && selector("ds") == 0x10 && selector("es") == 0x10 && selector("fs") == 0x28 && selector("gs") == 0x28
+        && through_gs == 0x6a5 && through_fs == 0x6a5;
+    asm volatile("movw %w0,%%fs\n\tmovw %w0,%%gs" : : "r"(0) : "memory");
+    check("global descriptor table and segment registers (lgdt, sgdt, lretq, mov to and from cs, ss, ds, es, fs, gs, push, pop)",
+          ok && selector("fs") == 0 && selector("gs") == 0);
+}
+
+/* ltr marks the TSS busy in the GDT; str and sldt show what ltr and lldt loaded; %fs:0 reads through
+ * the base of the LDT's descriptor 0 (selector 0x04). */
+static void local_tables(void)
+{
+    unsigned short tr = 0, ldtr = 0;
+    unsigned long through_fs;
+    ldt[0] = descriptor((unsigned long)&ldt_probe, 0xfff, 0x92, 0x4);
+    tss.rsp0 = (unsigned long)(trap_stack + sizeof trap_stack);
+    tss.iomap_base = sizeof tss;
+    asm volatile("ltr %w0" : : "r"(0x30) : "memory");
+    asm volatile("lldt %w0" : : "r"(0x40) : "memory");
+    asm volatile("str %w0" : "=r"(tr));
+    asm volatile("sldt %w0" : "=r"(ldtr));
+    asm volatile("movw %w1,%%fs\n\tmovq %%fs:0,%0" : "=r"(through_fs) : "r"(0x04) : "memory");
+    asm volatile("movw %w0,%%fs" : : "r"(0) : "memory");
+    check("task register and local descriptor table (ltr, str, lldt, sldt)",
+          tr == 0x30 && ldtr == 0x40 && ((gdt[6] >> 40) & 0xf) == 0xb && through_fs == 0x1d7);
+}
+
+/* iretq to ring 3, whose int $0x80 comes back through the DPL 3 gate on the TSS's rsp0 with ring 3's
+ * cs in the frame and %ss null, as on a ring change in 64-bit mode. */
+unsigned long kernel_resume, user_frame_cs, user_trap_rsp;
+unsigned int user_value;
+unsigned short user_trap_ss;
+static unsigned char user_stack[4096] __attribute__((aligned(16)));
+
+static void ring3(void)
+{
+    int ok;
+    user_value = 0;
+    user_trap_ss = 0xffff;
+    enter_user(user_code, user_stack + sizeof user_stack);
+    ok = user_value == 0x600d && user_frame_cs == 0x1b && user_trap_ss == 0 && selector("cs") == 0x08
+        && user_trap_rsp > (unsigned long)trap_stack && user_trap_rsp < (unsigned long)(trap_stack + sizeof trap_stack);
+    asm volatile("movw %w0,%%ss" : : "r"(0x10) : "memory");
+    check("ring 3 and back (iretq to ring 3; int $0x80 through the IDT on the TSS's rsp0)", ok && selector("ss") == 0x10);
+}
+
+/* --- debug registers --- */
+
+static void debug_registers(void)
+{
+    static volatile unsigned long watched;
+    unsigned long dr0 = 0, dr7 = 0xff;
+    asm volatile("movq %0,%%dr7" : : "r"(0ul));
+    asm volatile("movq %0,%%dr0" : : "r"((unsigned long)&watched));
+    asm volatile("movq %%dr0,%0" : "=r"(dr0));
+    asm volatile("movq %%dr7,%0" : "=r"(dr7));
+    asm volatile("movq %0,%%dr0" : : "r"(0ul));
+    check("debug registers (mov to and from dr0, dr7)", dr0 == (unsigned long)&watched && (dr7 & 0xff) == 0);
 }
 
 /* --- interrupts: hlt, and sti with an interrupt pending --- */
@@ -237,8 +339,10 @@ int run_checks(int under_xen)
     pic_mask_all();
     interrupt_flag();
     segments();
+    local_tables();
     timer_setup();
     descriptor_table();
+    ring3();
     halt();
     pending_interrupt();
     masked_interrupt();
@@ -247,6 +351,7 @@ int run_checks(int under_xen)
     model_specific_registers();
     identification(under_xen);
     caches();
+    debug_registers();
     port_io();
     return check_failures();
 }

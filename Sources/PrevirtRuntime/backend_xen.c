@@ -75,10 +75,27 @@ long previrt_xen_hypercall(struct previrt_xen *xen, unsigned int op, unsigned lo
     return result;
 }
 
-long xen_mmuext(struct previrt_xen *xen, unsigned int cmd, unsigned long arg1)
+long xen_mmuext2(struct previrt_xen *xen, unsigned int cmd, unsigned long arg1, unsigned long arg2)
 {
-    struct mmuext_op op = {cmd, arg1, 0};
+    struct mmuext_op op = {cmd, arg1, arg2};
     return previrt_xen_hypercall(xen, HYPERCALL_MMUEXT_OP, (unsigned long)&op, 1, 0, DOMID_SELF);
+}
+
+long xen_mmuext(struct previrt_xen *xen, unsigned int cmd, unsigned long arg1) { return xen_mmuext2(xen, cmd, arg1, 0); }
+
+/* The machine frame behind a virtual address of the guest's image (through start_info's mfn_list). */
+unsigned long xen_machine_frame(struct previrt_xen *xen, const void *virtual_address)
+{
+    const struct xen_start_info *si = xen->start_info;
+    return si->mfn_list[((unsigned long)virtual_address - xen->virt_base) >> 12];
+}
+
+/* The page-table base, for kernel and user mode alike (a native kernel's ring 3 runs on its cr3):
+ * MMUEXT_NEW_BASEPTR and MMUEXT_NEW_USER_BASEPTR in one mmuext_op. */
+long xen_new_baseptr(struct previrt_xen *xen, unsigned long mfn, int kernel_too)
+{
+    struct mmuext_op ops[2] = {{MMUEXT_NEW_BASEPTR, mfn, 0}, {MMUEXT_NEW_USER_BASEPTR, mfn, 0}};
+    return previrt_xen_hypercall(xen, HYPERCALL_MMUEXT_OP, (unsigned long)(kernel_too ? ops : ops + 1), kernel_too ? 2 : 1, 0, DOMID_SELF);
 }
 
 void xen_console_flush(struct previrt_xen *xen)
@@ -122,6 +139,9 @@ int previrt_xen_init(struct previrt_xen *xen)
         return -1;
     if (previrt_xen_hypercall(xen, HYPERCALL_PHYSDEV_OP, PHYSDEVOP_SET_IOPL, (unsigned long)&iopl, 0, 0) < 0)
         return -1;
+    if (xen_new_baseptr(xen, xen_machine_frame(xen, (const void *)si->pt_base), 0) < 0) /* ring 3 on the kernel's tables */
+        return -1;
+    xen_segments_init(xen);
     return xen_events_init(xen);
 }
 
@@ -173,9 +193,13 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         break;
     case PREVIRT_KIND_MOV_TO_SEG:
     case PREVIRT_KIND_MOV_FROM_SEG:
-        if (((d->modrm >> 3) & 7) != 0 && ((d->modrm >> 3) & 7) != 3)
-            return refuse(xen, name, " of a segment register other than ds and es is not supported by the xen backend");
+        if (((d->modrm >> 3) & 7) > 5 || (d->kind == PREVIRT_KIND_MOV_TO_SEG && ((d->modrm >> 3) & 7) == SEG_CS))
+            return refuse(xen, name, " of a register that is not a segment register is not supported by the xen backend");
         __attribute__((fallthrough)); /* and the memory operand's override */
+    case PREVIRT_KIND_LLDT:
+    case PREVIRT_KIND_LTR:
+    case PREVIRT_KIND_SLDT:
+    case PREVIRT_KIND_STR:
     case PREVIRT_KIND_INVLPG:
     case PREVIRT_KIND_LIDT:
     case PREVIRT_KIND_SIDT:
@@ -190,9 +214,22 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
     case PREVIRT_KIND_RDMSR:
     case PREVIRT_KIND_WRMSR:
         break;
+    case PREVIRT_KIND_PUSH_SEG:
+    case PREVIRT_KIND_POP_SEG:
+        if (d->opsize_prefix)
+            return refuse(xen, name, " with a 16-bit operand is not supported by the xen backend");
+        break;
+    case PREVIRT_KIND_MOV_TO_DR:
+    case PREVIRT_KIND_MOV_FROM_DR:
+        if ((d->rex & 4) || ((d->modrm >> 3) & 7) == 4 || ((d->modrm >> 3) & 7) == 5)
+            return refuse(xen, name, " of a debug register other than dr0-dr3, dr6 and dr7 is not supported by the xen backend");
+        break;
     case PREVIRT_KIND_IRET:
+    case PREVIRT_KIND_LRET:
         if (!(d->rex & 8))
-            return refuse(xen, name, " without REX.W (not iretq) is not supported by the xen backend");
+            return refuse(xen, name, " without REX.W (not iretq or lretq) is not supported by the xen backend");
+        if (!within_rel32(xen->stubs, xen->hypercall_page) || !within_rel32(xen->stubs + xen->stub_size, xen->hypercall_page))
+            return "the xen backend's stubs are beyond rel32 reach of the hypercall page";
         break;
     default:
         return refuse(xen, name, " is not supported by the xen backend");
@@ -219,6 +256,7 @@ static unsigned int put_rel32(unsigned char *stub, unsigned int n, unsigned char
 static const unsigned char skip_red_zone[] = {0x48, 0x8d, 0x64, 0x24, 0x80};                       /* lea -128(%rsp),%rsp */
 static const unsigned char back_over_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x88, 0x00, 0x00, 0x00}; /* lea 136(%rsp),%rsp */
 static const unsigned char restore_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};   /* lea 128(%rsp),%rsp */
+static const unsigned char pop_slot[] = {0x48, 0x8d, 0x64, 0x24, 0x08};                            /* lea 8(%rsp),%rsp */
 
 static unsigned int put_bytes(unsigned char *stub, unsigned int n, const unsigned char *bytes, unsigned int count)
 {
@@ -297,13 +335,25 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
     } else {
         if (kind == PREVIRT_KIND_PUSHF)
             stub[n++] = 0x9c;
+        if (kind == PREVIRT_KIND_PUSH_SEG) /* push %fs or %gs natively: the handler puts the virtual selector there */
+            n = put_bytes(stub, n, site->insn, site->decoded.length);
         n = put_entry_call(stub, n, site->index);
         if (kind == PREVIRT_KIND_POPF)
             stub[n++] = 0x9d;
+        if (kind == PREVIRT_KIND_POP_SEG) /* lea 8(%rsp),%rsp: the handler loaded the popped selector */
+            n = put_bytes(stub, n, pop_slot, sizeof pop_slot);
     }
-    if (kind == PREVIRT_KIND_IRET) { /* iretq, natively: it does not come back */
-        stub[n++] = 0x48;
-        stub[n++] = 0xcf;
+    if (kind == PREVIRT_KIND_IRET || kind == PREVIRT_KIND_LRET) {
+        /* The instruction natively, on the frame the handler rewrote: it does not come back. For an
+         * iretq to ring 3 the handler returns past it instead (XEN_IRET_TO_USER bytes on), to
+         * lea 136(%rsp),%rsp; push $0; jmp HYPERVISOR_iret (Xen's iret context, flags 0). */
+        n = put_bytes(stub, n, site->insn, site->decoded.length);
+        if (kind == PREVIRT_KIND_IRET) {
+            n = put_bytes(stub, n, back_over_red_zone, sizeof back_over_red_zone);
+            stub[n++] = 0x6a; /* push $0 */
+            stub[n++] = 0;
+            n = put_rel32(stub, n, 0xe9, xen->hypercall_page + HYPERCALL_IRET * 32);
+        }
     } else {
         n = put_rel32(stub, n, 0xe9, site->start + site->length);
     }
