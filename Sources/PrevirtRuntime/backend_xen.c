@@ -193,8 +193,10 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         break;
     case PREVIRT_KIND_MOV_TO_SEG:
     case PREVIRT_KIND_MOV_FROM_SEG:
-        if (((d->modrm >> 3) & 7) > 5 || (d->kind == PREVIRT_KIND_MOV_TO_SEG && ((d->modrm >> 3) & 7) == SEG_CS))
+        if (((d->modrm >> 3) & 7) > 5)
             return refuse(xen, name, " of a register that is not a segment register is not supported by the xen backend");
+        if (d->kind == PREVIRT_KIND_MOV_TO_SEG && ((d->modrm >> 3) & 7) == SEG_CS)
+            return refuse(xen, name, " of cs (an invalid instruction) is not supported by the xen backend");
         __attribute__((fallthrough)); /* and the memory operand's override */
     case PREVIRT_KIND_LLDT:
     case PREVIRT_KIND_LTR:
