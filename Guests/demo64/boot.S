@@ -90,6 +90,22 @@ enter_user:
 	pushq	%rdi				/* rip */
 	iretq
 
+/* enter_user_far(entry, stack): the same through lretq, a far return to ring 3 (the flags stay). */
+	.globl	enter_user_far
+enter_user_far:
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%rsp, kernel_resume(%rip)
+	pushq	$0x23				/* ss */
+	pushq	%rsi				/* rsp */
+	pushq	$0x1b				/* cs */
+	pushq	%rdi				/* rip */
+	lretq
+
 /* Ring 3's code. It is not the kernel's: no site of it is annotated (a patched site would run the
  * backend in ring 3). */
 	.globl	user_code
@@ -118,6 +134,16 @@ user_trap:
 	popq	%rbp
 	popq	%rbx
 	ret
+
+/* Vector 0x81 (a DPL 0 gate): counts and records the cs in its frame. */
+	.globl	soft_interrupt
+soft_interrupt:
+	incl	soft_interrupts(%rip)
+	pushq	%rax
+	movq	16(%rsp), %rax
+	movq	%rax, soft_frame_cs(%rip)
+	popq	%rax
+	iretq
 
 	.section .rodata
 	.align	8

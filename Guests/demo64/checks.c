@@ -131,6 +131,30 @@ static void segments(void)
           ok && selector("fs") == 0 && selector("gs") == 0);
 }
 
+/* Far pointers: lfs, lgs and lss load a segment register and a register from memory; ljmp through
+ * one reloads cs. */
+static void far_pointers(void)
+{
+    struct {
+        unsigned int offset;
+        unsigned short selector;
+    } __attribute__((packed)) fs_pointer = {0x1234, 0x28}, gs_pointer = {0x5678, 0x28}, ss_pointer = {0x9abc, 0x10}, jump;
+    unsigned int fs_offset = 0, gs_offset = 0, ss_offset = 0;
+    unsigned long through_fs, through_gs;
+    int ok;
+    asm volatile("lfs %1,%0" : "=r"(fs_offset) : "m"(fs_pointer) : "memory");
+    asm volatile("lgs %1,%0" : "=r"(gs_offset) : "m"(gs_pointer) : "memory");
+    asm volatile("lss %1,%0" : "=r"(ss_offset) : "m"(ss_pointer) : "memory");
+    asm volatile("movq %%fs:0,%0" : "=r"(through_fs) : : "memory");
+    asm volatile("movq %%gs:0,%0" : "=r"(through_gs) : : "memory");
+    ok = fs_offset == 0x1234 && gs_offset == 0x5678 && ss_offset == 0x9abc && through_fs == 0x6a5 && through_gs == 0x6a5
+        && selector("fs") == 0x28 && selector("gs") == 0x28 && selector("ss") == 0x10;
+    asm volatile("movw %w0,%%fs\n\tmovw %w0,%%gs" : : "r"(0) : "memory");
+    jump.selector = 0x08;
+    asm volatile("leaq 1f(%%rip),%%rax; movl %%eax,%0; ljmp *%0; ud2; 1:" : "+m"(jump) : : "rax", "memory");
+    check("far pointers (lfs, lgs, lss, ljmp)", ok && selector("cs") == 0x08);
+}
+
 /* ltr marks the TSS busy in the GDT; str and sldt show what ltr and lldt loaded; %fs:0 reads through
  * the base of the LDT's descriptor 0 (selector 0x04). */
 static void local_tables(void)
@@ -150,23 +174,45 @@ static void local_tables(void)
           tr == 0x30 && ldtr == 0x40 && ((gdt[6] >> 40) & 0xf) == 0xb && through_fs == 0x1d7);
 }
 
-/* iretq to ring 3, whose int $0x80 comes back through the DPL 3 gate on the TSS's rsp0 with ring 3's
+/* iretq or lretq to ring 3, whose int $0x80 comes back through the DPL 3 gate on the TSS's rsp0 with ring 3's
  * cs in the frame and %ss null, as on a ring change in 64-bit mode. */
 unsigned long kernel_resume, user_frame_cs, user_trap_rsp;
 unsigned int user_value;
 unsigned short user_trap_ss;
 static unsigned char user_stack[4096] __attribute__((aligned(16)));
 
-static void ring3(void)
+/* One trip to ring 3 and back through `enter`; whether it went and came back as it should. */
+static int trip_to_ring3(void (*enter)(void (*)(void), void *))
 {
     int ok;
     user_value = 0;
     user_trap_ss = 0xffff;
-    enter_user(user_code, user_stack + sizeof user_stack);
+    enter(user_code, user_stack + sizeof user_stack);
     ok = user_value == 0x600d && user_frame_cs == 0x1b && user_trap_ss == 0 && selector("cs") == 0x08
         && user_trap_rsp > (unsigned long)trap_stack && user_trap_rsp < (unsigned long)(trap_stack + sizeof trap_stack);
     asm volatile("movw %w0,%%ss" : : "r"(0x10) : "memory");
-    check("ring 3 and back (iretq to ring 3; int $0x80 through the IDT on the TSS's rsp0)", ok && selector("ss") == 0x10);
+    return ok && selector("ss") == 0x10;
+}
+
+static void ring3(void)
+{
+    int ok = trip_to_ring3(enter_user);
+    ok = trip_to_ring3(enter_user_far) && ok;
+    check("ring 3 and back (iretq and lretq to ring 3; int $0x80 through the IDT on the TSS's rsp0)", ok);
+}
+
+/* --- a software interrupt --- */
+
+/* int $0x81 through a DPL 0 gate: the kernel may use it; the handler sees the kernel's cs in the frame
+ * and returns with iretq. */
+unsigned int soft_interrupts;
+unsigned long soft_frame_cs;
+
+static void software_interrupt(void)
+{
+    unsigned int before = soft_interrupts;
+    asm volatile("int $0x81" : : : "memory");
+    check("software interrupt (int $0x81 from the kernel; iretq)", soft_interrupts == before + 1 && soft_frame_cs == 0x08);
 }
 
 /* --- debug registers --- */
@@ -259,14 +305,17 @@ static unsigned long cr0(void)
 /* The guest uses no FPU or SSE register, so TS set does no harm while the check runs. */
 static void task_switched(void)
 {
-    unsigned long before = cr0(), set, cleared, word;
+    unsigned long before = cr0(), set, cleared, word, again;
     asm volatile("movq %0,%%cr0" : : "r"(before | CR0_TS) : "memory");
     set = cr0();
     asm volatile("smsw %0" : "=r"(word));
     asm volatile("clts" : : : "memory");
     cleared = cr0();
-    check("fpu task switch (mov to and from cr0, smsw, clts)", (before & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG)
-          && (set & CR0_TS) && (word & 0xffff) == (set & 0xffff) && !(cleared & CR0_TS));
+    asm volatile("lmsw %w0" : : "r"((unsigned short)(word | CR0_TS)) : "memory");
+    again = cr0();
+    asm volatile("clts" : : : "memory");
+    check("fpu task switch (mov to and from cr0, smsw, lmsw, clts)", (before & (CR0_PE | CR0_PG)) == (CR0_PE | CR0_PG)
+          && (set & CR0_TS) && (word & 0xffff) == (set & 0xffff) && !(cleared & CR0_TS) && (again & CR0_TS) && !(cr0() & CR0_TS));
 }
 
 /* --- model-specific registers --- */
@@ -324,7 +373,9 @@ static void caches(void)
     page[0] = 1;
     asm volatile("invlpg (%0)" : : "r"(page) : "memory");
     asm volatile("wbinvd" : : : "memory");
-    check("tlb and caches (invlpg, wbinvd)", page[0] == 1);
+    page[1] = 2;
+    asm volatile("invd" : : : "memory"); /* (QEMU has no cache to lose; Xen writes back first) */
+    check("tlb and caches (invlpg, wbinvd, invd)", page[0] == 1 && page[1] == 2);
 }
 
 /* --- port i/o --- */
@@ -339,10 +390,12 @@ int run_checks(int under_xen)
     pic_mask_all();
     interrupt_flag();
     segments();
+    far_pointers();
     local_tables();
     timer_setup();
     descriptor_table();
     ring3();
+    software_interrupt();
     halt();
     pending_interrupt();
     masked_interrupt();

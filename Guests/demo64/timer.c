@@ -13,7 +13,7 @@ struct gate {
     unsigned int offset_high, reserved;
 };
 
-static struct gate idt[0x81] __attribute__((aligned(16)));
+static struct gate idt[0x82] __attribute__((aligned(16)));
 volatile unsigned int timer_ticks;
 
 /* An interrupt gate into the kernel's code segment (0x08), callable from ring `dpl`. */
@@ -27,7 +27,7 @@ static void interrupt_gate(unsigned int vector, void (*entry)(void), unsigned in
     idt[vector].offset_high = (unsigned int)(handler >> 32);
 }
 
-/* The IDT: the timer's IRQ 0 at 0x20, and 0x80 for ring 3 (boot.S's user_trap). */
+/* The IDT: the timer's IRQ 0 at 0x20, 0x80 for ring 3 (boot.S's user_trap), 0x81 for the kernel. */
 void timer_setup(void)
 {
     struct {
@@ -37,6 +37,7 @@ void timer_setup(void)
 
     interrupt_gate(0x20, timer_interrupt, 0);
     interrupt_gate(0x80, user_trap, 3);
+    interrupt_gate(0x81, soft_interrupt, 0);
     asm volatile("lidt %0" : : "m"(pointer));
 
     outb(0x20, 0x11); /* ICW1: edge, cascade, ICW4 follows */

@@ -191,6 +191,17 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         if ((((d->modrm >> 3) & 7) != 3 && ((d->modrm >> 3) & 7) != 0) || (d->rex & 4))
             return refuse(xen, name, " of a control register other than cr0 and cr3 is not supported by the xen backend");
         break;
+    case PREVIRT_KIND_LFS:
+    case PREVIRT_KIND_LGS:
+    case PREVIRT_KIND_LSS:
+    case PREVIRT_KIND_LJMP:
+        if (d->opsize_prefix)
+            return refuse(xen, name, " with a 16-bit operand is not supported by the xen backend");
+        if ((d->modrm >> 6) == 3)
+            return refuse(xen, name, " without a memory operand is not supported by the xen backend");
+        if (d->segment == 0x64 || d->segment == 0x65)
+            return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
+        break;
     case PREVIRT_KIND_MOV_TO_SEG:
     case PREVIRT_KIND_MOV_FROM_SEG:
         if (((d->modrm >> 3) & 7) > 5)
@@ -198,6 +209,7 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
         if (d->kind == PREVIRT_KIND_MOV_TO_SEG && ((d->modrm >> 3) & 7) == SEG_CS)
             return refuse(xen, name, " of cs (an invalid instruction) is not supported by the xen backend");
         __attribute__((fallthrough)); /* and the memory operand's override */
+    case PREVIRT_KIND_LMSW:
     case PREVIRT_KIND_LLDT:
     case PREVIRT_KIND_LTR:
     case PREVIRT_KIND_SLDT:
@@ -212,6 +224,8 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
             return refuse(xen, name, " with an fs or gs override is not supported by the xen backend");
         break;
     case PREVIRT_KIND_HLT:
+    case PREVIRT_KIND_INVD:
+    case PREVIRT_KIND_INT:
     case PREVIRT_KIND_CLTS:
     case PREVIRT_KIND_RDMSR:
     case PREVIRT_KIND_WRMSR:
@@ -321,6 +335,7 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
     unsigned int n = 0, i, kind = site->decoded.kind;
 
     xen->sites[site->index].insn = site->insn;
+    xen->sites[site->index].end = site->start + site->length;
     for (i = 0; i < site->decoded.length; i++)
         xen->sites[site->index].bytes[i] = site->insn[i];
     xen->sites[site->index].decoded = site->decoded;
@@ -355,7 +370,25 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
             stub[n++] = 0x6a; /* push $0 */
             stub[n++] = 0;
             n = put_rel32(stub, n, 0xe9, xen->hypercall_page + HYPERCALL_IRET * 32);
+        } else { /* lretq to ring 3: the iret context the handler built, then HYPERVISOR_iret (XEN_INT_SLOTS) */
+            static const unsigned char through_slots[] = {0x48, 0x8b, 0x25, 6, 0, 0, 0, 0xff, 0x25, 8, 0, 0, 0};
+            n = put_bytes(stub, n, through_slots, sizeof through_slots);
+            for (i = 0; i < 16; i++)
+                stub[n++] = 0;
         }
+    } else if (kind == PREVIRT_KIND_INT) {
+        /* mov rsp_slot(%rip),%rsp; jmp *target_slot(%rip); the two slots the handler fills
+         * (XEN_INT_SLOTS): the interrupt frame it built and the gate's handler */
+        static const unsigned char enter_gate[] = {0x48, 0x8b, 0x25, 6, 0, 0, 0, 0xff, 0x25, 8, 0, 0, 0};
+        n = put_bytes(stub, n, enter_gate, sizeof enter_gate);
+        for (i = 0; i < 16; i++)
+            stub[n++] = 0;
+    } else if (kind == PREVIRT_KIND_LJMP) {
+        /* jmp *target(%rip), the handler's target in the 8 bytes after it (XEN_LJMP_TARGET) */
+        static const unsigned char jump_through[] = {0xff, 0x25, 0, 0, 0, 0};
+        n = put_bytes(stub, n, jump_through, sizeof jump_through);
+        for (i = 0; i < 8; i++)
+            stub[n++] = 0;
     } else {
         n = put_rel32(stub, n, 0xe9, site->start + site->length);
     }

@@ -194,14 +194,88 @@ static void debug_register(struct previrt_xen *xen, struct xen_frame *f, const s
         *r = (unsigned long)previrt_xen_hypercall(xen, HYPERCALL_GET_DEBUGREG, n, 0, 0, 0);
 }
 
-/* lretq (the stub runs it natively next): a kernel code selector becomes Xen's flat one and the
- * virtual cs. */
-static void far_return(struct previrt_xen *xen, unsigned long *frame)
+/* lfs, lgs, lss: a far pointer (m16:32, or m16:64 with REX.W) loads the segment register and the
+ * register (a 32-bit offset zero-extended, as for any 32-bit destination). */
+static void far_pointer_load(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
 {
+    const struct previrt_insn *d = &s->decoded;
+    const unsigned char *p = (const unsigned char *)effective_address(f, s);
+    unsigned int wide = (d->rex & 8) != 0, seg = d->opcode2 == 0xb2 ? SEG_SS : d->opcode2 == 0xb4 ? SEG_FS : SEG_GS;
+    unsigned long offset = wide ? *(const unsigned long *)p : *(const unsigned int *)p;
+    xen_load_segment(xen, seg, *(const unsigned short *)(p + (wide ? 8 : 4)));
+    *reg(f, ((d->modrm >> 3) & 7) | (d->rex & 4) << 1) = offset;
+}
+
+/* ljmp *m16:32 or *m16:64: a kernel code selector becomes the virtual cs (natively cs stays Xen's flat
+ * one, a user selector would need a ring change: it is kept too, and the jump stays in the kernel);
+ * the stub jumps through the target the handler leaves after its `jmp *0(%rip)`. */
+static void far_jump(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const unsigned char *p = (const unsigned char *)effective_address(f, s);
+    unsigned int wide = (s->decoded.rex & 8) != 0;
+    unsigned long target = wide ? *(const unsigned long *)p : *(const unsigned int *)p;
+    xen->selectors[SEG_CS] = *(const unsigned short *)(p + (wide ? 8 : 4));
+    *(unsigned long *)(f->return_address + 8 + 6) = target; /* past lea 136(%rsp),%rsp; jmp *0(%rip) */
+}
+
+/* int $n from the kernel, as the CPU does it without a ring change: the frame (rip at the site's end,
+ * the virtual cs, the flags with the virtual IF, rsp, the virtual ss) below the 16-byte aligned stack,
+ * the virtual IF cleared for an interrupt gate, cs the gate's; the stub then switches to the frame and
+ * jumps to the handler through the slots after its `mov 0(%rip),%rsp; jmp *0(%rip)`. (Not through
+ * Xen: QEMU's TCG reports the vector of a refused software interrupt wrongly, and Xen reads it from
+ * there.) A gate that is not present does nothing. */
+static void software_interrupt(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s, unsigned long *top)
+{
+    unsigned int vector = s->bytes[s->decoded.imm_offset];
+    unsigned long *slots = (unsigned long *)(f->return_address + 8 + 13);
+    unsigned long *frame = (unsigned long *)(((unsigned long)top & ~15ul) - 40);
+    unsigned short selector;
+    unsigned long handler = xen_gate(xen, vector, &selector);
+    if (!handler) {
+        slots[0] = (unsigned long)top;
+        slots[1] = (unsigned long)s->end;
+        return;
+    }
+    frame[0] = (unsigned long)s->end;
+    frame[1] = xen->selectors[SEG_CS];
+    frame[2] = (f->rflags & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF);
+    frame[3] = (unsigned long)top;
+    frame[4] = xen->selectors[SEG_SS];
+    if ((((const unsigned char *)xen->idt_base)[vector * 16 + 5] & 0xf) == 0xe)
+        *xen_vcpu(xen, VCPU_UPCALL_MASK) = 1;
+    xen->selectors[SEG_CS] = selector;
+    slots[0] = (unsigned long)frame;
+    slots[1] = handler;
+}
+
+/* lretq (the stub runs it natively next): a kernel code selector becomes Xen's flat one and the
+ * virtual cs. To ring 3 (a user selector) it is a ring change: rsp and ss come off the stack too (after
+ * the imm16 bytes `lret $n` releases), and the stub goes on past the lretq to HYPERVISOR_iret with an
+ * iret context the handler writes below the stack (the flags as they are, with the virtual IF). */
+static void far_return(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s, unsigned long *frame)
+{
+    unsigned long *slots, *context, *outer;
     if ((frame[1] & 3) != 3) {
         xen->selectors[SEG_CS] = (unsigned short)frame[1];
         frame[1] = FLAT_KERNEL_CS;
+        return;
     }
+    outer = frame + 2 + (s->decoded.opcode == 0xca ? (s->bytes[s->decoded.imm_offset] | s->bytes[s->decoded.imm_offset + 1] << 8) / 8 : 0);
+    context = frame - 6;
+    context[0] = 0;
+    context[1] = frame[0];
+    context[2] = frame[1];
+    context[3] = (f->rflags & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF);
+    context[4] = outer[0];
+    context[5] = outer[1];
+    xen->selectors[SEG_CS] = (unsigned short)frame[1];
+    xen->selectors[SEG_SS] = (unsigned short)outer[1];
+    xen_kernel_stack(xen);
+    xen->user_returns++;
+    f->return_address += 8 + s->decoded.length; /* past `lea 136(%rsp),%rsp; lretq` */
+    slots = (unsigned long *)(f->return_address + 13);
+    slots[0] = (unsigned long)context;
+    slots[1] = (unsigned long)(xen->hypercall_page + HYPERCALL_IRET * 32);
 }
 
 /* iretq. To kernel code (a selector with RPL 0-2) the stub runs it natively next, in ring 3: the
@@ -248,7 +322,14 @@ void previrt_xen_emulate(struct xen_frame *f)
     case PREVIRT_KIND_WRMSR: write_msr(xen, f); break;
     case PREVIRT_KIND_RDMSR: read_msr(xen, f); break;
     case PREVIRT_KIND_IRET: interrupt_return(xen, f, s, top); break;
-    case PREVIRT_KIND_LRET: far_return(xen, top); break;
+    case PREVIRT_KIND_LRET: far_return(xen, f, s, top); break;
+    case PREVIRT_KIND_LJMP: far_jump(xen, f, s); break;
+    case PREVIRT_KIND_INT: software_interrupt(xen, f, s, top); break;
+    case PREVIRT_KIND_LFS:
+    case PREVIRT_KIND_LGS:
+    case PREVIRT_KIND_LSS: far_pointer_load(xen, f, s); break;
+    case PREVIRT_KIND_LMSW: set_task_switched(xen, load_selector(f, s) & CR0_TS); break; /* PE cannot be cleared; MP, EM: Xen's */
+    case PREVIRT_KIND_INVD: xen_mmuext(xen, MMUEXT_FLUSH_CACHE, 0); break;              /* written back too, as Xen does */
     case PREVIRT_KIND_STI: xen_set_virtual_if(xen, 1); break;
     case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
     case PREVIRT_KIND_POPF: xen_set_virtual_if(xen, (*top & IF) != 0); break;

@@ -214,6 +214,7 @@ void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
 /* One patched site, as the xen backend's handlers see it. */
 struct previrt_xen_site {
     const unsigned char *insn;     /* where it was (RIP-relative operands count from its end) */
+    const unsigned char *end;      /* the end of its site, where execution goes on */
     unsigned char bytes[15];       /* what it was: the site now holds a jump */
     struct previrt_insn decoded;
 };
