@@ -72,8 +72,8 @@ timer_interrupt:
 	popq	%rax
 	iretq
 
-/* enter_user(entry, stack): iretq to ring 3 (the GDT's user selectors 0x1b and 0x23, interrupts
- * off) at entry on stack. It returns when ring 3 makes int $0x80, through user_trap. */
+/* enter_user(entry, stack, rflags): iretq to ring 3 (the GDT's user selectors 0x1b and 0x23) at entry
+ * on stack with rflags. It returns when ring 3 makes int $0x80, through user_trap. */
 	.globl	enter_user
 enter_user:
 	pushq	%rbx
@@ -85,7 +85,7 @@ enter_user:
 	movq	%rsp, kernel_resume(%rip)
 	pushq	$0x23				/* ss */
 	pushq	%rsi				/* rsp */
-	pushq	$0x002				/* rflags */
+	pushq	%rdx				/* rflags */
 	pushq	$0x1b				/* cs */
 	pushq	%rdi				/* rip */
 	iretq
@@ -115,6 +115,24 @@ user_code:
 	int	$0x80
 	previrt_on
 1:	jmp	1b
+
+/* Ring 3 waits for a timer tick (the interrupt comes in ring 3), then reports 0x600d, or 0xbad if none
+ * came. */
+	.globl	user_code_until_tick
+user_code_until_tick:
+	previrt_off
+	movl	timer_ticks(%rip), %edx
+	movl	$100000000, %ecx
+1:	cmpl	timer_ticks(%rip), %edx
+	jne	2f
+	decl	%ecx
+	jnz	1b
+	movl	$0xbad, %eax
+	int	$0x80
+2:	movl	$0x600d, %eax
+	int	$0x80
+	previrt_on
+3:	jmp	3b
 
 /* Vector 0x80 (a DPL 3 gate), entered from ring 3 on the TSS's rsp0: records ring 3's %eax, the cs in
  * the frame, the stack it runs on and %ss, then resumes the kernel where enter_user left it. */

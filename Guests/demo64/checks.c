@@ -181,24 +181,33 @@ unsigned int user_value;
 unsigned short user_trap_ss;
 static unsigned char user_stack[4096] __attribute__((aligned(16)));
 
-/* One trip to ring 3 and back through `enter`; whether it went and came back as it should. */
-static int trip_to_ring3(void (*enter)(void (*)(void), void *))
+/* One trip to ring 3 and back, into `entry` through iretq with `rflags` or, with `far`, through lretq
+ * (interrupts stay off); whether it went and came back as it should. */
+static int trip_to_ring3(void (*entry)(void), int far, unsigned long rflags)
 {
     int ok;
     user_value = 0;
     user_trap_ss = 0xffff;
-    enter(user_code, user_stack + sizeof user_stack);
+    if (far)
+        enter_user_far(entry, user_stack + sizeof user_stack);
+    else
+        enter_user(entry, user_stack + sizeof user_stack, rflags);
     ok = user_value == 0x600d && user_frame_cs == 0x1b && user_trap_ss == 0 && selector("cs") == 0x08
         && user_trap_rsp > (unsigned long)trap_stack && user_trap_rsp < (unsigned long)(trap_stack + sizeof trap_stack);
     asm volatile("movw %w0,%%ss" : : "r"(0x10) : "memory");
     return ok && selector("ss") == 0x10;
 }
 
+/* The third trip enables interrupts in ring 3 and waits there for a tick of the periodic timer: its
+ * handler is entered from ring 3 and returns there with iretq. */
 static void ring3(void)
 {
-    int ok = trip_to_ring3(enter_user);
-    ok = trip_to_ring3(enter_user_far) && ok;
-    check("ring 3 and back (iretq and lretq to ring 3; int $0x80 through the IDT on the TSS's rsp0)", ok);
+    int ok = trip_to_ring3(user_code, 0, 0x002);
+    ok = trip_to_ring3(user_code, 1, 0) && ok;
+    timer_start(1, 11932); /* 100 Hz */
+    ok = trip_to_ring3(user_code_until_tick, 0, 0x202) && ok;
+    timer_stop();
+    check("ring 3 and back (iretq and lretq to ring 3; a timer interrupt in ring 3; int $0x80 through the IDT on the TSS's rsp0)", ok);
 }
 
 /* --- a software interrupt --- */
