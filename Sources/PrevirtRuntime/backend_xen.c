@@ -9,7 +9,10 @@
  *   sti before hlt stub: jmp back                                  (the hlt unmasks, atomically)
  *   everything else, stub: lea -128(%rsp),%rsp; push $index; call previrt_xen_entry;
  *                          lea 136(%rsp),%rsp; jmp back
- *                  (pushf runs natively before the call, popf and iretq after it)
+ *                  (pushf and push %fs/%gs run natively before the call, popf, iretq and lretq after
+ *                  it; iretq's and lretq's stubs have a second way on, to HYPERVISOR_iret, which the
+ *                  handler takes by changing the call's return address; int's, lretq's and ljmp's end
+ *                  in `mov slot(%rip),%rsp` and/or `jmp *slot(%rip)` with slots the handler fills)
  *
  * previrt_xen_entry saves every register and the flags in a frame on the stack, below the guest's red
  * zone, and calls previrt_xen_emulate, which does what the site's instruction would do on the frame:
@@ -18,17 +21,27 @@
  *                  event pending has Xen deliver it (any hypercall's return does)
  *   pushf          the pushed flags' IF is !evtchn_upcall_mask
  *   hlt            sched_op(SCHEDOP_block): unmask events and wait, atomically
- *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR, the machine frame of the new top-level table)
+ *   mov to cr3     mmuext_op(MMUEXT_NEW_BASEPTR and MMUEXT_NEW_USER_BASEPTR, the machine frame of the
+ *                  new top-level table): ring 3 runs on the kernel's tables, as on a CPU
  *   mov from cr3   the pseudo-physical value the guest last wrote (Xen would show a machine address)
- *   cr0, clts      CR0.TS through fpu_taskswitch; the rest of CR0 is Xen's; smsw shows the same
- *   sidt, sgdt     what lidt and lgdt loaded (natively they show Xen's tables)
- *   lgdt           set_gdt with the table's machine frames, after mapping them read-only
- *   mov ds, es     ring-0 selectors loaded with RPL 3, and read back with the RPL the guest gave
+ *   cr0, clts,     CR0.TS through fpu_taskswitch; the rest of CR0 is Xen's; smsw shows the same
+ *   lmsw, smsw
+ *   dr0-3, dr6, 7  set_debugreg, get_debugreg
+ *   lgdt, lldt     copies without system descriptors given to Xen (set_gdt, MMUEXT_SET_LDT;
+ *                  xen_segments.c)
+ *   ltr            the TSS marked busy; its rsp0 is Xen's kernel stack (stack_switch)
+ *   sgdt, sidt,    what lgdt, lidt, lldt, ltr loaded (natively they show Xen's)
+ *   sldt, str
+ *   segment loads  the virtual segment registers, Xen's flat selectors natively, fs and gs bases
+ *   and stores     through set_segment_base (xen_segments.c): mov, push, pop, lfs, lgs, lss, ljmp
  *   wrmsr, rdmsr   fs/gs bases through set_segment_base, SYSENTER MSRs kept, others natively
  *   invlpg         mmuext_op(MMUEXT_INVLPG_LOCAL, the effective address)
- *   wbinvd         mmuext_op(MMUEXT_FLUSH_CACHE)
- *   lidt           the virtual IDT, and its present gates as Xen's trap table (set_trap_table)
- *   iretq          Xen's flat selectors for ring-0 ones, the popped IF as the virtual IF
+ *   wbinvd, invd   mmuext_op(MMUEXT_FLUSH_CACHE)
+ *   lidt           the virtual IDT, and its present gates as Xen's trap table (set_trap_table), each
+ *                  through a trampoline that pops what Xen adds (xen_events.c)
+ *   iretq, lretq   to the kernel: Xen's flat selectors in the frame, run natively; to ring 3: a ring
+ *                  change, through HYPERVISOR_iret
+ *   int $n         delivered through the virtual IDT, as the CPU does without a ring change
  *   in, out        the backend's devices: COM1 (THR bytes go to Xen's console, console_io), the
  *                  8259A and the 8254's channel 0 (Xen's one-shot timer, VIRQ_TIMER on an event
  *                  channel); other ports run natively, which Xen emulates once
@@ -37,14 +50,16 @@
  * Timer events come through the upcall Xen enters (callback_op): they become interrupts through the
  * guest's IDT gate for IRQ 0 of the virtual 8259A.
  *
- * Every other kind, and forms the handlers do not model (a control register other than cr0 and cr3, 16-bit
- * pushf/popf, iret without REX.W, 16- and 32-bit code, fs/gs overrides), is refused by name before
- * anything is patched. The files build for x86_64 only (on i386 they are empty), and with -mno-red-zone
- * (Xen pushes event frames right below the interrupted %rsp). The backend contains no sensitive
- * instruction the macro sets would annotate: those it runs itself are written as .byte.
+ * Every other kind, and forms the handlers do not model (a control register other than cr0 and cr3, a
+ * debug register other than dr0-dr3, dr6, dr7, 16-bit operands, iret and lret without REX.W, 16- and
+ * 32-bit code, fs/gs overrides), is refused by name before anything is patched. The files build for
+ * x86_64 only (on i386 they are empty), and with -mno-red-zone (Xen pushes event frames right below the
+ * interrupted %rsp). The backend contains no sensitive instruction the macro sets would annotate: those
+ * it runs itself are written as .byte.
  *
  * The files: this one (hypercalls, setting up, checking and patching), xen_emulate.c (the stubs' entry
- * and the handlers), xen_events.c (events, the upcall, virtual interrupts, time), xen_devices.c (the
+ * and the handlers), xen_segments.c (descriptor tables, segment registers, the task register),
+ * xen_events.c (events, the upcall, the trap table, virtual interrupts, time), xen_devices.c (the
  * backend's devices and port I/O); xen_pv.h has Xen's PV ABI as they use it.
  *
  * SPDX-License-Identifier: MIT

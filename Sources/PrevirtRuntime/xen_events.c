@@ -1,6 +1,6 @@
-/* xen_events.c: the xen backend's events. VIRQ_TIMER on an event channel, the upcall Xen
- * enters (callback_op), timer events delivered as interrupts through the guest's IDT, the virtual IF
- * (evtchn_upcall_mask), and Xen's system time.
+/* xen_events.c: the xen backend's events and traps. VIRQ_TIMER on an event channel, the upcall Xen
+ * enters (callback_op), timer events delivered as interrupts through the guest's IDT, the trap table
+ * (lidt) with a trampoline per gate, the virtual IF (evtchn_upcall_mask), and Xen's system time.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 the previrt authors. Permission is hereby granted, free of charge, to any
