@@ -176,6 +176,11 @@ void previrt_xen_trap_entry(struct xen_trap_frame *f)
     unsigned short selector = 0;
     xen->traps++;
     f->target = xen_gate(xen, vector, &selector);
+    if (!f->target) { /* the gate went away after lidt: the CPU would fault on, to a triple fault */
+        static const char message[] = "previrt: xen: a trap came through a gate that is no longer present\n";
+        previrt_xen_console_write(xen, message, sizeof message - 1);
+        previrt_xen_shutdown(xen, SHUTDOWN_CRASH);
+    }
     xen_enter_kernel(xen, f->rest + error_code, selector);
 }
 
