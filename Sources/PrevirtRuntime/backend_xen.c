@@ -181,6 +181,25 @@ static int within_rel32(const void *a, const void *b)
     return d < 0x7fff0000l && d > -0x7fff0000l;
 }
 
+/* Whether the instruction writes %rsp as its register operand: the handlers write the registers of the
+ * frame, where %rsp is not (the stub's own `lea` restores it). */
+static int writes_rsp(const struct previrt_insn *d)
+{
+    unsigned int rm = (d->modrm & 7) | (d->rex & 1) << 3, reg_field = ((d->modrm >> 3) & 7) | (d->rex & 4) << 1;
+    switch (d->kind) {
+    case PREVIRT_KIND_MOV_FROM_CR:
+    case PREVIRT_KIND_MOV_FROM_DR: return rm == 4;
+    case PREVIRT_KIND_MOV_FROM_SEG:
+    case PREVIRT_KIND_SLDT:
+    case PREVIRT_KIND_STR:
+    case PREVIRT_KIND_SMSW: return (d->modrm >> 6) == 3 && rm == 4;
+    case PREVIRT_KIND_LFS:
+    case PREVIRT_KIND_LGS:
+    case PREVIRT_KIND_LSS: return reg_field == 4;
+    }
+    return 0;
+}
+
 static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
 {
     struct previrt_xen *xen = ctx;
@@ -265,6 +284,8 @@ static const char *xen_check(void *ctx, const struct previrt_patch_site *site)
     default:
         return refuse(xen, name, " is not supported by the xen backend");
     }
+    if (writes_rsp(d))
+        return refuse(xen, name, " into %rsp is not supported by the xen backend");
     if (site->length < 5)
         return "the site is shorter than the 5-byte jump the xen backend writes";
     if (site->index >= xen->max_sites)

@@ -77,6 +77,8 @@ struct XenBackendTests {
         ("swapgs", "swapgs is not supported by the xen backend"),
         ("lcall *(%rax)", "lcall is not supported by the xen backend"),
         ("lfsw 8(%rax),%bx", "lfs with a 16-bit operand is not supported by the xen backend"),
+        ("lss (%rax),%esp", "lss into %rsp is not supported by the xen backend"),
+        ("mov %cr3,%rsp", "mov-from-cr into %rsp is not supported by the xen backend"),
         ("movw %ax,%cs", "mov-to-seg of cs (an invalid instruction) is not supported by the xen backend"),
         ("pushw %fs", "push-seg with a 16-bit operand is not supported by the xen backend"),
         ("invlpg %fs:(%rax)", "invlpg with an fs or gs override is not supported by the xen backend"),
