@@ -57,11 +57,12 @@ static void descriptor_table(void)
 /* --- the global descriptor table, the segment registers, the LDT and the TSS --- */
 
 /* The GDT: kernel code and data (0x08, 0x10, as boot.S's), ring 3's code and data (0x1b, 0x23), a data
- * segment whose base is gs_probe (0x28), the TSS (0x30) and the LDT (0x40), 16 bytes each. A page of its
- * own: under Xen, Xen is given a copy without the TSS and the LDT (it takes no system descriptor). */
+ * segment whose base is gs_probe (0x28), the TSS (0x30) and the LDT (0x40), 16 bytes each, and a ring 3
+ * data segment (0x53) whose base moves. A page of its own: under Xen, Xen is given a copy without the
+ * TSS and the LDT (it takes no system descriptor). */
 static unsigned long gdt[512] __attribute__((aligned(4096)));
 static unsigned long ldt[1] __attribute__((aligned(8)));
-static volatile unsigned long gs_probe = 0x6a5, ldt_probe = 0x1d7;
+static volatile unsigned long gs_probe = 0x6a5, ldt_probe = 0x1d7, user_probe[2] = {0x5e1, 0x5e2};
 
 /* The 64-bit TSS; rsp0 is the stack a ring change to ring 0 switches to. */
 static struct {
@@ -105,7 +106,7 @@ static unsigned short selector(const char *which)
  * push %gs; pop %fs, %fs:0 read through the base of descriptor 0x28. */
 static void segments(void)
 {
-    struct table_pointer loaded = {10 * 8 - 1, (unsigned long)gdt}, back;
+    struct table_pointer loaded = {11 * 8 - 1, (unsigned long)gdt}, back;
     unsigned long through_gs, through_fs;
     int ok;
     gdt[1] = descriptor(0, 0xfffff, 0x9a, 0xa); /* 64-bit code */
@@ -117,6 +118,7 @@ static void segments(void)
     gdt[7] = (unsigned long)&tss >> 32;
     gdt[8] = descriptor((unsigned long)ldt, sizeof ldt - 1, 0x82, 0); /* an LDT */
     gdt[9] = (unsigned long)ldt >> 32;
+    gdt[10] = descriptor((unsigned long)&user_probe[0], 0xfff, 0xf2, 0x4); /* DPL 3 */
     asm volatile("lgdt %0" : : "m"(loaded));
     asm volatile("sgdt %0" : "=m"(back));
     asm volatile("pushq $0x08; leaq 1f(%%rip),%%rax; pushq %%rax; lretq; 1:" : : : "rax", "memory");
@@ -129,6 +131,21 @@ static void segments(void)
     asm volatile("movw %w0,%%fs\n\tmovw %w0,%%gs" : : "r"(0) : "memory");
     check("global descriptor table and segment registers (lgdt, sgdt, lretq, mov to and from cs, ss, ds, es, fs, gs, push, pop)",
           ok && selector("fs") == 0 && selector("gs") == 0);
+}
+
+/* A descriptor changed and the GDT loaded again: a load of ring 3's selector 0x53 reads the new base
+ * (under Xen, natively, from Xen's copy, which the second lgdt updated). */
+static void gdt_reload(void)
+{
+    struct table_pointer loaded = {11 * 8 - 1, (unsigned long)gdt};
+    unsigned long before, after;
+    asm volatile("movw %w1,%%fs\n\tmovq %%fs:0,%0" : "=r"(before) : "r"(0x53) : "memory");
+    gdt[10] = descriptor((unsigned long)&user_probe[1], 0xfff, 0xf2, 0x4);
+    asm volatile("lgdt %0" : : "m"(loaded));
+    asm volatile("movw %w1,%%fs\n\tmovq %%fs:0,%0" : "=r"(after) : "r"(0x53) : "memory");
+    check("global descriptor table loaded again (a changed descriptor; ring 3's selector in fs)",
+          before == 0x5e1 && after == 0x5e2 && selector("fs") == 0x53);
+    asm volatile("movw %w0,%%fs" : : "r"(0) : "memory");
 }
 
 /* Far pointers: lfs, lgs and lss load a segment register and a register from memory; ljmp through
@@ -399,6 +416,7 @@ int run_checks(int under_xen)
     pic_mask_all();
     interrupt_flag();
     segments();
+    gdt_reload();
     far_pointers();
     local_tables();
     timer_setup();

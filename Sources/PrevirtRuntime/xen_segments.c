@@ -69,6 +69,14 @@ static unsigned int descriptor_limit(const unsigned char *d)
     return d[6] & 0x80 ? limit << 12 | 0xfff : limit;
 }
 
+/* Whether Xen's copy of a descriptor already says what `d` says: Xen raises a code or data
+ * descriptor's DPL to 3 (the kernel's ring) when it validates it, and the CPU sets its accessed bit. */
+static int same_descriptor(unsigned long copy, unsigned long d)
+{
+    unsigned long ignored = (d >> 47 & 1) && (d >> 44 & 1) ? 3ul << 45 | 1ul << 40 : 0;
+    return ((copy ^ d) & ~ignored) == 0;
+}
+
 /* Copies the table at `table` (limit as lgdt or the LDT descriptor gave it) into `copy`, leaving out
  * system descriptors (both halves), which Xen refuses; the first time it writes the pages and maps
  * them read-only, later it updates the descriptors that changed (update_descriptor). Fills in the
@@ -94,7 +102,7 @@ static unsigned int copy_table(struct previrt_xen *xen, unsigned char *copy, uns
         }
         if (!*sealed)
             to[i] = d;
-        else if (to[i] != d)
+        else if (!same_descriptor(to[i], d))
             previrt_xen_hypercall(xen, HYPERCALL_UPDATE_DESCRIPTOR, frames[i / 512] << 12 | (i % 512) * 8, d, 0, 0);
     }
     if (!*sealed)
