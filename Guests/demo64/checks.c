@@ -61,7 +61,7 @@ static void descriptor_table(void)
  * data segment (0x53) whose base moves. A page of its own: under Xen, Xen is given a copy without the
  * TSS and the LDT (it takes no system descriptor). */
 static unsigned long gdt[512] __attribute__((aligned(4096)));
-static unsigned long ldt[1] __attribute__((aligned(8)));
+static unsigned long ldt[2] __attribute__((aligned(8)));
 static volatile unsigned long gs_probe = 0x6a5, ldt_probe = 0x1d7, user_probe[2] = {0x5e1, 0x5e2};
 
 /* The 64-bit TSS; rsp0 is the stack a ring change to ring 0 switches to. */
@@ -173,12 +173,15 @@ static void far_pointers(void)
 }
 
 /* ltr marks the TSS busy in the GDT; str and sldt show what ltr and lldt loaded; %fs:0 reads through
- * the base of the LDT's descriptor 0 (selector 0x04). */
+ * the base of the LDT's descriptor 0 (selector 0x04) and of its ring 3 descriptor 1 (0x0f; under Xen
+ * loaded natively, from the LDT Xen was given). */
 static void local_tables(void)
 {
+    static volatile unsigned long ring3_probe = 0x3d7;
     unsigned short tr = 0, ldtr = 0;
-    unsigned long through_fs;
+    unsigned long through_fs, through_ring3;
     ldt[0] = descriptor((unsigned long)&ldt_probe, 0xfff, 0x92, 0x4);
+    ldt[1] = descriptor((unsigned long)&ring3_probe, 0xfff, 0xf2, 0x4); /* DPL 3 */
     tss.rsp0 = (unsigned long)(trap_stack + sizeof trap_stack);
     tss.iomap_base = sizeof tss;
     asm volatile("ltr %w0" : : "r"(0x30) : "memory");
@@ -186,9 +189,10 @@ static void local_tables(void)
     asm volatile("str %w0" : "=r"(tr));
     asm volatile("sldt %w0" : "=r"(ldtr));
     asm volatile("movw %w1,%%fs\n\tmovq %%fs:0,%0" : "=r"(through_fs) : "r"(0x04) : "memory");
+    asm volatile("movw %w1,%%fs\n\tmovq %%fs:0,%0" : "=r"(through_ring3) : "r"(0x0f) : "memory");
     asm volatile("movw %w0,%%fs" : : "r"(0) : "memory");
     check("task register and local descriptor table (ltr, str, lldt, sldt)",
-          tr == 0x30 && ldtr == 0x40 && ((gdt[6] >> 40) & 0xf) == 0xb && through_fs == 0x1d7);
+          tr == 0x30 && ldtr == 0x40 && ((gdt[6] >> 40) & 0xf) == 0xb && through_fs == 0x1d7 && through_ring3 == 0x3d7);
 }
 
 /* iretq or lretq to ring 3, whose int $0x80 comes back through the DPL 3 gate on the TSS's rsp0 with ring 3's
