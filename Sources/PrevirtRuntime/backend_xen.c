@@ -308,6 +308,13 @@ static unsigned int put_rel32(unsigned char *stub, unsigned int n, unsigned char
 static const unsigned char skip_red_zone[] = {0x48, 0x8d, 0x64, 0x24, 0x80};                       /* lea -128(%rsp),%rsp */
 static const unsigned char back_over_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x88, 0x00, 0x00, 0x00}; /* lea 136(%rsp),%rsp */
 static const unsigned char restore_red_zone[] = {0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00};   /* lea 128(%rsp),%rsp */
+_Static_assert(sizeof back_over_red_zone == STUB_AFTER_CALL, "the handlers count past this lea");
+/* mov 6(%rip),%rsp; jmp *8(%rip): the slots follow (the handler fills them) */
+static const unsigned char through_slots[] = {0x48, 0x8b, 0x25, 6, 0, 0, 0, 0xff, 0x25, 8, 0, 0, 0};
+_Static_assert(sizeof through_slots == STUB_TO_SLOTS, "the handlers find the slots here");
+/* jmp *0(%rip): the slot follows */
+static const unsigned char jump_through_slot[] = {0xff, 0x25, 0, 0, 0, 0};
+_Static_assert(sizeof jump_through_slot == STUB_TO_JUMP_SLOT, "the handler finds the slot here");
 static const unsigned char pop_slot[] = {0x48, 0x8d, 0x64, 0x24, 0x08};                            /* lea 8(%rsp),%rsp */
 
 static unsigned int put_bytes(unsigned char *stub, unsigned int n, const unsigned char *bytes, unsigned int count)
@@ -398,7 +405,7 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
     }
     if (kind == PREVIRT_KIND_IRET || kind == PREVIRT_KIND_LRET) {
         /* The instruction natively, on the frame the handler rewrote: it does not come back. For an
-         * iretq to ring 3 the handler returns past it instead (XEN_IRET_TO_USER bytes on), to
+         * iretq to ring 3 the handler returns past it instead (STUB_AFTER_CALL + its length on), to
          * lea 136(%rsp),%rsp; push $0; jmp HYPERVISOR_iret (Xen's iret context, flags 0). */
         n = put_bytes(stub, n, site->insn, site->decoded.length);
         if (kind == PREVIRT_KIND_IRET) {
@@ -406,23 +413,20 @@ static enum previrt_action xen_patch(void *ctx, const struct previrt_patch_site 
             stub[n++] = 0x6a; /* push $0 */
             stub[n++] = 0;
             n = put_rel32(stub, n, 0xe9, xen->hypercall_page + HYPERCALL_IRET * 32);
-        } else { /* lretq to ring 3: the iret context the handler built, then HYPERVISOR_iret (XEN_INT_SLOTS) */
-            static const unsigned char through_slots[] = {0x48, 0x8b, 0x25, 6, 0, 0, 0, 0xff, 0x25, 8, 0, 0, 0};
+        } else { /* lretq to ring 3: the iret context the handler built, then HYPERVISOR_iret (STUB_TO_SLOTS) */
             n = put_bytes(stub, n, through_slots, sizeof through_slots);
             for (i = 0; i < 16; i++)
                 stub[n++] = 0;
         }
     } else if (kind == PREVIRT_KIND_INT) {
         /* mov rsp_slot(%rip),%rsp; jmp *target_slot(%rip); the two slots the handler fills
-         * (XEN_INT_SLOTS): the interrupt frame it built and the gate's handler */
-        static const unsigned char enter_gate[] = {0x48, 0x8b, 0x25, 6, 0, 0, 0, 0xff, 0x25, 8, 0, 0, 0};
-        n = put_bytes(stub, n, enter_gate, sizeof enter_gate);
+         * (STUB_TO_SLOTS): the interrupt frame it built and the gate's handler */
+        n = put_bytes(stub, n, through_slots, sizeof through_slots);
         for (i = 0; i < 16; i++)
             stub[n++] = 0;
     } else if (kind == PREVIRT_KIND_LJMP) {
-        /* jmp *target(%rip), the handler's target in the 8 bytes after it (XEN_LJMP_TARGET) */
-        static const unsigned char jump_through[] = {0xff, 0x25, 0, 0, 0, 0};
-        n = put_bytes(stub, n, jump_through, sizeof jump_through);
+        /* jmp *target(%rip), the handler's target in the 8 bytes after it (STUB_TO_JUMP_SLOT) */
+        n = put_bytes(stub, n, jump_through_slot, sizeof jump_through_slot);
         for (i = 0; i < 8; i++)
             stub[n++] = 0;
     } else {

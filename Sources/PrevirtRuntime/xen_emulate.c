@@ -215,7 +215,7 @@ static void far_jump(struct previrt_xen *xen, struct xen_frame *f, const struct 
     unsigned int wide = (s->decoded.rex & 8) != 0;
     unsigned long target = wide ? *(const unsigned long *)p : *(const unsigned int *)p;
     xen->selectors[SEG_CS] = *(const unsigned short *)(p + (wide ? 8 : 4));
-    *(unsigned long *)(f->return_address + 8 + 6) = target; /* past lea 136(%rsp),%rsp; jmp *0(%rip) */
+    *(unsigned long *)(f->return_address + STUB_AFTER_CALL + STUB_TO_JUMP_SLOT) = target;
 }
 
 /* int $n from the kernel, as the CPU does it without a ring change: the frame (rip at the site's end,
@@ -227,7 +227,7 @@ static void far_jump(struct previrt_xen *xen, struct xen_frame *f, const struct 
 static void software_interrupt(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s, unsigned long *top)
 {
     unsigned int vector = s->bytes[s->decoded.imm_offset];
-    unsigned long *slots = (unsigned long *)(f->return_address + 8 + 13);
+    unsigned long *slots = (unsigned long *)(f->return_address + STUB_AFTER_CALL + STUB_TO_SLOTS);
     unsigned long *frame = (unsigned long *)(((unsigned long)top & ~15ul) - 40);
     unsigned short selector;
     unsigned long handler = xen_gate(xen, vector, &selector);
@@ -272,8 +272,8 @@ static void far_return(struct previrt_xen *xen, struct xen_frame *f, const struc
     xen->selectors[SEG_SS] = (unsigned short)outer[1];
     xen_kernel_stack(xen);
     xen->user_returns++;
-    f->return_address += 8 + s->decoded.length; /* past `lea 136(%rsp),%rsp; lretq` */
-    slots = (unsigned long *)(f->return_address + 13);
+    f->return_address += STUB_AFTER_CALL + s->decoded.length; /* past `lea 136(%rsp),%rsp; lretq` */
+    slots = (unsigned long *)(f->return_address + STUB_TO_SLOTS);
     slots[0] = (unsigned long)context;
     slots[1] = (unsigned long)(xen->hypercall_page + HYPERCALL_IRET * 32);
 }
@@ -290,7 +290,7 @@ static void interrupt_return(struct previrt_xen *xen, struct xen_frame *f, const
     if ((frame[1] & 3) == 3) {
         xen_kernel_stack(xen);
         xen->user_returns++;
-        f->return_address += 8 + s->decoded.length; /* past `lea 136(%rsp),%rsp; iretq` */
+        f->return_address += STUB_AFTER_CALL + s->decoded.length; /* past `lea 136(%rsp),%rsp; iretq` */
         return;
     }
     frame[1] = FLAT_KERNEL_CS;

@@ -127,6 +127,14 @@ struct xen_trap_frame {
     unsigned long rest[6];
 };
 
+/* The stubs' layout the handlers rely on, counted from the entry call's return address: the
+ * `lea 136(%rsp),%rsp` there (then the instruction for iretq and lretq, whose second way on follows);
+ * `mov slot(%rip),%rsp; jmp *slot(%rip)` and its two slots (int, lretq to ring 3); `jmp *slot(%rip)`
+ * and its slot (ljmp). */
+#define STUB_AFTER_CALL 8          /* lea 136(%rsp),%rsp */
+#define STUB_TO_SLOTS 13           /* mov 6(%rip),%rsp; jmp *8(%rip); then the rsp slot and the target slot */
+#define STUB_TO_JUMP_SLOT 6        /* jmp *0(%rip); then the target slot */
+
 /* The virtual segment registers, by their ModRM numbers. */
 #define SEG_ES 0
 #define SEG_CS 1
