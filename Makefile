@@ -165,7 +165,7 @@ GUEST64_CFLAGS := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector
 	-mno-red-zone -mgeneral-regs-only -nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo64 -IGuests/common
 GUEST64_EXTRA ?=
 XEN_BACKEND := Sources/PrevirtRuntime/backend_xen.c Sources/PrevirtRuntime/xen_emulate.c Sources/PrevirtRuntime/xen_events.c \
-	Sources/PrevirtRuntime/xen_devices.c
+	Sources/PrevirtRuntime/xen_devices.c Sources/PrevirtRuntime/xen_segments.c
 GUEST64_SOURCES := $(GUEST64_EXTRA) Guests/demo64/boot.S Guests/demo64/notes.S Guests/demo64/kernel.c Guests/demo64/checks.c \
 	Guests/demo64/timer.c \
 	Guests/common/console.c Guests/demo64/xen.c $(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c \

@@ -17,12 +17,12 @@ pvh_start:
 	cli
 	cld
 	movl	$boot_pml4, %eax
-	movl	$boot_pdpt + 3, (%eax)
-	movl	$boot_pd + 3, boot_pdpt
+	movl	$boot_pdpt + 7, (%eax)		/* present, writable, user (ring 3 runs in checks.c) */
+	movl	$boot_pd + 7, boot_pdpt
 	xorl	%ecx, %ecx
 1:	movl	%ecx, %eax
 	shll	$21, %eax
-	orl	$0x83, %eax			/* present, writable, 2 MiB */
+	orl	$0x87, %eax			/* present, writable, user, 2 MiB */
 	movl	%eax, boot_pd(, %ecx, 8)
 	incl	%ecx
 	cmpl	$512, %ecx
@@ -69,6 +69,97 @@ timer_interrupt:
 	pushq	%rax
 	movb	$0x20, %al
 	outb	%al, $0x20
+	popq	%rax
+	iretq
+
+/* enter_user(entry, stack, rflags): iretq to ring 3 (the GDT's user selectors 0x1b and 0x23) at entry
+ * on stack with rflags. It returns when ring 3 makes int $0x80, through user_trap. */
+	.globl	enter_user
+enter_user:
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%rsp, kernel_resume(%rip)
+	pushq	$0x23				/* ss */
+	pushq	%rsi				/* rsp */
+	pushq	%rdx				/* rflags */
+	pushq	$0x1b				/* cs */
+	pushq	%rdi				/* rip */
+	iretq
+
+/* enter_user_far(entry, stack): the same through lretq, a far return to ring 3 (the flags stay). */
+	.globl	enter_user_far
+enter_user_far:
+	pushq	%rbx
+	pushq	%rbp
+	pushq	%r12
+	pushq	%r13
+	pushq	%r14
+	pushq	%r15
+	movq	%rsp, kernel_resume(%rip)
+	pushq	$0x23				/* ss */
+	pushq	%rsi				/* rsp */
+	pushq	$0x1b				/* cs */
+	pushq	%rdi				/* rip */
+	lretq
+
+/* Ring 3's code. It is not the kernel's: no site of it is annotated (a patched site would run the
+ * backend in ring 3). */
+	.globl	user_code
+user_code:
+	previrt_off
+	movl	$0x600d, %eax
+	int	$0x80
+	previrt_on
+1:	jmp	1b
+
+/* Ring 3 waits for a timer tick (the interrupt comes in ring 3), then reports 0x600d, or 0xbad if none
+ * came. */
+	.globl	user_code_until_tick
+user_code_until_tick:
+	previrt_off
+	movl	timer_ticks(%rip), %edx
+	movl	$100000000, %ecx
+1:	cmpl	timer_ticks(%rip), %edx
+	jne	2f
+	decl	%ecx
+	jnz	1b
+	movl	$0xbad, %eax
+	int	$0x80
+2:	movl	$0x600d, %eax
+	int	$0x80
+	previrt_on
+3:	jmp	3b
+
+/* Vector 0x80 (a DPL 3 gate), entered from ring 3 on the TSS's rsp0: records ring 3's %eax, the cs in
+ * the frame, the stack it runs on and %ss, then resumes the kernel where enter_user left it. */
+	.globl	user_trap
+user_trap:
+	movl	%eax, user_value(%rip)
+	movq	8(%rsp), %rax
+	movq	%rax, user_frame_cs(%rip)
+	movq	%rsp, user_trap_rsp(%rip)
+	movw	%ss, %ax
+	movw	%ax, user_trap_ss(%rip)
+	movq	kernel_resume(%rip), %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	ret
+
+/* Vector 0x81 (a DPL 0 gate): counts and records the cs in its frame. */
+	.globl	soft_interrupt
+soft_interrupt:
+	incl	soft_interrupts(%rip)
+	pushq	%rax
+	movq	16(%rsp), %rax
+	movq	%rax, soft_frame_cs(%rip)
 	popq	%rax
 	iretq
 

@@ -15,6 +15,18 @@ void timer_stop(void);
 int timer_pending(void);
 void timer_interrupt(void); /* boot.S */
 
+/* boot.S: ring 3 and back. enter_user iretqs to `entry` in ring 3 on `stack` and returns when ring 3
+ * makes int $0x80 (user_trap, the gate timer_setup puts at vector 0x80, records what it saw). */
+void enter_user(void (*entry)(void), void *stack, unsigned long rflags);
+void enter_user_far(void (*entry)(void), void *stack); /* the same through lretq, the flags unchanged */
+void user_code(void);
+void user_code_until_tick(void);
+void user_trap(void);
+void soft_interrupt(void); /* vector 0x81 */
+extern unsigned long kernel_resume, user_frame_cs, user_trap_rsp;
+extern unsigned int user_value;
+extern unsigned short user_trap_ss;
+
 /* checks.c: exercise every sensitive kind the guest uses and report; returns the number of failures.
  * `under_xen` changes what a check expects to observe (cpuid's hypervisor leaves), never what it
  * prints. */

@@ -13,22 +13,31 @@ struct gate {
     unsigned int offset_high, reserved;
 };
 
-static struct gate idt[0x30] __attribute__((aligned(16)));
+static struct gate idt[0x82] __attribute__((aligned(16)));
 volatile unsigned int timer_ticks;
 
+/* An interrupt gate into the kernel's code segment (0x08), callable from ring `dpl`. */
+static void interrupt_gate(unsigned int vector, void (*entry)(void), unsigned int dpl)
+{
+    unsigned long handler = (unsigned long)entry;
+    idt[vector].offset_low = (unsigned short)handler;
+    idt[vector].selector = 0x08;
+    idt[vector].type = (unsigned char)(0x8e | dpl << 5); /* present, interrupt gate */
+    idt[vector].offset_middle = (unsigned short)(handler >> 16);
+    idt[vector].offset_high = (unsigned int)(handler >> 32);
+}
+
+/* The IDT: the timer's IRQ 0 at 0x20, 0x80 for ring 3 (boot.S's user_trap), 0x81 for the kernel. */
 void timer_setup(void)
 {
-    unsigned long handler = (unsigned long)timer_interrupt;
     struct {
         unsigned short limit;
         unsigned long base;
     } __attribute__((packed)) pointer = {sizeof idt - 1, (unsigned long)idt};
 
-    idt[0x20].offset_low = (unsigned short)handler;
-    idt[0x20].selector = 0x08; /* boot.S's code segment */
-    idt[0x20].type = 0x8e;     /* present, interrupt gate */
-    idt[0x20].offset_middle = (unsigned short)(handler >> 16);
-    idt[0x20].offset_high = (unsigned int)(handler >> 32);
+    interrupt_gate(0x20, timer_interrupt, 0);
+    interrupt_gate(0x80, user_trap, 3);
+    interrupt_gate(0x81, soft_interrupt, 0);
     asm volatile("lidt %0" : : "m"(pointer));
 
     outb(0x20, 0x11); /* ICW1: edge, cascade, ICW4 follows */

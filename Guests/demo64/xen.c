@@ -15,6 +15,8 @@ static unsigned char shared_info_page[4096] __attribute__((aligned(4096)));
 static unsigned char stubs[MAX_SITES * 80] __attribute__((aligned(16)));
 static struct previrt_xen_site sites[MAX_SITES];
 static struct previrt_xen xen;
+static unsigned char gdt_copy[4096] __attribute__((aligned(4096))); /* what Xen validates: read-only after lgdt */
+static unsigned char ldt_copy[4096] __attribute__((aligned(4096)));
 
 #ifdef PREVIRT_BENCH
 void xen_bench(struct previrt_xen *xen); /* Benchmarks/xen/bench.c */
@@ -42,7 +44,8 @@ static void print_counts(const char *title, const unsigned long *counts, const c
 static void print_xen_counts(const struct previrt_result *result)
 {
     static const char *const hypercall_names[64] = {
-        [1] = "mmu_update", [2] = "set_gdt", [5] = "fpu_taskswitch", [14] = "update_va_mapping", [17] = "xen_version", [18] = "console_io",
+        [1] = "mmu_update", [2] = "set_gdt", [3] = "stack_switch", [8] = "set_debugreg", [9] = "get_debugreg",
+        [10] = "update_descriptor", [5] = "fpu_taskswitch", [14] = "update_va_mapping", [17] = "xen_version", [18] = "console_io",
         [24] = "vcpu_op", [25] = "set_segment_base", [26] = "mmuext_op", [29] = "sched_op", [30] = "callback_op", [32] = "event_channel_op",
         [33] = "physdev_op", [0] = "set_trap_table",
     };
@@ -61,7 +64,11 @@ static void print_xen_counts(const struct previrt_result *result)
     serial_dec(xen.upcalls);
     serial_puts(" upcalls, ");
     serial_dec(xen.interrupts);
-    serial_puts(" virtual interrupts\n");
+    serial_puts(" virtual interrupts, ");
+    serial_dec(xen.traps);
+    serial_puts(" traps, ");
+    serial_dec(xen.user_returns);
+    serial_puts(" returns to ring 3\n");
     serial_puts("xen: failed hypercalls: ");
     serial_dec(xen.failed_hypercalls);
     serial_puts("\n");
@@ -81,6 +88,10 @@ void kernel_main_xen(const void *start_info)
     xen.stub_size = sizeof stubs;
     xen.sites = sites;
     xen.max_sites = MAX_SITES;
+    xen.gdt_copy = gdt_copy;
+    xen.gdt_copy_pages = 1;
+    xen.ldt_copy = ldt_copy;
+    xen.ldt_copy_pages = 1;
     early_console = xen_console; /* port I/O faults until the sites are patched */
     if (previrt_xen_init(&xen) != 0) {
         serial_puts("previrt: xen: a hypercall failed while setting up the backend\n");

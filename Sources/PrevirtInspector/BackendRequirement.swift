@@ -18,11 +18,13 @@ public struct BackendRequirement: Sendable, Equatable {
 
     /// The runtime's backends (Sources/PrevirtRuntime/backend_*.c, Hosts/linux-user/vcpu.c):
     /// native leaves every instruction as it is; trace writes a 5-byte `call rel32` over 32- and 64-bit
-    /// sites (16-bit ones stay native); linux-user, a 32-bit process, writes a 5-byte `call rel32`.
+    /// sites (16-bit ones stay native); linux-user, a 32-bit process, writes a 5-byte `call rel32`; xen,
+    /// a 64-bit Xen PV domain, writes a 5-byte `jmp rel32` over 64-bit sites (it refuses 16- and 32-bit code).
     public static let all: [BackendRequirement] = [
         BackendRequirement(name: "native", minimumSiteLength: 0, modes: [16, 32, 64]),
         BackendRequirement(name: "trace", minimumSiteLength: Profile.callSiteLength, modes: [32, 64]),
         BackendRequirement(name: "linux-user", minimumSiteLength: Profile.callSiteLength, modes: [32]),
+        BackendRequirement(name: "xen", minimumSiteLength: Profile.callSiteLength, modes: [64]),
     ]
 
     /// The backends that patch sites of this mode and need more than `siteLength` bytes.

@@ -108,27 +108,8 @@ static void control_register(struct previrt_xen *xen, struct xen_frame *f, const
         *r = cr3 ? xen->cr3 : xen->cr0;
     else if (!cr3)
         set_task_switched(xen, *r & CR0_TS); /* other CR0 bits: Xen's, unchanged */
-    else if (xen_mmuext(xen, MMUEXT_NEW_BASEPTR, si->mfn_list[*r >> 12]) >= 0)
+    else if (xen_new_baseptr(xen, si->mfn_list[*r >> 12], 1) >= 0)
         xen->cr3 = *r & ~0xffful;
-}
-
-/* lgdt: Xen takes the GDT's frames (set_gdt) once no writable mapping of them is left, and fixes up
- * ring-0 descriptors to ring 3; sgdt shows what lgdt loaded. */
-static void load_gdt(struct previrt_xen *xen, const unsigned char *pointer)
-{
-    const struct xen_start_info *si = xen->start_info;
-    unsigned long frames[16], page, first, last;
-    unsigned int n = 0;
-    xen->gdt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
-    xen->gdt_base = *(const unsigned long *)(pointer + 2);
-    first = xen->gdt_base & ~0xffful;
-    last = (xen->gdt_base + xen->gdt_limit) & ~0xffful;
-    for (page = first; page <= last && n < 16; page += 4096) {
-        frames[n] = si->mfn_list[(page - xen->virt_base) >> 12];
-        previrt_xen_hypercall(xen, HYPERCALL_UPDATE_VA_MAPPING, page, frames[n] << 12 | PTE_PRESENT_ACCESSED, UVMF_INVLPG, 0);
-        n++;
-    }
-    previrt_xen_hypercall(xen, HYPERCALL_SET_GDT, (unsigned long)frames, (xen->gdt_limit + 1) / 8, 0, 0);
 }
 
 /* wrmsr: segment bases through set_segment_base, the SYSENTER MSRs kept; others natively, which Xen
@@ -168,35 +149,11 @@ static void store_table(unsigned char *pointer, unsigned int limit, unsigned lon
         pointer[2 + i] = (unsigned char)(base >> (8 * i));
 }
 
-/* mov to ds or es: a ring-0 selector is loaded with RPL 3 (the ring the kernel runs in), natively. */
-static void load_segment(struct xen_frame *f, const struct previrt_xen_site *s)
+/* The selector a store (mov from a segment register, sldt, str) writes: to memory 16 bits; to a
+ * register 16 bits with an operand-size prefix, else zero-extended. */
+static void store_selector(struct xen_frame *f, const struct previrt_xen_site *s, unsigned long selector)
 {
     const struct previrt_insn *d = &s->decoded;
-    unsigned long selector;
-    if ((d->modrm >> 6) == 3)
-        selector = *reg(f, (d->modrm & 7) | (d->rex & 1) << 3) & 0xffff;
-    else
-        selector = *(const unsigned short *)effective_address(f, s);
-    if (selector > 3 && (selector & 3) == 0)
-        selector |= 3;
-    if (((d->modrm >> 3) & 7) == 3)
-        asm volatile(".byte 0x8e, 0xd8" : : "a"(selector) : "memory"); /* mov %eax,%ds */
-    else
-        asm volatile(".byte 0x8e, 0xc0" : : "a"(selector) : "memory"); /* mov %eax,%es */
-}
-
-/* mov from ds or es: the guest's own selectors read with the RPL it loaded them with. */
-static void store_segment(struct xen_frame *f, const struct previrt_xen_site *s)
-{
-    const struct previrt_insn *d = &s->decoded;
-    unsigned long selector;
-    if (((d->modrm >> 3) & 7) == 3)
-        asm volatile(".byte 0x8c, 0xd8" : "=a"(selector)); /* mov %ds,%eax */
-    else
-        asm volatile(".byte 0x8c, 0xc0" : "=a"(selector)); /* mov %es,%eax */
-    selector &= 0xffff;
-    if (selector < XEN_SELECTORS && (selector & 3) == 3)
-        selector &= ~3ul;
     if ((d->modrm >> 6) != 3) {
         *(unsigned short *)effective_address(f, s) = (unsigned short)selector;
     } else {
@@ -205,40 +162,139 @@ static void store_segment(struct xen_frame *f, const struct previrt_xen_site *s)
     }
 }
 
-
-/* lidt: keeps the virtual IDT (virtual interrupts are delivered through it) and gives Xen a trap table
- * with its present gates, for exceptions and software interrupts. */
-static void load_idt(struct previrt_xen *xen, const unsigned char *pointer)
+/* The selector a load (mov to a segment register, lldt, ltr) reads: 16 bits of a register or memory. */
+static unsigned int load_selector(struct xen_frame *f, const struct previrt_xen_site *s)
 {
-    static struct trap_info table[257];
-    unsigned int i, n = 0;
-    xen->idt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
-    xen->idt_base = *(const unsigned long *)(pointer + 2);
-    for (i = 0; i < 256 && i * 16 + 15 <= xen->idt_limit; i++) {
-        const unsigned char *gate = (const unsigned char *)xen->idt_base + i * 16;
-        if (!(gate[5] & 0x80))
-            continue;
-        table[n].vector = (unsigned char)i;
-        table[n].flags = (unsigned char)(((gate[5] >> 5) & 3) | ((gate[5] & 0xf) == 0xe ? 4 : 0));
-        table[n].cs = FLAT_KERNEL_CS;
-        table[n].address = (unsigned long)gate[0] | (unsigned long)gate[1] << 8 | (unsigned long)gate[6] << 16
-            | (unsigned long)gate[7] << 24 | (unsigned long)*(const unsigned int *)(gate + 8) << 32;
-        n++;
-    }
-    table[n].address = 0;
-    table[n].vector = table[n].flags = 0;
-    table[n].cs = 0;
-    previrt_xen_hypercall(xen, HYPERCALL_SET_TRAP_TABLE, (unsigned long)table, 0, 0, 0);
+    const struct previrt_insn *d = &s->decoded;
+    if ((d->modrm >> 6) == 3)
+        return (unsigned int)(*reg(f, (d->modrm & 7) | (d->rex & 1) << 3) & 0xffff);
+    return *(const unsigned short *)effective_address(f, s);
 }
 
-/* iretq (the stub runs it natively next, in ring 3): ring-0 selectors become Xen's flat ones, and the
- * popped IF becomes the virtual IF. */
-static void interrupt_return(struct previrt_xen *xen, unsigned long *frame)
+/* push %fs, %gs (the stub pushed natively) and pop %fs, %gs (the stub steps over the slot after). */
+static void push_pop_segment(struct previrt_xen *xen, const struct previrt_xen_site *s, unsigned long *top)
 {
-    if ((frame[1] & 3) == 0)
+    unsigned int seg = s->decoded.opcode2 >= 0xa8 ? SEG_GS : SEG_FS;
+    if (s->decoded.kind == PREVIRT_KIND_PUSH_SEG)
+        *top = xen->selectors[seg];
+    else
+        xen_load_segment(xen, seg, (unsigned int)*top);
+}
+
+/* mov to and from dr0-dr3, dr6, dr7: set_debugreg and get_debugreg (Xen checks the addresses and
+ * keeps the registers per vCPU). */
+static void debug_register(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    unsigned long *r = reg(f, (d->modrm & 7) | (d->rex & 1) << 3);
+    unsigned int n = (d->modrm >> 3) & 7;
+    if (d->kind == PREVIRT_KIND_MOV_TO_DR)
+        previrt_xen_hypercall(xen, HYPERCALL_SET_DEBUGREG, n, *r, 0, 0);
+    else
+        *r = (unsigned long)previrt_xen_hypercall(xen, HYPERCALL_GET_DEBUGREG, n, 0, 0, 0);
+}
+
+/* lfs, lgs, lss: a far pointer (m16:32, or m16:64 with REX.W) loads the segment register and the
+ * register (a 32-bit offset zero-extended, as for any 32-bit destination). */
+static void far_pointer_load(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const struct previrt_insn *d = &s->decoded;
+    const unsigned char *p = (const unsigned char *)effective_address(f, s);
+    unsigned int wide = (d->rex & 8) != 0, seg = d->opcode2 == 0xb2 ? SEG_SS : d->opcode2 == 0xb4 ? SEG_FS : SEG_GS;
+    unsigned long offset = wide ? *(const unsigned long *)p : *(const unsigned int *)p;
+    xen_load_segment(xen, seg, *(const unsigned short *)(p + (wide ? 8 : 4)));
+    *reg(f, ((d->modrm >> 3) & 7) | (d->rex & 4) << 1) = offset;
+}
+
+/* ljmp *m16:32 or *m16:64: a kernel code selector becomes the virtual cs (natively cs stays Xen's flat
+ * one, a user selector would need a ring change: it is kept too, and the jump stays in the kernel);
+ * the stub jumps through the target the handler leaves after its `jmp *0(%rip)`. */
+static void far_jump(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s)
+{
+    const unsigned char *p = (const unsigned char *)effective_address(f, s);
+    unsigned int wide = (s->decoded.rex & 8) != 0;
+    unsigned long target = wide ? *(const unsigned long *)p : *(const unsigned int *)p;
+    xen->selectors[SEG_CS] = *(const unsigned short *)(p + (wide ? 8 : 4));
+    *(unsigned long *)(f->return_address + STUB_AFTER_CALL + STUB_TO_JUMP_SLOT) = target;
+}
+
+/* int $n from the kernel, as the CPU does it without a ring change: the frame (rip at the site's end,
+ * the virtual cs, the flags with the virtual IF, rsp, the virtual ss) below the 16-byte aligned stack,
+ * the virtual IF cleared for an interrupt gate, cs the gate's; the stub then switches to the frame and
+ * jumps to the handler through the slots after its `mov 0(%rip),%rsp; jmp *0(%rip)`. (Not through
+ * Xen: QEMU's TCG reports the vector of a refused software interrupt wrongly, and Xen reads it from
+ * there.) A gate that is not present does nothing. */
+static void software_interrupt(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s, unsigned long *top)
+{
+    unsigned int vector = s->bytes[s->decoded.imm_offset];
+    unsigned long *slots = (unsigned long *)(f->return_address + STUB_AFTER_CALL + STUB_TO_SLOTS);
+    unsigned long *frame = (unsigned long *)(((unsigned long)top & ~15ul) - 40);
+    unsigned short selector;
+    unsigned long handler = xen_gate(xen, vector, &selector);
+    if (!handler) {
+        slots[0] = (unsigned long)top;
+        slots[1] = (unsigned long)s->end;
+        return;
+    }
+    frame[0] = (unsigned long)s->end;
+    frame[1] = xen->selectors[SEG_CS];
+    frame[2] = (f->rflags & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF);
+    frame[3] = (unsigned long)top;
+    frame[4] = xen->selectors[SEG_SS];
+    if ((((const unsigned char *)xen->idt_base)[vector * 16 + 5] & 0xf) == 0xe)
+        *xen_vcpu(xen, VCPU_UPCALL_MASK) = 1;
+    xen->selectors[SEG_CS] = selector;
+    slots[0] = (unsigned long)frame;
+    slots[1] = handler;
+}
+
+/* lretq (the stub runs it natively next): a kernel code selector becomes Xen's flat one and the
+ * virtual cs. To ring 3 (a user selector) it is a ring change: rsp and ss come off the stack too (after
+ * the imm16 bytes `lret $n` releases), and the stub goes on past the lretq to HYPERVISOR_iret with an
+ * iret context the handler writes below the stack (the flags as they are, with the virtual IF). */
+static void far_return(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s, unsigned long *frame)
+{
+    unsigned long *slots, *context, *outer;
+    if ((frame[1] & 3) != 3) {
+        xen->selectors[SEG_CS] = (unsigned short)frame[1];
         frame[1] = FLAT_KERNEL_CS;
-    if ((frame[4] & 3) == 0)
-        frame[4] = FLAT_KERNEL_SS;
+        return;
+    }
+    outer = frame + 2 + (s->decoded.opcode == 0xca ? (s->bytes[s->decoded.imm_offset] | s->bytes[s->decoded.imm_offset + 1] << 8) / 8 : 0);
+    context = frame - 6;
+    context[0] = 0;
+    context[1] = frame[0];
+    context[2] = frame[1];
+    context[3] = (f->rflags & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF);
+    context[4] = outer[0];
+    context[5] = outer[1];
+    xen->selectors[SEG_CS] = (unsigned short)frame[1];
+    xen->selectors[SEG_SS] = (unsigned short)outer[1];
+    xen_kernel_stack(xen);
+    xen->user_returns++;
+    f->return_address += STUB_AFTER_CALL + s->decoded.length; /* past `lea 136(%rsp),%rsp; lretq` */
+    slots = (unsigned long *)(f->return_address + STUB_TO_SLOTS);
+    slots[0] = (unsigned long)context;
+    slots[1] = (unsigned long)(xen->hypercall_page + HYPERCALL_IRET * 32);
+}
+
+/* iretq. To kernel code (a selector with RPL 0-2) the stub runs it natively next, in ring 3: the
+ * frame's selectors become Xen's flat ones, kept as the virtual cs and ss, and the popped IF the virtual
+ * IF. To ring 3 it is a ring change Xen must make (page tables, GS bases, the kernel mode flag): the
+ * stub goes on to HYPERVISOR_iret instead, after the TSS's rsp0 became Xen's kernel stack; Xen sets
+ * the virtual IF from the popped flags. */
+static void interrupt_return(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s, unsigned long *frame)
+{
+    xen->selectors[SEG_CS] = (unsigned short)frame[1];
+    xen->selectors[SEG_SS] = (unsigned short)frame[4];
+    if ((frame[1] & 3) == 3) {
+        xen_kernel_stack(xen);
+        xen->user_returns++;
+        f->return_address += STUB_AFTER_CALL + s->decoded.length; /* past `lea 136(%rsp),%rsp; iretq` */
+        return;
+    }
+    frame[1] = FLAT_KERNEL_CS;
+    frame[4] = FLAT_KERNEL_SS;
     xen_set_virtual_if(xen, (frame[2] & IF) != 0);
 }
 
@@ -249,22 +305,38 @@ void previrt_xen_emulate(struct xen_frame *f)
     unsigned long *top = guest_stack(f);
     switch (s->decoded.kind) {
     case PREVIRT_KIND_HLT: previrt_xen_hypercall(xen, HYPERCALL_SCHED_OP, SCHEDOP_BLOCK, 0, 0, 0); break;
-    case PREVIRT_KIND_LIDT: load_idt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_LIDT: xen_load_idt(xen, (const unsigned char *)effective_address(f, s)); break;
     case PREVIRT_KIND_SIDT: store_table((unsigned char *)effective_address(f, s), xen->idt_limit, xen->idt_base); break;
-    case PREVIRT_KIND_LGDT: load_gdt(xen, (const unsigned char *)effective_address(f, s)); break;
+    case PREVIRT_KIND_LGDT: xen_load_gdt(xen, (const unsigned char *)effective_address(f, s)); break;
     case PREVIRT_KIND_SGDT: store_table((unsigned char *)effective_address(f, s), xen->gdt_limit, xen->gdt_base); break;
-    case PREVIRT_KIND_MOV_TO_SEG: load_segment(f, s); break;
-    case PREVIRT_KIND_MOV_FROM_SEG: store_segment(f, s); break;
+    case PREVIRT_KIND_LLDT: xen_load_ldt(xen, load_selector(f, s)); break;
+    case PREVIRT_KIND_SLDT: store_selector(f, s, xen->ldtr); break;
+    case PREVIRT_KIND_LTR: xen_load_tr(xen, load_selector(f, s)); break;
+    case PREVIRT_KIND_STR: store_selector(f, s, xen->tr); break;
+    case PREVIRT_KIND_MOV_TO_SEG: xen_load_segment(xen, (s->decoded.modrm >> 3) & 7, load_selector(f, s)); break;
+    case PREVIRT_KIND_MOV_FROM_SEG: store_selector(f, s, xen->selectors[(s->decoded.modrm >> 3) & 7]); break;
+    case PREVIRT_KIND_PUSH_SEG:
+    case PREVIRT_KIND_POP_SEG: push_pop_segment(xen, s, top); break;
     case PREVIRT_KIND_CLTS: set_task_switched(xen, 0); break;
     case PREVIRT_KIND_SMSW: store_machine_status(xen, f, s); break;
     case PREVIRT_KIND_WRMSR: write_msr(xen, f); break;
     case PREVIRT_KIND_RDMSR: read_msr(xen, f); break;
-    case PREVIRT_KIND_IRET: interrupt_return(xen, top); break;
+    case PREVIRT_KIND_IRET: interrupt_return(xen, f, s, top); break;
+    case PREVIRT_KIND_LRET: far_return(xen, f, s, top); break;
+    case PREVIRT_KIND_LJMP: far_jump(xen, f, s); break;
+    case PREVIRT_KIND_INT: software_interrupt(xen, f, s, top); break;
+    case PREVIRT_KIND_LFS:
+    case PREVIRT_KIND_LGS:
+    case PREVIRT_KIND_LSS: far_pointer_load(xen, f, s); break;
+    case PREVIRT_KIND_LMSW: set_task_switched(xen, load_selector(f, s) & CR0_TS); break; /* PE cannot be cleared; MP, EM: Xen's */
+    case PREVIRT_KIND_INVD: xen_mmuext(xen, MMUEXT_FLUSH_CACHE, 0); break;              /* written back too, as Xen does */
     case PREVIRT_KIND_STI: xen_set_virtual_if(xen, 1); break;
     case PREVIRT_KIND_PUSHF: *top = (*top & ~IF) | (*xen_vcpu(xen, VCPU_UPCALL_MASK) ? 0 : IF); break;
     case PREVIRT_KIND_POPF: xen_set_virtual_if(xen, (*top & IF) != 0); break;
     case PREVIRT_KIND_MOV_TO_CR:
     case PREVIRT_KIND_MOV_FROM_CR: control_register(xen, f, s); break;
+    case PREVIRT_KIND_MOV_TO_DR:
+    case PREVIRT_KIND_MOV_FROM_DR: debug_register(xen, f, s); break;
     case PREVIRT_KIND_INVLPG: xen_mmuext(xen, MMUEXT_INVLPG_LOCAL, effective_address(f, s)); break;
     case PREVIRT_KIND_WBINVD: xen_mmuext(xen, MMUEXT_FLUSH_CACHE, 0); break;
     case PREVIRT_KIND_IN:

@@ -1,6 +1,6 @@
-/* xen_events.c: the xen backend's events. VIRQ_TIMER on an event channel, the upcall Xen
- * enters (callback_op), timer events delivered as interrupts through the guest's IDT, the virtual IF
- * (evtchn_upcall_mask), and Xen's system time.
+/* xen_events.c: the xen backend's events and traps. VIRQ_TIMER on an event channel, the upcall Xen
+ * enters (callback_op), timer events delivered as interrupts through the guest's IDT, the trap table
+ * (lidt) with a trampoline per gate, the virtual IF (evtchn_upcall_mask), and Xen's system time.
  *
  * SPDX-License-Identifier: MIT
  * Copyright (c) 2026 the previrt authors. Permission is hereby granted, free of charge, to any
@@ -10,6 +10,9 @@
 #include "xen_pv.h"
 
 #if defined(__x86_64__)
+
+/* Where HYPERVISOR_iret is entered: the hypercall page's entry for it (set by xen_events_init). */
+unsigned long previrt_xen_iret;
 
 static unsigned long *event_words(struct previrt_xen *xen, unsigned int offset) { return (unsigned long *)(xen->shared_info + offset); }
 
@@ -24,6 +27,7 @@ int xen_events_init(struct previrt_xen *xen)
         unsigned short type, flags;
         unsigned long address;
     } callback = {CALLBACKTYPE_EVENT, 0, (unsigned long)previrt_xen_upcall};
+    previrt_xen_iret = (unsigned long)(xen->hypercall_page + HYPERCALL_IRET * 32);
     xen->pic_imr = 0xff;
     xen->pic_irr = 0;
     xen->pit_period = 0;
@@ -104,15 +108,80 @@ int xen_timer_event_pending(struct previrt_xen *xen)
     return (event_words(xen, SHARED_EVTCHN_PENDING)[xen->timer_port / 64] >> (xen->timer_port % 64)) & 1;
 }
 
-/* The handler of the virtual PIC's IRQ 0 in the virtual IDT, or 0. */
-static unsigned long timer_handler(struct previrt_xen *xen)
+/* The handler of gate `vector` of the virtual IDT (and its code selector), or 0 if not present. */
+unsigned long xen_gate(struct previrt_xen *xen, unsigned int vector, unsigned short *selector)
 {
-    unsigned int vector = xen->pic_base;
     const unsigned char *gate = (const unsigned char *)xen->idt_base + vector * 16ul;
-    if ((xen->pic_imr & 1) || !xen->idt_base || vector * 16u + 15 > xen->idt_limit || !(gate[5] & 0x80))
+    if (!xen->idt_base || vector * 16u + 15 > xen->idt_limit || !(gate[5] & 0x80))
         return 0;
+    *selector = (unsigned short)(gate[2] | gate[3] << 8);
     return (unsigned long)gate[0] | (unsigned long)gate[1] << 8 | (unsigned long)gate[6] << 16 | (unsigned long)gate[7] << 24
         | (unsigned long)*(const unsigned int *)(gate + 8) << 32;
+}
+
+/* The handler of the virtual PIC's IRQ 0 in the virtual IDT, or 0. */
+static unsigned long timer_handler(struct previrt_xen *xen, unsigned short *selector)
+{
+    return xen->pic_imr & 1 ? 0 : xen_gate(xen, xen->pic_base, selector);
+}
+
+/* Xen enters a trap table entry as it enters the upcall, with %rcx and %r11 pushed above what the CPU
+ * would push. Each present gate gets a trampoline (pop %rcx; pop %r11; push $vector; jmp
+ * previrt_xen_trap), and Xen's trap table points at it; the gate's DPL and type (interrupt gates mask
+ * events) go to Xen. */
+static unsigned char trampolines[256][16] __attribute__((aligned(16)));
+
+static void put_trampoline(unsigned char *t, unsigned int vector)
+{
+    t[0] = 0x59;              /* pop %rcx */
+    t[1] = 0x41, t[2] = 0x5b; /* pop %r11 */
+    t[3] = 0x68;              /* push $vector */
+    previrt_put32(t + 4, vector);
+    t[8] = 0xe9;              /* jmp previrt_xen_trap */
+    previrt_put32(t + 9, (unsigned long)previrt_xen_trap - (unsigned long)(t + 13));
+}
+
+/* lidt: keeps the virtual IDT (virtual interrupts and traps are delivered through its gates, read when
+ * they come) and gives Xen a trap table with its present gates, for exceptions and software
+ * interrupts. */
+void xen_load_idt(struct previrt_xen *xen, const unsigned char *pointer)
+{
+    static struct trap_info table[257];
+    unsigned int i, n = 0;
+    xen->idt_limit = pointer[0] | (unsigned int)pointer[1] << 8;
+    xen->idt_base = *(const unsigned long *)(pointer + 2);
+    for (i = 0; i < 256 && i * 16 + 15 <= xen->idt_limit; i++) {
+        const unsigned char *gate = (const unsigned char *)xen->idt_base + i * 16;
+        if (!(gate[5] & 0x80))
+            continue;
+        put_trampoline(trampolines[i], i);
+        table[n].vector = (unsigned char)i;
+        table[n].flags = (unsigned char)(((gate[5] >> 5) & 3) | ((gate[5] & 0xf) == 0xe ? 4 : 0));
+        table[n].cs = FLAT_KERNEL_CS;
+        table[n].address = (unsigned long)trampolines[i];
+        n++;
+    }
+    table[n].address = 0;
+    table[n].vector = table[n].flags = 0;
+    table[n].cs = 0;
+    previrt_xen_hypercall(xen, HYPERCALL_SET_TRAP_TABLE, (unsigned long)table, 0, 0, 0);
+}
+
+/* A trap Xen bounced through a trampoline: on to the gate's handler as the CPU would enter it (the
+ * error code, if the vector has one, lies above the iretq frame). */
+void previrt_xen_trap_entry(struct xen_trap_frame *f)
+{
+    struct previrt_xen *xen = previrt_xen_active;
+    unsigned int vector = (unsigned int)f->target, error_code = vector < 32 && ((1u << vector) & 0x60227d00u);
+    unsigned short selector = 0;
+    xen->traps++;
+    f->target = xen_gate(xen, vector, &selector);
+    if (!f->target) { /* the gate went away after lidt: the CPU would fault on, to a triple fault */
+        static const char message[] = "previrt: xen: a trap came through a gate that is no longer present\n";
+        previrt_xen_console_write(xen, message, sizeof message - 1);
+        previrt_xen_shutdown(xen, SHUTDOWN_CRASH);
+    }
+    xen_enter_kernel(xen, f->rest + error_code, selector);
 }
 
 /* Called by previrt_xen_upcall with events masked: a timer event becomes a virtual interrupt through
@@ -122,19 +191,26 @@ void previrt_xen_event(struct xen_upcall_frame *f)
 {
     struct previrt_xen *xen = previrt_xen_active;
     unsigned long handler;
+    unsigned short selector;
     xen->upcalls++;
-    /* Xen shows the guest kernel's CS with RPL 0; a native iretq in ring 3 needs RPL 3. */
-    if ((f->cs & 3) == 0)
-        f->cs = FLAT_KERNEL_CS;
     for (;;) {
         if (take_events(xen))
             xen->pic_irr |= 1; /* requested; it waits there while IRQ 0 is masked */
-        if ((xen->pic_irr & 1) && (handler = timer_handler(xen)) != 0) {
+        if ((xen->pic_irr & 1) && (handler = timer_handler(xen, &selector)) != 0) {
             xen->pic_irr &= (unsigned char)~1;
             xen->interrupts++;
             f->target = handler;
+            xen_enter_kernel(xen, &f->rip, selector);
             return;
         }
+        if ((f->cs & 3) == 3) { /* back to ring 3: a ring change, through HYPERVISOR_iret */
+            xen_kernel_stack(xen);
+            f->target = (unsigned long)previrt_xen_upcall_return_user;
+            return;
+        }
+        /* Xen shows kernel selectors with RPL 0; a native iretq in ring 3 needs RPL 3. */
+        f->cs = FLAT_KERNEL_CS;
+        f->ss = FLAT_KERNEL_SS;
         f->target = (unsigned long)previrt_xen_upcall_return;
         if (!(f->interrupted_rflags & IF))
             return;
@@ -189,6 +265,23 @@ asm(".text\n"
     "  .byte 0x9d\n"
     "  ret\n"
     "previrt_xen_upcall_return:\n"
-    "  .byte 0x48, 0xcf\n" /* iretq */);
+    "  .byte 0x48, 0xcf\n" /* iretq */
+    "previrt_xen_upcall_return_user:\n"
+    "  pushq $0\n"         /* HYPERVISOR_iret's flags */
+    "  jmpq *previrt_xen_iret(%rip)\n"
+    ".globl previrt_xen_trap\n"
+    "previrt_xen_trap:\n"
+    "  .byte 0x9c\n"
+    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n"
+    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, %rdi\n"
+    "  movq %rsp, %rbx\n"
+    "  andq $-16, %rsp\n"
+    "  call previrt_xen_trap_entry\n"
+    "  movq %rbx, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n"
+    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n"
+    "  .byte 0x9d\n"
+    "  ret\n");
 
 #endif /* __x86_64__ */

@@ -18,9 +18,14 @@
 /* Hypercall numbers. */
 #define HYPERCALL_SET_TRAP_TABLE 0
 #define HYPERCALL_SET_GDT 2
+#define HYPERCALL_STACK_SWITCH 3
+#define HYPERCALL_SET_DEBUGREG 8
+#define HYPERCALL_GET_DEBUGREG 9
+#define HYPERCALL_UPDATE_DESCRIPTOR 10
 #define HYPERCALL_FPU_TASKSWITCH 5
 #define HYPERCALL_UPDATE_VA_MAPPING 14
 #define HYPERCALL_XEN_VERSION 17
+#define HYPERCALL_IRET 23          /* jumped to, not called, with an iret context on the stack */
 #define HYPERCALL_CONSOLE_IO 18
 #define HYPERCALL_VCPU_OP 24
 #define HYPERCALL_SET_SEGMENT_BASE 25
@@ -33,6 +38,7 @@
 #define CONSOLEIO_WRITE 0
 #define SCHEDOP_BLOCK 1
 #define SCHEDOP_SHUTDOWN 2
+#define SHUTDOWN_CRASH 3
 #define VCPUOP_STOP_PERIODIC_TIMER 7
 #define VCPUOP_SET_SINGLESHOT_TIMER 8
 #define VCPUOP_STOP_SINGLESHOT_TIMER 9
@@ -45,10 +51,13 @@
 #define SEGBASE_GS_KERNEL 2
 #define FLAT_KERNEL_CS 0xe033      /* a 64-bit PV kernel's flat ring-3 code and stack selectors */
 #define FLAT_KERNEL_SS 0xe02b
+#define FLAT_KERNEL_DS 0           /* data segments: the null selector (bases through set_segment_base) */
 #define PHYSDEVOP_SET_IOPL 6
 #define MMUEXT_NEW_BASEPTR 5
 #define MMUEXT_INVLPG_LOCAL 7
 #define MMUEXT_FLUSH_CACHE 12
+#define MMUEXT_SET_LDT 13
+#define MMUEXT_NEW_USER_BASEPTR 15
 #define UVMF_INVLPG 2
 #define DOMID_SELF 0x7ff0
 #define PTE_PRESENT_WRITABLE_ACCESSED_DIRTY 0x63ul
@@ -109,6 +118,31 @@ struct xen_upcall_frame {
     unsigned long rip, cs, interrupted_rflags, rsp, ss;
 };
 
+/* What previrt_xen_trap saves: the registers, the vector (replaced by where to go), then what the CPU
+ * would have pushed (an error code for some vectors, then the iretq frame); Xen's %rcx and %r11 are
+ * popped by the vector's trampoline. */
+struct xen_trap_frame {
+    unsigned long r15, r14, r13, r12, r11, r10, r9, r8, rdi, rsi, rbp, rbx, rdx, rcx, rax;
+    unsigned long rflags, target;
+    unsigned long rest[6];
+};
+
+/* The stubs' layout the handlers rely on, counted from the entry call's return address: the
+ * `lea 136(%rsp),%rsp` there (then the instruction for iretq and lretq, whose second way on follows);
+ * `mov slot(%rip),%rsp; jmp *slot(%rip)` and its two slots (int, lretq to ring 3); `jmp *slot(%rip)`
+ * and its slot (ljmp). */
+#define STUB_AFTER_CALL 8          /* lea 136(%rsp),%rsp */
+#define STUB_TO_SLOTS 13           /* mov 6(%rip),%rsp; jmp *8(%rip); then the rsp slot and the target slot */
+#define STUB_TO_JUMP_SLOT 6        /* jmp *0(%rip); then the target slot */
+
+/* The virtual segment registers, by their ModRM numbers. */
+#define SEG_ES 0
+#define SEG_CS 1
+#define SEG_SS 2
+#define SEG_DS 3
+#define SEG_FS 4
+#define SEG_GS 5
+
 #define RED_ZONE 128
 #define IF 0x200ul
 #define CR0_TS 8ul
@@ -125,6 +159,9 @@ static inline volatile unsigned char *xen_vcpu(struct previrt_xen *xen, unsigned
 
 /* backend_xen.c */
 long xen_mmuext(struct previrt_xen *xen, unsigned int cmd, unsigned long arg1);
+long xen_mmuext2(struct previrt_xen *xen, unsigned int cmd, unsigned long arg1, unsigned long arg2);
+unsigned long xen_machine_frame(struct previrt_xen *xen, const void *virtual_address);
+long xen_new_baseptr(struct previrt_xen *xen, unsigned long mfn, int kernel_too);
 void xen_console_flush(struct previrt_xen *xen);
 
 /* xen_events.c: the timer's event channel, the upcall, Xen's time. */
@@ -137,6 +174,20 @@ void xen_raise_pending(struct previrt_xen *xen);
 void previrt_xen_upcall(void);
 void previrt_xen_upcall_return(void);
 void previrt_xen_event(struct xen_upcall_frame *f);
+void previrt_xen_upcall_return_user(void);
+void previrt_xen_trap(void);
+void previrt_xen_trap_entry(struct xen_trap_frame *f);
+void xen_load_idt(struct previrt_xen *xen, const unsigned char *pointer);
+unsigned long xen_gate(struct previrt_xen *xen, unsigned int vector, unsigned short *selector);
+
+/* xen_segments.c: descriptor tables, segment registers, the task register. */
+void xen_segments_init(struct previrt_xen *xen);
+void xen_load_gdt(struct previrt_xen *xen, const unsigned char *pointer);
+void xen_load_ldt(struct previrt_xen *xen, unsigned int selector);
+void xen_load_tr(struct previrt_xen *xen, unsigned int selector);
+void xen_load_segment(struct previrt_xen *xen, unsigned int seg, unsigned int selector);
+void xen_kernel_stack(struct previrt_xen *xen);
+void xen_enter_kernel(struct previrt_xen *xen, unsigned long *frame, unsigned short gate_selector);
 
 /* xen_devices.c: the backend's COM1, 8259A and 8254, and port I/O. */
 void xen_port_io(struct previrt_xen *xen, struct xen_frame *f, const struct previrt_xen_site *s);

@@ -75,7 +75,7 @@ struct InspectorSiteHardeningTests {
         let set = try Self.macros(w, arch, pad: pad)
         try w.write("s.s", ".text\nf:\ncli\nmov %cr3, %eax\nhlt\n".replacingOccurrences(of: "%eax", with: arch == .i386 ? "%eax" : "%rax"))
         try w.run("as", [arch == .i386 ? "--32" : "--64", set, "s.s", "-o", "s.o"])
-        let expected = arch == .i386 ? ["trace", "linux-user"] : ["trace"]
+        let expected = arch == .i386 ? ["trace", "linux-user"] : ["trace", "xen"]
 
         let report = w.inspect(["s.o"], InspectionOptions(verify: true))
         let sites = report.files[0].sites

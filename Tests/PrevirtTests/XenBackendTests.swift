@@ -25,7 +25,7 @@ struct XenBackendTests {
 
     /// Patches a copy of `image` with the xen backend. The copy, the stub area and the shared info page
     /// share one mapping placed near the runtime's code, as a guest's would be (the backend checks that
-    /// its stubs, its entry and the upcall mask are within rel32 of each site).
+    /// its stubs, its entry, the upcall mask and the hypercall page are within rel32 of each site).
     static func patch(_ image: RuntimeTests.Image) throws -> Outcome {
         let entry: @convention(c) (UnsafeMutablePointer<previrt_backend>?, UnsafeMutablePointer<previrt_xen>?) -> Void = previrt_xen_backend
         let code = unsafeBitCast(entry, to: UInt.self)
@@ -45,6 +45,7 @@ struct XenBackendTests {
         let t = memory + Int(image.text.address - image.base), n = memory + Int(image.notes.address - image.base)
         var xen = previrt_xen()
         xen.shared_info = shared
+        xen.hypercall_page = shared + 4096 // iretq's stub jumps to HYPERVISOR_iret's entry there
         xen.stubs = stubs
         xen.stub_size = 2 * 4096
         xen.sites = sites
@@ -70,11 +71,18 @@ struct XenBackendTests {
     @Test("a form it does not model is refused by name after a supported site, and nothing is written", arguments: [
         ("mov %cr4,%rax", "mov-from-cr of a control register other than cr0 and cr3 is not supported by the xen backend"),
         ("pushfw", "pushf with a 16-bit operand is not supported by the xen backend"),
-        ("iretl", "iret without REX.W (not iretq) is not supported by the xen backend"),
+        ("iretl", "iret without REX.W (not iretq or lretq) is not supported by the xen backend"),
+        ("lret", "lret without REX.W (not iretq or lretq) is not supported by the xen backend"),
         ("lar %ax,%ecx", "lar is not supported by the xen backend"),
-        ("movw %ax,%fs", "mov-to-seg of a segment register other than ds and es is not supported by the xen backend"),
+        ("swapgs", "swapgs is not supported by the xen backend"),
+        ("lcall *(%rax)", "lcall is not supported by the xen backend"),
+        ("lfsw 8(%rax),%bx", "lfs with a 16-bit operand is not supported by the xen backend"),
+        ("lss (%rax),%esp", "lss into %rsp is not supported by the xen backend"),
+        ("mov %cr3,%rsp", "mov-from-cr into %rsp is not supported by the xen backend"),
+        ("movw %ax,%cs", "mov-to-seg of cs (an invalid instruction) is not supported by the xen backend"),
+        ("pushw %fs", "push-seg with a 16-bit operand is not supported by the xen backend"),
         ("invlpg %fs:(%rax)", "invlpg with an fs or gs override is not supported by the xen backend"),
-        ("sldt %ax", "sldt is not supported by the xen backend"),
+        ("sldt %fs:(%rax)", "sldt with an fs or gs override is not supported by the xen backend"),
     ])
     func refused(_ statement: String, _ why: String) throws {
         let image = try RuntimeTests.Image("cli\n\(statement)\n", arch: .x86_64)

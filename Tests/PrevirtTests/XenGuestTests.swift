@@ -12,16 +12,22 @@ enum Guest64 {
     static let transcript = """
         previrt demo64 guest
         interrupt flag (cli, sti, pushf, popf): ok
-        global descriptor table and data segments (lgdt, sgdt, mov to and from ds, es): ok
+        global descriptor table and segment registers (lgdt, sgdt, lretq, mov to and from cs, ss, ds, es, fs, gs, push, pop): ok
+        global descriptor table loaded again (a changed descriptor; ring 3's selector in fs): ok
+        far pointers (lfs, lgs, lss, ljmp): ok
+        task register and local descriptor table (ltr, str, lldt, sldt): ok
         interrupt descriptor table (lidt, sidt): ok
+        ring 3 and back (iretq and lretq to ring 3; a timer interrupt in ring 3; int $0x80 through the IDT on the TSS's rsp0): ok
+        software interrupt (int $0x81 from the kernel; iretq): ok
         halt (sti; hlt, woken by the timer interrupt through the IDT; iretq): ok
         pending interrupt (requested while disabled, delivered at sti): ok
         masked interrupt (waits at the 8259A, delivered when unmasked): ok
         page-table base (mov from and to cr3): ok
-        fpu task switch (mov to and from cr0, smsw, clts): ok
+        fpu task switch (mov to and from cr0, smsw, lmsw, clts): ok
         model-specific registers (wrmsr, rdmsr: sysenter cs, fs base): ok
         processor identification (cpuid): ok
-        tlb and caches (invlpg, wbinvd): ok
+        tlb and caches (invlpg, wbinvd, invd): ok
+        debug registers (mov to and from dr0, dr7): ok
         port i/o (in, out: the COM1 line status): ok
         result: pass
 
@@ -29,7 +35,8 @@ enum Guest64 {
     /// The kinds the checks exercise; each must run at least once under the trace backend.
     static let exercisedKinds = ["cli", "sti", "pushf", "popf", "hlt", "lgdt", "sgdt", "mov-to-seg", "mov-from-seg", "lidt",
                                  "sidt", "smsw", "clts", "iret", "rdmsr", "wrmsr", "mov-to-cr", "mov-from-cr", "cpuid", "invlpg",
-                                 "wbinvd", "in", "out"]
+                                 "wbinvd", "in", "out", "lldt", "sldt", "ltr", "str", "push-seg", "pop-seg", "lret", "mov-to-dr",
+                                 "mov-from-dr", "lfs", "lgs", "lss", "ljmp", "lmsw", "invd", "int"]
 
     /// Builds the guest with the project's Makefile (the one recipe) and returns its path.
     static func build() throws -> String {
@@ -146,32 +153,41 @@ struct XenGuestTests {
         for kind in Guest64.exercisedKinds { #expect(reported[kind, default: 0] > 0, "\(kind) not patched") }
 
         // The hypercalls the backend made by the end of the transcript: at boot the shared info mapping,
-        // I/O privilege, the timer's event channel, the upcall and stopping Xen's periodic timer; then
-        // the GDT's page made read-only and given to Xen (lgdt), the trap table (lidt), the FS base set and
-        // reset (wrmsr), one mmuext_op each for the cr3 write, invlpg and wbinvd, one
-        // console_io per transcript line (COM1 goes to Xen's console line by line), timers the
-        // virtual 8254 started and stopped, SCHEDOP_block for hlt, and the hypercall that has Xen
-        // deliver the event pending at sti.
+        // I/O privilege, the user page-table base (mmuext_op), the timer's event channel, the upcall and
+        // stopping Xen's periodic timer; then lgdt's copy of the GDT made read-only and given to Xen, and
+        // the one descriptor the second lgdt changed (update_descriptor, set_gdt again), lldt's
+        // copy of the LDT likewise (update_va_mapping, mmuext_op MMUEXT_SET_LDT), the kernel stack from the
+        // TSS (stack_switch, at ltr; the returns to ring 3 find rsp0 unchanged), the trap table (lidt);
+        // fs and gs bases (set_segment_base): 0x28 into gs, popped into fs, lfs, lgs, the LDT's 0x04 into
+        // fs, null seven times, and wrmsr's FS base set and reset (ring 3's 0x53 loads natively); one mmuext_op each for the cr3 write (both
+        // bases in one call), invlpg, wbinvd and invd; dr7 and dr0 written (dr0 twice), dr0 and dr7 read;
+        // one console_io per transcript line (COM1 goes to Xen's console line by line); timers the virtual
+        // 8254 started and stopped, SCHEDOP_block for hlt, and the hypercall that has Xen deliver the
+        // event pending at sti.
         let calls = try #require(counts.first { $0.hasPrefix("xen: hypercalls: ") })
         let made = Dictionary(uniqueKeysWithValues: calls.dropFirst("xen: hypercalls: ".count).split(separator: ",").map {
             let words = $0.split(separator: " ")
             return (String(words[0]), Int(words[1]) ?? -1)
         })
         let lines = Guest64.transcript.split(separator: "\n").count
-        for (call, count) in ["update_va_mapping": 2, "set_gdt": 1, "set_segment_base": 2, "physdev_op": 1, "event_channel_op": 1, "callback_op": 1,
-                              "set_trap_table": 1, "mmuext_op": 3, "console_io": lines] {
+        for (call, count) in ["update_va_mapping": 3, "set_gdt": 2, "update_descriptor": 1, "set_segment_base": 13, "physdev_op": 1, "event_channel_op": 1,
+                              "callback_op": 1, "set_trap_table": 1, "mmuext_op": 6, "stack_switch": 1, "set_debugreg": 3,
+                              "get_debugreg": 2, "console_io": lines] {
             #expect(made[call] == count, "\(call): \(calls)")
         }
         #expect(made["vcpu_op", default: 0] >= 4, "\(calls)")     // stop Xen's periodic timer, one-shots, a stop
-        #expect((1...2).contains(made["fpu_taskswitch", default: 0]), "\(calls)") // TS set by mov to cr0 (unless set), cleared by clts
+        #expect((3...4).contains(made["fpu_taskswitch", default: 0]), "\(calls)") // TS set by mov to cr0 (unless set), cleared, set by lmsw, cleared
         #expect(made["sched_op", default: 0] >= 1, "\(calls)")    // SCHEDOP_block
         #expect(made["xen_version", default: 0] >= 1, "\(calls)") // the pending event delivered at sti
         #expect(counts.contains("xen: failed hypercalls: 0"))
-        // Virtual interrupts: at least the hlt's wakeup, the one delivered at sti and the one delivered
-        // when IRQ 0 was unmasked; one upcall more at least, for the event that came while IRQ 0 was
-        // masked and returned without an interrupt.
+        // Virtual interrupts: at least the hlt's wakeup, the one delivered at sti, the one delivered when
+        // IRQ 0 was unmasked and the one ring 3 waits for; one upcall more at least, for the event that
+        // came while IRQ 0 was masked and returned without an interrupt. Three traps (ring 3's int $0x80,
+        // through the trap table) and at least four returns to ring 3 through HYPERVISOR_iret (the iretq
+        // and lretq into ring 3, the iretq of the third trip, the timer handler's iretq back to ring 3).
         let events = try #require(counts.first { $0.hasPrefix("xen: events: ") }).split(separator: " ")
-        #expect(events.count == 7 && Int(events[4]) ?? 0 >= 3 && Int(events[2]) ?? 0 > Int(events[4]) ?? 0, "\(events)")
+        #expect(events.count == 14 && Int(events[4]) ?? 0 >= 4 && Int(events[2]) ?? 0 > Int(events[4]) ?? 0, "\(events)")
+        #expect(events.count == 14 && events[7] == "3" && Int(events[9]) ?? 0 >= 4, "\(events)")
 
         // The very file QEMU boots bare: nothing was rewritten on disk.
         #expect(try Data(contentsOf: URL(fileURLWithPath: kernel)) == before)

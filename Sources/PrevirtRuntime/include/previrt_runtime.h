@@ -214,6 +214,7 @@ void previrt_fill_nops(unsigned char *out, unsigned int n, int mode);
 /* One patched site, as the xen backend's handlers see it. */
 struct previrt_xen_site {
     const unsigned char *insn;     /* where it was (RIP-relative operands count from its end) */
+    const unsigned char *end;      /* the end of its site, where execution goes on */
     unsigned char bytes[15];       /* what it was: the site now holds a jump */
     struct previrt_insn decoded;
 };
@@ -232,6 +233,10 @@ struct previrt_xen {
     unsigned long stub_size;
     struct previrt_xen_site *sites;
     unsigned int max_sites;
+    unsigned char *gdt_copy;       /* page-aligned pages of the guest's own: the GDT Xen is given (set_gdt) */
+    unsigned int gdt_copy_pages;   /*   holds 512 descriptors a page; system descriptors left out */
+    unsigned char *ldt_copy;       /* page-aligned pages of the guest's own: the LDT Xen is given */
+    unsigned int ldt_copy_pages;   /*   (MMUEXT_SET_LDT) */
     /* filled in */
     unsigned long stub_used;
     unsigned long cr3;             /* pseudo-physical, as the guest wrote it */
@@ -246,6 +251,15 @@ struct previrt_xen {
     unsigned int gdt_limit;
     unsigned long idt_base;        /* the virtual IDT (lidt), where virtual interrupts find their gate */
     unsigned int idt_limit;
+    unsigned char gdt_sealed, ldt_sealed; /* the copies are mapped read-only and Xen's: updates go through update_descriptor */
+    unsigned short selectors[6];   /* the virtual es, cs, ss, ds, fs, gs (natively Xen's flat selectors) */
+    unsigned short ldtr, tr;       /* what lldt and ltr loaded */
+    unsigned long ldt_base;        /* the LDT lldt loaded: base and limit from its GDT descriptor */
+    unsigned int ldt_limit;
+    unsigned long tss_base;        /* the TSS ltr loaded; its rsp0 is the kernel stack (stack_switch) */
+    unsigned long kernel_sp;       /* the stack last given to stack_switch */
+    unsigned long user_returns;    /* iretq to ring 3 through HYPERVISOR_iret */
+    unsigned long traps;           /* exceptions and software interrupts Xen bounced through the trap table */
     unsigned int timer_port;       /* the event channel VIRQ_TIMER is bound to */
     unsigned char pic_base, pic_imr, pic_irr, pic_init_step, pic_icw4, pic_read_isr; /* the virtual 8259A (master) */
     unsigned char pit_mode, pit_low_next, pit_low;                           /* the virtual 8254, channel 0 */
