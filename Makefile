@@ -217,14 +217,15 @@ run-guest: build guest linux-user
 	@$(PREVIRT) run $(OUT)/guest/guest.elf; echo "== previrt run (linux-user): exit status $$? (33 = pass)"
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
-# at 0x60000000, out of the way of the low addresses guests are linked at.
-HOST_CORE := Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S Hosts/linux-user/contain.c Hosts/linux-user/faults.c \
-	Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
+# at 0xE8000000 (VMM_REGION_BASE in host.h), at the top of the address space: everything below is the guest's.
+HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-user/console.c Hosts/linux-user/cpu.c \
+	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/entry.S \
+	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
 HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
 $(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
-	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0xE8000000 -Wall -Wextra \
 		-ISources/PrevirtRuntime/include -IHosts/linux-user \
 		-o $@ $(HOST_SOURCES)
 

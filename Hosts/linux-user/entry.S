@@ -34,8 +34,11 @@ vmm_entry:
 	jmp	*vmm_resume_eip
 
 /* Fast paths: kinds whose emulation fits in a few instructions are patched to call these directly,
- * without a frame. vmm_vif holds the virtual interrupt flag as 0 or 0x200 (the IF bit). */
-	.globl	vmm_cli, vmm_sti, vmm_pushf, vmm_popf
+ * without a frame. vmm_vif holds the virtual interrupt flag as 0 or 0x200 (the IF bit). sites.c copies
+ * [vmm_fast_begin, vmm_fast_end) into the stub area, so this code must not depend on where it runs:
+ * absolute memory operands only, no relative calls or jumps out of it. */
+	.globl	vmm_cli, vmm_sti, vmm_pushf, vmm_popf, vmm_fast_begin, vmm_fast_end
+vmm_fast_begin:
 vmm_cli:
 	movl	$0, vmm_vif
 	ret
@@ -61,7 +64,8 @@ vmm_pushf:
 	popl	%eax
 	ret				/* esp = E-4 */
 
-/* popf: [E] is the value to pop. The virtual IF takes its IF bit; the real flags the rest (without TF).
+/* popf: [E] is the value to pop. The virtual IF takes its IF bit; the real flags the rest, without TF
+ * and without AC (the host sets CR0.AM: AC would make unaligned accesses fault).
  * No xchg with memory: it is locked, and costs more than the whole emulation. */
 vmm_popf:
 	pushl	%eax			/* E-8 */
@@ -70,7 +74,7 @@ vmm_popf:
 	movl	%eax, %edx
 	andl	$0x200, %edx
 	movl	%edx, vmm_vif
-	andl	$0xfffffeff, %eax	/* never the trap flag */
+	andl	$0xfffbfeff, %eax	/* never the trap flag or AC */
 	movl	8(%esp), %edx		/* the return address */
 	movl	%edx, 12(%esp)		/* E = return address */
 	movl	%eax, 8(%esp)		/* E-4 = the value, for popfl */
@@ -78,18 +82,28 @@ vmm_popf:
 	popl	%eax
 	popfl				/* flags = value; esp = E */
 	ret				/* esp = E+4, as after a real popf */
+vmm_fast_end:
 
 /* Port I/O stubs call here: vmm_port_io(port, value, size, out) with eax, ecx, edx and the arithmetic
  * flags saved by the stub (lahf/seto, restored by add/sahf: cheaper than pushf/popf). */
 
-/* enter_guest(entry, magic, mbi): start the guest with the multiboot register state. */
+/* enter_guest(entry, eax, ebx, esi): start the guest with these registers, the others 0, flags clear
+ * but for the always-set IF (the virtual IF is vmm_vif). */
 	.globl	enter_guest
 enter_guest:
 	movl	4(%esp), %ecx
 	movl	8(%esp), %eax
 	movl	12(%esp), %ebx
+	movl	16(%esp), %esi
+	movl	%ecx, vmm_resume_eip
+	xorl	%ecx, %ecx
+	xorl	%edx, %edx
+	xorl	%edi, %edi
+	xorl	%ebp, %ebp
+	pushl	$0x202
+	popfl
 	movb	$1, vmm_selector
-	jmp	*%ecx
+	jmp	*vmm_resume_eip
 
 /* Every signal handler (contain.c): the guest may have loaded %gs natively, and glibc finds its thread
  * data (and its system call entry) through %gs, so reload the VMM's first. The kernel restores the

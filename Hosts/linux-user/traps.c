@@ -1,7 +1,10 @@
-/* faults.c: the guest's exceptions. A fault raised by guest code (a raw, unannotated privileged
- * instruction, a divide by zero, a jump to unmapped memory, ...) reaches the VMM as a host signal.
- * When the guest's virtual IDT has a present gate for the vector it is delivered there, as a CPU would
- * deliver it; otherwise the VMM names the fault, the address and the instruction, and ends the run.
+/* traps.c: host signals become the guest's exceptions. A fault raised by guest code (a raw, unannotated
+ * privileged instruction, a divide by zero, a page the host has not mapped, ...) reaches the VMM as a
+ * host signal. A page fault is first offered to the MMU (mmu.c), which fills the host mapping from the
+ * guest's page tables when the guest may access the page; otherwise, when the guest's virtual IDT has a
+ * present gate for the vector, the exception is delivered there as a CPU would deliver it (#PF with the
+ * virtual CR2 and the guest's error code); otherwise the VMM names the fault, the address and the
+ * instruction, and ends the run.
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -11,11 +14,6 @@
 #include <ucontext.h>
 
 #include "host.h"
-
-typedef unsigned int u32;
-
-#define IF 0x200u
-#define TF 0x100u
 
 extern char __executable_start[], etext[];
 
@@ -37,67 +35,50 @@ static int has_error_code(unsigned vector) { return vector == 8 || (vector >= 10
 
 struct guest_layout guest;
 
-int guest_memory(unsigned long address, unsigned long length)
+int guest_memory(u32 address, u32 length)
 {
-    return guest_segment_holding(&guest, address, length ? length : 1, 0) != 0;
+    return !(vcpu.cr[0] & CR0_PG) && address >= GUEST_LOWEST_ADDRESS && guest_phys(address, length ? length : 1) != 0;
 }
 
-int deliver_to_guest(unsigned vector, int has_error, unsigned error, u32 *eip, u32 *esp, u32 *eflags)
+
+/* Up to 15 bytes of guest code at eip (through the guest's page tables); how many could be read. */
+static unsigned code_at(u32 eip, unsigned char *bytes)
 {
-    u32 gate = vcpu.table_base[1] + 8u * vector, lo, hi, type, frame = has_error ? 16 : 12, *top;
-    if (vector > 255 || 8u * vector + 7 > vcpu.table_limit[1] || !guest_memory(gate, 8))
-        return -1;
-    memcpy(&lo, (const void *)(unsigned long)gate, 4);
-    memcpy(&hi, (const void *)(unsigned long)(gate + 4), 4);
-    type = (hi >> 8) & 0x1f;
-    if (!(hi & 0x8000) || (type != 0xe && type != 0xf)) /* present 32-bit interrupt or trap gate */
-        return -1;
-    if (*esp < frame || !guest_memory(*esp - frame, frame))
-        return -2;
-    top = (u32 *)(unsigned long)(*esp - frame);
-    if (has_error)
-        *top++ = error;
-    top[0] = *eip;
-    top[1] = vcpu.cs;
-    top[2] = (*eflags & ~IF) | vmm_vif;
-    *esp -= frame;
-    *eip = (lo & 0xffff) | (hi & 0xffff0000u);
-    vcpu.cs = (unsigned short)(lo >> 16);
-    if (type == 0xe)
-        vmm_vif = 0;
-    *eflags &= ~TF;
-    return 0;
+    u32 saved_address = mmu_fault_address, saved_error = mmu_fault_error, n = 0x1000 - (eip & 0xfff);
+    unsigned got = 0;
+    if (guest_read(eip, bytes, 15) == 0)
+        got = 15;
+    else if (n < 15 && guest_read(eip, bytes, n) == 0)
+        got = n;
+    mmu_fault_address = saved_address;
+    mmu_fault_error = saved_error;
+    return got;
 }
 
 /* The catalog kind of the instruction at eip (guest memory), or 0. */
 static unsigned catalog_kind_at(u32 eip)
 {
-    const struct guest_segment *s = guest_segment_holding(&guest, eip, 1, 0);
-    unsigned long avail;
+    unsigned char bytes[15];
+    unsigned n = code_at(eip, bytes);
     struct previrt_insn insn;
-    if (!s)
-        return 0;
-    avail = s->vaddr + s->memsz - eip;
-    return previrt_decode((const unsigned char *)(unsigned long)eip, avail > 15 ? 15 : avail, 32, &insn) > 0 ? insn.kind : 0;
+    return n && previrt_decode(bytes, n, 32, &insn) > 0 ? insn.kind : 0;
 }
 
 /* " (cli, not annotated: rebuild with the macro set)", or the instruction's first bytes. */
 static const char *describe_instruction(u32 eip)
 {
     static char text[128];
-    const struct guest_segment *s = guest_segment_holding(&guest, eip, 1, 0);
-    unsigned long avail, i;
-    unsigned kind = catalog_kind_at(eip);
-    if (!s)
+    unsigned char bytes[15];
+    unsigned n = code_at(eip, bytes), i, kind = catalog_kind_at(eip);
+    if (!n)
         return "";
     if (kind) {
         snprintf(text, sizeof text, " (%s, not annotated: rebuild with the macro set)", previrt_kind_names[kind]);
         return text;
     }
-    avail = s->vaddr + s->memsz - eip;
     strcpy(text, " (bytes");
-    for (i = 0; i < (avail < 4 ? avail : 4); i++)
-        snprintf(text + strlen(text), sizeof text - strlen(text), " %02x", ((const unsigned char *)(unsigned long)eip)[i]);
+    for (i = 0; i < (n < 4 ? n : 4); i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " %02x", bytes[i]);
     strcat(text, ")");
     return text;
 }
@@ -119,8 +100,30 @@ void vmm_fault(int sig, siginfo_t *si, void *context)
     greg_t *g = uc->uc_mcontext.gregs;
     u32 eip = (u32)g[REG_EIP], esp = (u32)g[REG_ESP], eflags = (u32)g[REG_EFL];
     unsigned vector = (unsigned)g[REG_TRAPNO], error = (unsigned)g[REG_ERR];
-    const unsigned char *p = (const unsigned char *)(unsigned long)eip;
+    unsigned char p[15];
     int r;
+
+    if (sig == SIGSEGV && vector == 14) {
+        /* A page the host has not mapped: the guest's page tables say whether the guest may access it. */
+        r = mmu_host_fault((u32)(unsigned long)si->si_addr, (error & 2) != 0);
+        if (r == 0)
+            return;
+        if (r == -1) {
+            vcpu.page_faults++;
+            if (vmm_trace)
+                vmm_trace_log("previrt run: trace: #PF at %#x (cr2 %#x error %#x)\n", eip, mmu_fault_address, mmu_fault_error);
+            if (eip - VMM_STUB_BASE < VMM_STUB_SIZE || memory_in_stub_alias(eip)
+                || (eip >= (u32)(unsigned long)__executable_start && eip < (u32)(unsigned long)etext))
+                vmm_exit(VMM_EXIT_ERROR, "guest fault: #PF at %#x while the VMM served a site (cr2 %#x, error %#x, esp %#x): "
+                         "the guest's stack is not mapped\n", eip, mmu_fault_address, mmu_fault_error, esp);
+            vcpu.cr[2] = mmu_fault_address;
+            if ((r = deliver_to_guest(14, 1, mmu_fault_error, &eip, &esp, &eflags)) == 0)
+                goto resume;
+            vmm_exit(VMM_EXIT_ERROR, "guest fault: #PF at %#x: %s %#x%s (esp %#x)\n", eip, (error & 2) ? "write to" : "read of",
+                     mmu_fault_address, r == -2 ? ": the guest's stack cannot take the exception frame (double fault)"
+                     : ", and the guest's virtual IDT has no gate for #PF", esp);
+        }
+    }
 
     if (eip >= (u32)(unsigned long)__executable_start && eip < (u32)(unsigned long)etext) {
         if (vmm_current_site)
@@ -134,7 +137,7 @@ void vmm_fault(int sig, siginfo_t *si, void *context)
         vector = sig == SIGILL ? 6 : sig == SIGFPE ? 0 : sig == SIGTRAP ? 3 : 13;
 
     /* A raw int $n: ring 3 takes #GP with the IDT bit set; a CPU in ring 0 takes vector n. */
-    if (vector == 13 && (error & 7) == 2 && guest_memory(eip, 2) && p[0] == 0xcd && p[1] == (error >> 3)) {
+    if (vector == 13 && (error & 7) == 2 && code_at(eip, p) >= 2 && p[0] == 0xcd && p[1] == (error >> 3)) {
         u32 next = eip + 2;
         if ((r = deliver_to_guest(p[1], 0, 0, &next, &esp, &eflags)) == 0) {
             eip = next;

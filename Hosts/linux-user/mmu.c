@@ -1,0 +1,175 @@
+/* mmu.c: the guest's linear addresses, emulated with host mappings.
+ *
+ * With CR0.PG clear, linear is physical: guest RAM is mapped at the same addresses (from
+ * GUEST_LOWEST_ADDRESS up: the host maps nothing below vm.mmap_min_addr).
+ *
+ * With CR0.PG set, the host mappings are a software TLB filled on demand: a guest access to a linear
+ * address the host has not mapped raises SIGSEGV (traps.c), and mmu_host_fault walks the guest's
+ * two-level page tables (4 KiB pages, and 4 MiB pages when CR4.PSE is set), checks present, write and
+ * user against the virtual CPL and CR0.WP, sets the accessed bit in the PDE and PTE (and the dirty bit
+ * on a write), and maps that one page of the RAM memfd there. A clean page is mapped read-only, so its
+ * first write faults again and sets the dirty bit. A walk that fails is a #PF for the guest, with the
+ * error code a CPU would give (present, write, user). The whole TLB is dropped when the guest writes
+ * CR3, changes CR0.PG/WP or CR4.PSE/PGE, and one page on invlpg. PGE is not advertised (cpu.c), so
+ * there are no global pages to keep.
+ *
+ * The VMM's own accesses to guest linear memory (the emulator's operands, exception frames, the IDT)
+ * go through the same walk and then through the window (memory.c), never through a host mapping.
+ * SPDX-License-Identifier: MIT
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "host.h"
+
+#define PTE_P 0x1u
+#define PTE_W 0x2u
+#define PTE_U 0x4u
+#define PTE_A 0x20u
+#define PTE_D 0x40u
+#define PDE_PS 0x80u
+#define PF_P 0x1u
+#define PF_W 0x2u
+#define PF_U 0x4u
+
+/* More host mappings than this and the whole TLB is dropped (vm.max_map_count is 65530). */
+#define MMU_MAX_FILLS 40000
+
+u32 mmu_fault_address, mmu_fault_error;
+static unsigned long fills; /* host pages mapped since the last full flush */
+
+static int paging(void) { return (vcpu.cr[0] & CR0_PG) != 0; }
+
+static void identity_map(void)
+{
+    if (guest_ram_size > GUEST_LOWEST_ADDRESS
+        && mmap((void *)GUEST_LOWEST_ADDRESS, guest_ram_size - GUEST_LOWEST_ADDRESS, PROT_READ | PROT_WRITE | PROT_EXEC,
+                MAP_SHARED | MAP_FIXED, guest_ram_fd, GUEST_LOWEST_ADDRESS) == MAP_FAILED)
+        vmm_exit(VMM_EXIT_ERROR, "cannot map guest RAM at its physical addresses: %s\n", strerror(errno));
+}
+
+static void flush_all(void)
+{
+    vcpu.tlb_flushes++;
+    if (munmap(0, VMM_REGION_BASE) != 0)
+        vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's mappings: %s\n", strerror(errno));
+    fills = 0;
+    memory_restore_alias();
+    if (!paging())
+        identity_map();
+}
+
+void mmu_start(void) { flush_all(); }
+
+/* Translates `linear` for an access (write if `write`) at the virtual CPL, setting the accessed and
+ * dirty bits as a CPU would. Returns 0 with *pa and *writable (a write would not fault now), or -1 with
+ * mmu_fault_address and mmu_fault_error set. */
+static int walk(u32 linear, int write, u32 *pa, int *writable)
+{
+    int user = vcpu.cpl == 3;
+    u32 *pde, *pte, rights, leaf;
+    if (!paging()) {
+        *pa = linear;
+        *writable = 1;
+        return guest_phys(linear, 1) ? 0 : -1;
+    }
+    pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4);
+    if (!pde || !(*pde & PTE_P))
+        goto not_present;
+    if ((*pde & PDE_PS) && (vcpu.cr[4] & CR4_PSE)) {
+        rights = *pde;
+        leaf = *pde;
+        pte = pde;
+        *pa = (leaf & 0xffc00000u) | (linear & 0x3fffffu);
+    } else {
+        pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4);
+        if (!pte || !(*pte & PTE_P))
+            goto not_present;
+        rights = *pde & *pte;
+        leaf = *pte;
+        *pa = (leaf & ~0xfffu) | (linear & 0xfffu);
+    }
+    *writable = (rights & PTE_W) || (!user && !(vcpu.cr[0] & CR0_WP));
+    if ((user && !(rights & PTE_U)) || (write && !*writable)) {
+        mmu_fault_address = linear;
+        mmu_fault_error = PF_P | (write ? PF_W : 0) | (user ? PF_U : 0);
+        return -1;
+    }
+    if (pte != pde)
+        __atomic_or_fetch(pde, PTE_A, __ATOMIC_RELAXED);
+    __atomic_or_fetch(pte, PTE_A | (write ? PTE_D : 0), __ATOMIC_RELAXED);
+    if (!(leaf & PTE_D) && !write)
+        *writable = 0; /* clean: map it read-only so that the first write sets the dirty bit */
+    return 0;
+not_present:
+    mmu_fault_address = linear;
+    mmu_fault_error = (write ? PF_W : 0) | (user ? PF_U : 0);
+    return -1;
+}
+
+int mmu_host_fault(u32 address, int write)
+{
+    u32 pa, page = address & ~0xfffu;
+    int writable;
+    if (address >= VMM_REGION_BASE || !paging() || memory_in_stub_alias(address))
+        return -2;
+    if (walk(address, write, &pa, &writable) != 0)
+        return -1;
+    if (!guest_phys(pa & ~0xfffu, 0x1000))
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: the guest maps %#x to physical %#x, which is not RAM (%u MiB): "
+                 "device memory is not emulated\n", address, pa, guest_ram_size >> 20);
+    if (fills >= MMU_MAX_FILLS)
+        flush_all();
+    if (mmap((void *)(unsigned long)page, 0x1000, PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+             guest_ram_fd, pa & ~0xfffu) == MAP_FAILED)
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: cannot map the guest's page at %#x: %s\n", page, strerror(errno));
+    fills++;
+    vcpu.page_fills++;
+    return 0;
+}
+
+static int access(u32 linear, void *buffer, u32 length, int write)
+{
+    unsigned char *b = buffer;
+    while (length) {
+        u32 pa, n = 0x1000 - (linear & 0xfff);
+        int writable;
+        unsigned char *p;
+        if (n > length)
+            n = length;
+        if (walk(linear, write, &pa, &writable) != 0 || !(p = guest_phys(pa, n))) {
+            if (!paging()) { /* no RAM there: reported by the caller as an operand outside guest memory */
+                mmu_fault_address = linear;
+                mmu_fault_error = write ? PF_W : 0;
+            }
+            return -1;
+        }
+        if (write)
+            memcpy(p, b, n);
+        else
+            memcpy(b, p, n);
+        b += n;
+        linear += n;
+        length -= n;
+    }
+    return 0;
+}
+
+int guest_read(u32 linear, void *buffer, u32 length) { return access(linear, buffer, length, 0); }
+int guest_write(u32 linear, const void *buffer, u32 length) { return access(linear, (void *)buffer, length, 1); }
+
+void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4)
+{
+    int changed = ((old_cr0 ^ vcpu.cr[0]) & (CR0_PG | CR0_WP)) || ((old_cr4 ^ vcpu.cr[4]) & (CR4_PSE | CR4_PGE));
+    if (changed || (paging() && cr3_written))
+        flush_all();
+}
+
+void mmu_invlpg(u32 address)
+{
+    vcpu.tlb_flushes++;
+    if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address))
+        munmap((void *)(unsigned long)(address & ~0xfffu), 0x1000);
+}
