@@ -7,6 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
+.PHONY: paging-guest
 .PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest guest64 run-guest run-guest64 \
 	xen-bench linux-user kernel-check clean install
 
@@ -155,6 +156,16 @@ $(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.
 		-o $@ $(GUEST_SOURCES)
 
 guest: $(OUT)/guest/guest.elf
+
+# The paging guest: checks the MMU (4 KiB and 4 MiB pages, accessed/dirty bits, #PF, invlpg, CR3) on
+# QEMU and under `previrt run` (Tests/PrevirtTests/LinuxOnLinuxTests.swift).
+PAGING_SOURCES := Guests/paging/boot.S Guests/paging/paging.c Guests/common/console.c
+$(OUT)/guest/paging.elf: $(PAGING_SOURCES) Guests/demo/guest.ld Guests/common/console.h Macros/previrt-i386.s Makefile
+	@mkdir -p $(OUT)/guest
+	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ $(PAGING_SOURCES)
+
+paging-guest: $(OUT)/guest/paging.elf
 
 QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel $(OUT)/guest/guest.elf

@@ -1,6 +1,7 @@
 /* console.c: the guest's ports. COM1's transmitter (write-only, enough for an early console: the line
  * status says "empty" and every byte written to the data register goes to standard output), QEMU's
- * isa-debug-exit (port 0xf4: the guest's exit status), plain latches (POST/io-delay 0x80, the PIC mask
+ * isa-debug-exit (port 0xf4: the guest's exit status), the reset lines Linux pulls when it reboots
+ * (0xfe to the keyboard controller at 0x64, a reset through 0xcf9: the run ends with status 0), plain latches (POST/io-delay 0x80, the PIC mask
  * registers), and the VMM's own messages. Kept apart so that full device models can replace it.
  * SPDX-License-Identifier: MIT
  */
@@ -136,6 +137,8 @@ void port_out(unsigned port, u32 value, int size)
             com1_regs[port - 0x3f8] = (unsigned char)value;
     } else if (port == 0xf4)
         vmm_exit((int)(((value & 0xff) << 1) | 1), "%s", "");
+    else if ((port == 0x64 && (value & 0xff) == 0xfe) || (port == 0xcf9 && (value & 0x04)))
+        vmm_exit(VMM_EXIT_RESET, "%s", ""); /* the keyboard controller's reset pulse, or the PCI reset control register */
 }
 
 /* Called by the port I/O stubs (cdecl): returns the value read, for in. */

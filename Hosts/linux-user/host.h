@@ -70,6 +70,7 @@ extern int vmm_trace; /* --trace: log emulated sites and faults on standard erro
 
 /* The VMM's exit statuses (Docs/in-place-vmm.md). The guest's own, through isa-debug-exit, are odd. */
 #define VMM_EXIT_HALTED 0     /* hlt with the virtual interrupt flag clear */
+#define VMM_EXIT_RESET 0      /* the guest reset the machine (port 0x64 or 0xcf9): Linux's reboot */
 #define VMM_EXIT_ERROR 2      /* refused to run, guest fault, stopped system call, lost console output */
 #define VMM_EXIT_USAGE 64
 #define VMM_EXIT_INTERNAL 70  /* a VMM bug: an emulator path its checks should have excluded */

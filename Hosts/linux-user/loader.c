@@ -62,7 +62,7 @@ static void die(const char *what)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] [--memory MiB] [--append CMDLINE] [--initrd FILE] [--trace] GUEST\n");
+    fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] [--memory MiB] [--append CMDLINE] [--initrd FILE] [--trace] [--] GUEST\n");
     exit(VMM_EXIT_USAGE);
 }
 
@@ -193,6 +193,10 @@ int main(int argc, char **argv)
     int a;
 
     for (a = 1; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
+        if (argv[a][2] == 0) {
+            a++; /* "--": the guest follows */
+            break;
+        }
         if (strcmp(argv[a], "--trace") == 0) {
             vmm_trace = 1;
             continue;
