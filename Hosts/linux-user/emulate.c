@@ -211,9 +211,8 @@ static void site_faulted(struct frame *f, int fault)
     const char *name = vector == 14 ? "#PF" : vector == 13 ? "#GP" : "#UD";
     int r;
     if (fault == FAULT_PAGE && !(vcpu.cr[0] & CR0_PG))
-        vmm_exit(VMM_EXIT_ERROR, "guest fault: the VMM faulted (address %#x) while emulating %s at %#x: "
-                 "an operand outside the guest's memory\n", mmu_fault_address, previrt_kind_names[d->kind],
-                 start + (s->insn - s->start));
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: %s at %#x: its operand at %#x is not guest memory\n", previrt_kind_names[d->kind],
+                 start + (s->insn - s->start), mmu_fault_address);
     if (fault == FAULT_PAGE)
         vcpu.cr[2] = mmu_fault_address;
     if (vmm_trace)

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     struct previrt_result result;
     const char *append = 0, *initrd_path = 0;
     double timeout = 0;
-    u32 memory = VMM_DEFAULT_RAM_MIB, image_end = 0, window_delta;
+    u32 memory = 0, image_end = 0, window_delta;
     int a;
 
     for (a = 1; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
@@ -223,6 +223,18 @@ int main(int argc, char **argv)
     if (initrd_path)
         initrd = map_file(initrd_path, &initrd_size, "--initrd: ");
 
+    /* Without --memory: 64 MiB, or enough for a guest linked higher (a multiboot guest at 0x08048000). */
+    if (!memory) {
+        u64 end = 0;
+        for (i = 0; i < guest.count; i++)
+            if ((u64)guest.segment[i].paddr + guest.segment[i].memsz > end)
+                end = (u64)guest.segment[i].paddr + guest.segment[i].memsz;
+        memory = (u32)((end + (1 << 20) - 1) >> 20);
+        if (memory < VMM_DEFAULT_RAM_MIB)
+            memory = VMM_DEFAULT_RAM_MIB;
+        if (memory > VMM_MAX_RAM_MIB)
+            memory = VMM_MAX_RAM_MIB;
+    }
     memory_init(memory);
     /* Load every segment at its physical address. */
     for (i = 0; i < guest.count; i++) {

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,12 +52,25 @@ static void *map_fixed(u32 address, u32 size, int prot, int fd)
     return p;
 }
 
+/* A memfd numbered 3 or above: standard input, output and error stay what the parent left (a closed
+ * standard output must make the console's writes fail, not land in guest RAM). */
+static int create_memfd(const char *name)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC), moved;
+    if (fd >= 0 && fd < 3) {
+        moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        close(fd);
+        fd = moved;
+    }
+    return fd;
+}
+
 void memory_init(u32 mib)
 {
     check_layout();
     guest_ram_size = mib << 20;
-    guest_ram_fd = memfd_create("previrt-guest-ram", MFD_CLOEXEC);
-    stub_fd = memfd_create("previrt-stubs", MFD_CLOEXEC);
+    guest_ram_fd = create_memfd("previrt-guest-ram");
+    stub_fd = create_memfd("previrt-stubs");
     if (guest_ram_fd < 0 || stub_fd < 0 || ftruncate(guest_ram_fd, guest_ram_size) != 0 || ftruncate(stub_fd, VMM_STUB_SIZE) != 0)
         vmm_exit(VMM_EXIT_ERROR, "cannot create guest RAM (%u MiB): %s\n", mib, strerror(errno));
     map_fixed(VMM_RAM_WINDOW, guest_ram_size, PROT_READ | PROT_WRITE, guest_ram_fd);
