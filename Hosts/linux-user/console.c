@@ -97,10 +97,10 @@ static void com1_write(unsigned char c)
         host_flush();
 }
 
-/* Ports that are plain latches: POST/io-delay (0x80) and the PIC mask registers. Byte writes to them
+/* Ports that are plain latches: POST/io-delay (0x80). Byte writes to them
  * from an immediate port are patched to a single store (sites.c), as hot as Linux's io_delay. */
 unsigned char vmm_port_latch[256];
-int is_latch(unsigned port) { return port == 0x80 || port == 0x21 || port == 0xa1; }
+int is_latch(unsigned port) { return port == 0x80; }
 
 /* COM1's registers as an early console sees them: 0x3fd line status "transmitter empty", 0x3f9 the
  * interrupt enable register and 0x3fb the line control register read back what was written (the
@@ -109,9 +109,12 @@ static unsigned char com1_regs[8], com1_dll, com1_dlm;
 
 u32 port_in(unsigned port, int size)
 {
+    u32 v;
     vcpu.port_reads++;
     if (is_latch(port) && size == 1)
         return vmm_port_latch[port];
+    if (size == 1 && board_port_in(port, &v))
+        return v;
     if (port == 0x3fd)
         return 0x60;
     if (port >= 0x3f8 && port <= 0x3ff) {
@@ -128,6 +131,8 @@ void port_out(unsigned port, u32 value, int size)
     vcpu.port_writes++;
     if (is_latch(port))
         vmm_port_latch[port] = (unsigned char)value;
+    else if (size == 1 && board_port_out(port, value))
+        return;
     else if (port >= 0x3f8 && port <= 0x3ff) {
         if ((com1_regs[3] & 0x80) && port <= 0x3f9)
             *(port == 0x3f8 ? &com1_dll : &com1_dlm) = (unsigned char)value;
@@ -150,6 +155,7 @@ u32 vmm_port_io(u32 port, u32 value, u32 size, u32 out)
         port_out(port & 0xffff, value, (int)size);
     else
         result = port_in(port & 0xffff, (int)size);
+    vmm_catch_up();
     vmm_selector = VMM_SELECTOR_BLOCK;
     return result;
 }

@@ -113,6 +113,15 @@ static void build_filter(void)
         begin(SYS_mmap2); arg_equals(4, (u32)stubs); arg_equals(3, MAP_SHARED | MAP_FIXED); arg_equals(0, alias);
         arg_equals(1, VMM_STUB_SIZE); arg_equals(2, PROT_READ | PROT_EXEC); arg_equals(5, 0); allow();
     }
+    /* the guest's timer (board.c): its own host timer only; the clock; hlt's sleep */
+    if (board_timer_id() >= 0) {
+        begin(SYS_timer_settime); arg_equals(0, (u32)board_timer_id()); allow();
+    }
+    begin(SYS_clock_gettime); allow();
+#ifdef SYS_clock_gettime64
+    begin(SYS_clock_gettime64); allow();
+#endif
+    begin(SYS_pause); allow();
     /* munmap of every guest mapping (a TLB flush), or of one guest page (invlpg) */
     begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, VMM_REGION_BASE); allow();
     begin(SYS_munmap); arg_equals(1, 0x1000); arg_below(0, VMM_REGION_BASE); allow();
@@ -160,6 +169,29 @@ static void on_sigsys(siginfo_t *si, ucontext_t *uc)
     }
 }
 
+/* The guest's timer: the 8254's periods become IRQ0 (board.c). When the guest itself was running (not
+ * the VMM: the selector said BLOCK and the address is not the VMM's) with its virtual IF set, a pending
+ * interrupt is delivered at once; otherwise the VMM handles the tick when it is done (vmm_catch_up) and
+ * delivers at the next sti, popf, iret or hlt. */
+static void on_timer(unsigned char selector, ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    u32 eip = (u32)g[REG_EIP], esp, eflags;
+    if (selector != VMM_SELECTOR_BLOCK || eip - VMM_STUB_BASE < VMM_STUB_SIZE || memory_in_stub_alias(eip) || eip >= VMM_REGION_BASE) {
+        vmm_tick_due = 1;
+        return;
+    }
+    board_tick();
+    if (!vmm_vif || !vmm_irq_pending)
+        return;
+    esp = (u32)g[REG_ESP];
+    eflags = (u32)g[REG_EFL];
+    deliver_pending(&eip, &esp, &eflags);
+    g[REG_EIP] = (greg_t)eip;
+    g[REG_ESP] = (greg_t)esp;
+    g[REG_EFL] = (greg_t)eflags;
+}
+
 static void on_alarm(ucontext_t *uc)
 {
     vmm_exit(VMM_EXIT_TIMEOUT, "timed out after %g seconds (--timeout): the guest was stopped at %#x\n", timeout,
@@ -175,6 +207,8 @@ void vmm_on_signal(int sig, siginfo_t *si, void *context)
         on_sigsys(si, context);
     else if (sig == SIGALRM)
         on_alarm(context);
+    else if (sig == SIGVTALRM)
+        on_timer(selector, context);
     else
         vmm_fault(sig, si, context);
     vmm_selector = selector;
@@ -188,7 +222,7 @@ static void fail(const char *what)
 void contain_guest(double timeout_seconds)
 {
     static unsigned char alt_stack[65536];
-    static const int handled[] = {SIGSYS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGALRM};
+    static const int handled[] = {SIGSYS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGALRM, SIGVTALRM};
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
     struct sigaction sa;
     sigset_t unblock;

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -229,6 +231,12 @@ static void site_faulted(struct frame *f, int fault)
 
 static void emulate(struct frame *f, struct host_site *s, u32 start);
 
+static int next_is_hlt(u32 eip)
+{
+    int i = site_called_at(eip);
+    return i >= 0 && host_sites[i].decoded.kind == PREVIRT_KIND_HLT;
+}
+
 void vcpu_emulate(struct frame *f)
 {
     u32 ret = *(u32 *)(unsigned long)(vmm_guest_esp + 4);
@@ -251,6 +259,13 @@ void vcpu_emulate(struct frame *f)
         emulate(f, (struct host_site *)vmm_current_site, site_start);
     else
         site_faulted(f, site_fault_kind);
+    vmm_catch_up();
+    /* An interrupt pending while the virtual IF is set is delivered now, at the instruction boundary
+     * after the site; but sti's one-instruction shadow keeps it until the hlt of `sti; hlt`, which then
+     * returns at once, as on a CPU. */
+    if (vmm_vif && vmm_irq_pending && !faulted
+        && !(vmm_current_site->decoded.kind == PREVIRT_KIND_STI && next_is_hlt(vmm_resume_eip)))
+        deliver_pending(&vmm_resume_eip, &vmm_resume_esp, &f->eflags);
     vmm_current_site = 0;
 }
 
@@ -272,6 +287,15 @@ static void emulate(struct frame *f, struct host_site *s, u32 start)
     case PREVIRT_KIND_HLT:
         if (!vmm_vif)
             vmm_exit(VMM_EXIT_HALTED, "the guest halted with interrupts off at %#x\n", start);
+        /* Sleep until an interrupt is pending (the timer's signal interrupts pause). A tick that comes
+         * between the test and pause is seen at the next one. */
+        for (;;) {
+            vmm_catch_up();
+            board_tick();
+            if (vmm_irq_pending)
+                break;
+            syscall(SYS_pause);
+        }
         break;
     case PREVIRT_KIND_MOV_TO_CR:
         if (modrm_reg(s) == 1 || modrm_reg(s) > 4)

@@ -82,6 +82,17 @@ vmm_popf:
 	popl	%eax
 	popfl				/* flags = value; esp = E */
 	ret				/* esp = E+4, as after a real popf */
+
+/* sti and popf sites call a per-site stub that pushes the site's index and jumps through vmm_sti_next
+ * or vmm_popf_next (sites.c, board.c): to vmm_entry while an interrupt is pending (the emulator then
+ * delivers it), otherwise here: drop the index (lea: the flags are the guest's) and take the fast path. */
+	.globl	vmm_sti_fast_code, vmm_popf_fast_code
+vmm_sti_fast_code:
+	leal	4(%esp), %esp
+	ret
+vmm_popf_fast_code:
+	leal	4(%esp), %esp
+	jmp	vmm_popf
 vmm_fast_end:
 
 /* Port I/O stubs call here: vmm_port_io(port, value, size, out) with eax, ecx, edx and the arithmetic

@@ -92,6 +92,8 @@ extern const struct host_site *vmm_current_site;
  * window on guest RAM). */
 void linux_user_backend(struct previrt_backend *backend, unsigned char *stubs, long delta);
 int vmm_unavailable(unsigned kind);
+/* The index of the site whose patched call is at guest address `at`, or -1. */
+int site_called_at(u32 at);
 /* console.c: COM1 and the other ports. */
 void host_flush(void);
 /* Flushes the console, prints "previrt run: " and the message on stderr, and ends the process. */
@@ -121,6 +123,7 @@ void *guest_phys(u64 pa, u64 length);
 unsigned char *memory_stubs(void);
 void memory_alias_stubs(u32 page_offset);
 int memory_in_stub_alias(u32 address);
+u32 memory_stub_alias(void);
 
 /* mmu.c: the guest's linear addresses. */
 /* A walk's outcome: 0, or the #PF error code | 0x100 (the fault's cr2 is in mmu_fault_address). */
@@ -143,6 +146,28 @@ void mmu_start(void);
  * stack at *esp, as a CPU in ring 0 would. Returns 0, -1 (no present gate), -2 (the stack cannot take
  * the frame: a double fault). */
 int deliver_to_guest(unsigned vector, int has_error, unsigned error, u32 *eip, u32 *esp, u32 *eflags);
+
+/* board.c: the interrupt controller and the timer (stand-ins for the 8259A and 8254 models). */
+void board_init(void);
+int board_timer_id(void);
+int board_pending(void);
+int board_acknowledge(void);      /* the vector of the highest pending request, now in service; -1 if none */
+void board_raise(unsigned irq);
+void board_tick(void);            /* the host timer's signal: raises IRQ0 for the periods that passed */
+int board_port_in(unsigned port, u32 *value);
+int board_port_out(unsigned port, u32 value);
+extern volatile u32 vmm_irq_pending; /* board_pending(), for the stubs */
+extern volatile u32 vmm_tick_due;    /* the timer fired while the VMM ran: board_tick when it is done */
+/* Delivers the pending interrupt through the guest's IDT (eip, esp, eflags as for deliver_to_guest). */
+void deliver_pending(u32 *eip, u32 *esp, u32 *eflags);
+/* The VMM's part is done: a timer signal that came meanwhile is handled now. */
+static inline void vmm_catch_up(void)
+{
+    if (vmm_tick_due) {
+        vmm_tick_due = 0;
+        board_tick();
+    }
+}
 
 /* contain.c: from here on the guest cannot reach the host kernel (seccomp, Syscall User Dispatch) and
  * its faults, stopped system calls and the timeout end up in the VMM's handlers. */

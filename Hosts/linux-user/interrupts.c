@@ -36,3 +36,17 @@ int deliver_to_guest(unsigned vector, int has_error, unsigned error, u32 *eip, u
     *eflags &= ~(TF | AC);
     return 0;
 }
+
+volatile u32 vmm_tick_due;
+
+void deliver_pending(u32 *eip, u32 *esp, u32 *eflags)
+{
+    int vector = board_acknowledge(), r;
+    if (vector < 0)
+        return;
+    if (vmm_trace)
+        vmm_trace_log("previrt run: trace: interrupt %#x at %#x\n", vector, *eip);
+    if ((r = deliver_to_guest((unsigned)vector, 0, 0, eip, esp, eflags)) != 0)
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: interrupt %#x at %#x: %s\n", vector, *eip,
+                 r == -2 ? "the guest's stack cannot take the frame (double fault)" : "the guest's virtual IDT has no gate for it");
+}

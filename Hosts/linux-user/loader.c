@@ -274,6 +274,7 @@ int main(int argc, char **argv)
     vcpu.ds = vcpu.es = vcpu.fs = vcpu.gs = vcpu.ss = 0x18;
     vmm_vif = 0;
     mmu_start();
+    board_init();
     if (guest.pvh_entry) {
         u32 info = pvh_boot_info(append, initrd, initrd_size, image_end);
         munmap(file, size);

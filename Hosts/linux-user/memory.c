@@ -99,6 +99,8 @@ void memory_alias_stubs(u32 page_offset)
         vmm_exit(VMM_EXIT_ERROR, "cannot map the stubs' alias at %#x: %s\n", stub_alias, strerror(errno));
 }
 
+u32 memory_stub_alias(void) { return stub_alias; }
+
 int memory_in_stub_alias(u32 address) { return stub_alias && address - stub_alias < VMM_STUB_SIZE; }
 
 /* Re-maps the alias after mmu.c dropped every guest mapping. */

@@ -3,7 +3,8 @@
  * guest is a kernel linked above its load address: every stub reaches the VMM only through absolute
  * addresses (`jmp *`, `call *`, absolute stores), so it works from either mapping. Kinds whose emulation
  * is a few instructions (cli, sti, pushf, popf) call copies of their fast paths (entry.S) placed at the
- * start of the stub area; byte writes to latch ports become one store; other port I/O calls
+ * start of the stub area (sti and popf through a per-site stub that takes the emulator's path while an
+ * interrupt is pending); byte writes to latch ports become one store; other port I/O calls
  * vmm_port_io; everything else pushes the site's index and jumps to vmm_entry, the general emulator.
  * SPDX-License-Identifier: MIT
  */
@@ -18,9 +19,13 @@ static long guest_delta; /* a site's guest address minus its address in the wind
 
 u32 vmm_port_io(u32 port, u32 value, u32 size, u32 out);
 extern unsigned char vmm_fast_begin[], vmm_fast_end[];
-extern void vmm_entry(void), vmm_cli(void), vmm_sti(void), vmm_pushf(void), vmm_popf(void);
+extern void vmm_entry(void), vmm_cli(void), vmm_pushf(void);
 /* Absolute targets for the stubs' indirect jumps and calls. */
 static void (*const vmm_entry_target)(void) = vmm_entry;
+extern unsigned char vmm_sti_fast_code[], vmm_popf_fast_code[];
+/* Where sti and popf stubs go: the fast path's copy, or vmm_entry while an interrupt is pending (board.c). */
+void *vmm_sti_next, *vmm_popf_next;
+unsigned char *vmm_sti_fast, *vmm_popf_fast;
 static u32 (*const vmm_port_io_target)(u32, u32, u32, u32) = vmm_port_io;
 
 /* Kinds left as they are: verr and verw do not fault in ring 3 and only set ZF from the host's
@@ -102,9 +107,7 @@ static unsigned char *fast_path(unsigned kind)
     unsigned char *f = 0;
     switch (kind) {
     case PREVIRT_KIND_CLI: f = (unsigned char *)vmm_cli; break;
-    case PREVIRT_KIND_STI: f = (unsigned char *)vmm_sti; break;
     case PREVIRT_KIND_PUSHF: f = (unsigned char *)vmm_pushf; break;
-    case PREVIRT_KIND_POPF: f = (unsigned char *)vmm_popf; break;
     default: return 0;
     }
     return stub_area + (f - vmm_fast_begin);
@@ -182,6 +185,19 @@ static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patc
     }
     if (site->decoded.kind == PREVIRT_KIND_IN || site->decoded.kind == PREVIRT_KIND_OUT) {
         stub_used += port_stub(stub, &site->decoded, site->insn);
+    } else if ((site->decoded.kind == PREVIRT_KIND_STI || site->decoded.kind == PREVIRT_KIND_POPF) && !site->decoded.opsize_prefix) {
+        unsigned n = 0;
+        if (site->decoded.kind == PREVIRT_KIND_STI) {
+            stub[n++] = 0xc7; stub[n++] = 0x05;               /* movl $0x200, vmm_vif */
+            previrt_put32(stub + n, (u32)(unsigned long)&vmm_vif); n += 4;
+            previrt_put32(stub + n, 0x200); n += 4;
+        }
+        stub[n++] = 0x68;                                     /* push $index */
+        previrt_put32(stub + n, site->index); n += 4;
+        stub[n++] = 0xff; stub[n++] = 0x25;                   /* jmp *vmm_sti_next or *vmm_popf_next */
+        previrt_put32(stub + n, (u32)(unsigned long)(site->decoded.kind == PREVIRT_KIND_STI ? &vmm_sti_next : &vmm_popf_next));
+        n += 4;
+        stub_used += n;
     } else {
         stub[0] = 0x68;                                       /* push $index */
         previrt_put32(stub + 1, site->index);
@@ -200,6 +216,8 @@ void linux_user_backend(struct previrt_backend *backend, unsigned char *stubs, l
     stub_area = stubs;
     memcpy(stub_area, vmm_fast_begin, fast);
     stub_used = (fast + 15) & ~15ul;
+    vmm_sti_fast = vmm_sti_next = stub_area + (vmm_sti_fast_code - vmm_fast_begin);
+    vmm_popf_fast = vmm_popf_next = stub_area + (vmm_popf_fast_code - vmm_fast_begin);
     guest_delta = delta;
     backend->name = "linux-user";
     backend->lengths = PREVIRT_BACKEND_LENGTHS;
@@ -209,4 +227,24 @@ void linux_user_backend(struct previrt_backend *backend, unsigned char *stubs, l
     backend->check = linux_user_check;
     backend->patch = linux_user_patch;
     backend->ctx = 0;
+}
+
+/* The index of the site whose patched `call` at guest address `at` (read through the MMU) goes to a
+ * stub of the general emulator, or -1. */
+int site_called_at(u32 at)
+{
+    unsigned char call[5];
+    u32 target, index;
+    if (guest_read(at, call, 5) != 0 || call[0] != 0xe8)
+        return -1;
+    target = at + 5 + (u32)(call[1] | call[2] << 8 | call[3] << 16 | (u32)call[4] << 24);
+    if (memory_in_stub_alias(target))
+        target = target - memory_stub_alias() + VMM_STUB_BASE;
+    if (target - VMM_STUB_BASE >= VMM_STUB_SIZE - 5 || stub_area[target - VMM_STUB_BASE] != 0x68)
+        return -1;
+    {
+        const unsigned char *p = stub_area + (target - VMM_STUB_BASE) + 1;
+        index = (u32)(p[0] | p[1] << 8 | p[2] << 16 | (u32)p[3] << 24);
+    }
+    return index < host_site_count ? (int)index : -1;
 }

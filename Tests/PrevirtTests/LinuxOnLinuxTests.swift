@@ -104,6 +104,18 @@ struct LinuxOnLinuxTests {
         #expect(r.output.contains("Failed to execute /init"), "\(r.output.suffix(3000))")
     }
 
+    @Test("M2: timer interrupts: without lpj= the kernel calibrates its delay loop on IRQ0 and uses the PIT clocksource")
+    func timer() throws {
+        let append = "console=ttyS0 earlyprintk=serial,ttyS0 idle=halt panic=-1"
+        let r = try LinuxKernel.run(append: append)
+        // calibrate_delay counts loops between jiffies: it ends only if the PIT's IRQ0 reaches the guest's IDT.
+        #expect(r.output.contains("Calibrating delay loop... "), "\(r.output.suffix(3000))")
+        #expect(r.output.contains(" BogoMIPS (lpj="), "\(r.output.suffix(3000))")
+        #expect(r.output.contains("clocksource: Switched to clocksource pit"), "\(r.output.suffix(3000))")
+        #expect(r.output.contains("Kernel panic - not syncing: No working init found."), "\(r.output.suffix(3000))")
+        #expect(r.status == 0)
+    }
+
     @Test("usage errors: exit 64 and a message", arguments: [["--memory", "1"], ["--memory", "145"], ["--memory", "lots"]])
     func usage(_ arguments: [String]) throws {
         let r = try Toolchain.run(Fixture.previrt, ["run"] + arguments + ["--append", "x", "/dev/null"])
