@@ -230,7 +230,8 @@ run-guest: build guest linux-user
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
 # at 0xE8000000 (VMM_REGION_BASE in host.h), at the top of the address space: everything below is the guest's.
 HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-user/console.c Hosts/linux-user/cpu.c \
-	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c Hosts/linux-user/entry.S \
+	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c \
+	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S \
 	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
 HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)

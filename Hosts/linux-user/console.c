@@ -102,10 +102,19 @@ static void com1_write(unsigned char c)
 unsigned char vmm_port_latch[256];
 int is_latch(unsigned port) { return port == 0x80; }
 
-/* COM1's registers as an early console sees them: 0x3fd line status "transmitter empty", 0x3f9 the
- * interrupt enable register and 0x3fb the line control register read back what was written (the
- * divisor latch included), everything else 0. */
-static unsigned char com1_regs[8], com1_dll, com1_dlm;
+/* COM1, a 16450 without input: LSR says "transmitter empty", every byte written to THR goes to
+ * standard output, IER/LCR/MCR/SCR and the divisor latch read back, and the transmitter-empty
+ * interrupt works (IRQ4): raised when IER.THRI is set and after each byte, reported in IIR (0x02) and
+ * cleared by reading IIR, as Linux's 8250 driver needs for its tty output. A stand-in for the 8250 model. */
+static unsigned char com1_regs[8], com1_dll, com1_dlm, com1_thre_pending;
+
+static void com1_thre(void)
+{
+    if (com1_regs[1] & 2) {
+        com1_thre_pending = 1;
+        board_raise(4);
+    }
+}
 
 u32 port_in(unsigned port, int size)
 {
@@ -120,6 +129,15 @@ u32 port_in(unsigned port, int size)
     if (port >= 0x3f8 && port <= 0x3ff) {
         if ((com1_regs[3] & 0x80) && port <= 0x3f9)
             return port == 0x3f8 ? com1_dll : com1_dlm;
+        if (port == 0x3fa) { /* IIR */
+            if (com1_thre_pending && (com1_regs[1] & 2)) {
+                com1_thre_pending = 0;
+                return 0x02;
+            }
+            return 0x01;
+        }
+        if (port == 0x3fe) /* MSR: CTS, DSR, DCD */
+            return 0xb0;
         return port == 0x3f8 ? 0 : com1_regs[port - 0x3f8];
     }
     return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
@@ -127,7 +145,6 @@ u32 port_in(unsigned port, int size)
 
 void port_out(unsigned port, u32 value, int size)
 {
-    (void)size;
     vcpu.port_writes++;
     if (is_latch(port))
         vmm_port_latch[port] = (unsigned char)value;
@@ -136,9 +153,17 @@ void port_out(unsigned port, u32 value, int size)
     else if (port >= 0x3f8 && port <= 0x3ff) {
         if ((com1_regs[3] & 0x80) && port <= 0x3f9)
             *(port == 0x3f8 ? &com1_dll : &com1_dlm) = (unsigned char)value;
-        else if (port == 0x3f8)
+        else if (port == 0x3f8) {
             com1_write((unsigned char)value);
-        else if (port != 0x3fd)
+            com1_thre();
+        } else if (port == 0x3f9) {
+            unsigned char was = com1_regs[1];
+            com1_regs[1] = (unsigned char)(value & 0x0f);
+            if (!(was & 2))
+                com1_thre();
+            if (!(com1_regs[1] & 2))
+                com1_thre_pending = 0;
+        } else if (port != 0x3fd && port != 0x3fa)
             com1_regs[port - 0x3f8] = (unsigned char)value;
     } else if (port == 0xf4)
         vmm_exit((int)(((value & 0xff) << 1) | 1), "%s", "");

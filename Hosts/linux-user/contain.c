@@ -40,6 +40,7 @@
 
 volatile unsigned char vmm_selector = VMM_SELECTOR_ALLOW;
 unsigned short vmm_gs; /* the VMM's %gs (glibc's thread pointer), reloaded on every signal by vmm_signal */
+extern unsigned short vmm_cs, vmm_ds;
 static double timeout;
 
 extern char __executable_start[], etext[];
@@ -122,6 +123,12 @@ static void build_filter(void)
     begin(SYS_clock_gettime64); allow();
 #endif
     begin(SYS_pause); allow();
+    /* guest user mode's TLS segments into the host LDT (modify_ldt writes only DPL-3 code and data) */
+    begin(SYS_modify_ldt); arg_equals(0, 0x11); arg_equals(2, 16); allow();
+    /* the stubs' alias, dropped when the guest first enters user mode */
+    if (alias) {
+        begin(SYS_munmap); arg_equals(0, alias); arg_equals(1, VMM_STUB_SIZE); allow();
+    }
     /* munmap of every guest mapping (a TLB flush), or of one guest page (invlpg) */
     begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, VMM_REGION_BASE); allow();
     begin(SYS_munmap); arg_equals(1, 0x1000); arg_below(0, VMM_REGION_BASE); allow();
@@ -139,10 +146,17 @@ static void on_sigsys(siginfo_t *si, ucontext_t *uc)
         vmm_exit(VMM_EXIT_ERROR, "killed: host system call %d at %#x, which the VMM's seccomp filter does not allow "
                  "(the guest tried to reach the host kernel)\n", si->si_syscall, after - 2);
     if (guest_read(after - 2, p, 2) == 0 && p[0] == 0xcd && p[1] == 0x80) {
-        if ((r = deliver_to_guest(0x80, 0, 0, &eip, &esp, &eflags)) == 0) {
+        r = deliver_from(0x80, 1, 0, 0, &eip, &esp, &eflags);
+        if (r == -3) { /* a gate user mode may not use: #GP(0x80 * 8 + 2) at the instruction */
+            eip = after - 2;
+            r = deliver_from(13, 0, 1, 0x80 * 8 + 2, &eip, &esp, &eflags);
+        }
+        if (r == 0) {
             g[REG_EIP] = (greg_t)eip;
             g[REG_ESP] = (greg_t)esp;
             g[REG_EFL] = (greg_t)eflags;
+            if (vmm_left_user)
+                context_to_kernel(uc);
             return;
         }
         vmm_exit(VMM_EXIT_ERROR, "guest fault: int $0x80 at %#x (eax %u): %s; the host system call was stopped\n", after - 2,
@@ -150,10 +164,12 @@ static void on_sigsys(siginfo_t *si, ucontext_t *uc)
     }
     if (guest_read(after - 2, p, 2) == 0 && p[0] == 0x0f && p[1] == 0x05) {
         eip = after - 2; /* syscall: #UD on an i386 CPU, a fault at the instruction */
-        if (deliver_to_guest(6, 0, 0, &eip, &esp, &eflags) == 0) {
+        if (deliver_from(6, 0, 0, 0, &eip, &esp, &eflags) == 0) {
             g[REG_EIP] = (greg_t)eip;
             g[REG_ESP] = (greg_t)esp;
             g[REG_EFL] = (greg_t)eflags;
+            if (vmm_left_user)
+                context_to_kernel(uc);
             return;
         }
         vmm_exit(VMM_EXIT_ERROR, "guest fault: #UD at %#x (syscall, eax %u); the host system call was stopped\n", after - 2, si->si_syscall);
@@ -177,7 +193,8 @@ static void on_timer(unsigned char selector, ucontext_t *uc)
 {
     greg_t *g = uc->uc_mcontext.gregs;
     u32 eip = (u32)g[REG_EIP], esp, eflags;
-    if (selector != VMM_SELECTOR_BLOCK || eip - VMM_STUB_BASE < VMM_STUB_SIZE || memory_in_stub_alias(eip) || eip >= VMM_REGION_BASE) {
+    if (selector != VMM_SELECTOR_BLOCK || (vcpu.cpl == 0 && (eip - VMM_STUB_BASE < VMM_STUB_SIZE || memory_in_stub_alias(eip)))
+        || eip >= VMM_REGION_BASE) {
         vmm_tick_due = 1;
         return;
     }
@@ -190,6 +207,8 @@ static void on_timer(unsigned char selector, ucontext_t *uc)
     g[REG_EIP] = (greg_t)eip;
     g[REG_ESP] = (greg_t)esp;
     g[REG_EFL] = (greg_t)eflags;
+    if (vmm_left_user)
+        context_to_kernel(uc);
 }
 
 static void on_alarm(ucontext_t *uc)
@@ -230,6 +249,9 @@ void contain_guest(double timeout_seconds)
     unsigned i;
 
     asm volatile("movw %%gs, %0" : "=m"(vmm_gs));
+    asm volatile("movw %%cs, %0" : "=m"(vmm_cs));
+    asm volatile("movw %%ds, %0" : "=m"(vmm_ds));
+    usermode_init();
     if (sigaltstack(&ss, 0) != 0)
         fail("sigaltstack");
     memset(&sa, 0, sizeof sa);

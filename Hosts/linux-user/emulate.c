@@ -31,6 +31,8 @@ struct host_site host_sites[HOST_MAX_SITES];
 unsigned int host_site_count;
 const struct host_site *vmm_current_site;
 int vmm_trace;
+int vmm_resume_user; /* vmm_entry resumes the guest in user mode (usermode.c's segments) */
+extern unsigned char vmm_resume_far[6], vmm_resume_stack[6]; /* entry.S */
 
 #define IF 0x200u
 #define ARITH 0x8d5u /* CF PF AF ZF SF OF */
@@ -246,6 +248,7 @@ void vcpu_emulate(struct frame *f)
     /* The site runs at its guest address or at its physical alias (a kernel before paging): the
      * return address says which. */
     site_start = ret - 5;
+    vmm_resume_user = 0;
     s->guest_esp = vmm_guest_esp + 8;
     vmm_resume_esp = s->guest_esp;
     vmm_resume_eip = site_start + s->length;
@@ -265,7 +268,17 @@ void vcpu_emulate(struct frame *f)
      * returns at once, as on a CPU. */
     if (vmm_vif && vmm_irq_pending && !faulted
         && !(vmm_current_site->decoded.kind == PREVIRT_KIND_STI && next_is_hlt(vmm_resume_eip)))
+    {
         deliver_pending(&vmm_resume_eip, &vmm_resume_esp, &f->eflags);
+        if (vmm_left_user)
+            vmm_resume_user = 0;
+    }
+    if (vmm_resume_user) {
+        struct __attribute__((packed)) { u32 offset; unsigned short selector; } far = {vmm_resume_eip, vmm_user_cs},
+            stack = {vmm_resume_esp, vmm_user_ds};
+        memcpy(vmm_resume_far, &far, 6);
+        memcpy(vmm_resume_stack, &stack, 6);
+    }
     vmm_current_site = 0;
 }
 
@@ -390,8 +403,23 @@ static void emulate(struct frame *f, struct host_site *s, u32 start)
         break;
     case PREVIRT_KIND_IRET:
         t = read32(vmm_resume_esp + 8);
+        a = read32(vmm_resume_esp + 4);
+        if ((a & 3) > vcpu.cpl) {
+            /* to user mode: the frame also has esp and ss */
+            u32 user_esp = read32(vmm_resume_esp + 12), user_ss = read32(vmm_resume_esp + 16);
+            vmm_resume_eip = read32(vmm_resume_esp);
+            vcpu.cs = (unsigned short)a;
+            vcpu.ss = (unsigned short)user_ss;
+            vcpu.cpl = 3;
+            vmm_resume_esp = user_esp;
+            load_flags(f, t);
+            memory_drop_alias();
+            usermode_enter();
+            vmm_resume_user = 1;
+            break;
+        }
         vmm_resume_eip = read32(vmm_resume_esp);
-        vcpu.cs = (unsigned short)read32(vmm_resume_esp + 4);
+        vcpu.cs = (unsigned short)a;
         vmm_resume_esp += 12;
         load_flags(f, t);
         break;

@@ -27,11 +27,24 @@ vmm_entry:
 	pushl	%esp
 	call	vcpu_emulate
 	addl	$4, %esp
+	cmpl	$0, vmm_resume_user
+	jne	1f
 	popal
 	popfl
 	movl	vmm_resume_esp, %esp
 	movb	$1, vmm_selector
 	jmp	*vmm_resume_eip
+/* To guest user mode (an iret to CPL 3): the LDT segments of usermode.c, loaded without touching the
+ * guest's registers or flags; %ds last, then every operand through %cs (flat, readable). */
+1:	popal
+	popfl
+	movb	$1, vmm_selector
+	movw	vmm_user_fs, %fs
+	movw	vmm_user_gs, %gs
+	movw	vmm_user_ds, %es
+	lss	vmm_resume_stack, %esp
+	movw	%cs:vmm_user_ds, %ds
+	ljmp	*%cs:vmm_resume_far
 
 /* Fast paths: kinds whose emulation fits in a few instructions are patched to call these directly,
  * without a frame. vmm_vif holds the virtual interrupt flag as 0 or 0x200 (the IF bit). sites.c copies
@@ -129,5 +142,15 @@ vmm_signal:
 	.align 16
 	.space	65536
 vmm_stack_top:
+
+/* Far pointers for the way to user mode (emulate.c fills them): eip:cs and esp:ss. */
+	.data
+	.globl	vmm_resume_far, vmm_resume_stack
+vmm_resume_far:
+	.long	0
+	.word	0
+vmm_resume_stack:
+	.long	0
+	.word	0
 
 	.section .note.GNU-stack, "", @progbits

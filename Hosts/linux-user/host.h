@@ -132,6 +132,10 @@ extern u32 mmu_fault_address, mmu_fault_error;
  * dirty bits kept). Returns 0, or -1 with mmu_fault_address/error set (a #PF for the guest). */
 int guest_read(u32 linear, void *buffer, u32 length);
 int guest_write(u32 linear, const void *buffer, u32 length);
+/* The same as a supervisor access at any CPL: the CPU's own reads of the IDT, GDT and TSS, and its
+ * pushes on the kernel stack. */
+int guest_read_system(u32 linear, void *buffer, u32 length);
+int guest_write_system(u32 linear, const void *buffer, u32 length);
 /* A host fault at `address` (write if `write`): fills the host mapping from the guest's page tables.
  * Returns 0 (filled: retry), or -1 with mmu_fault_* set (the guest takes a #PF), or -2 (not the guest's). */
 int mmu_host_fault(u32 address, int write);
@@ -146,6 +150,23 @@ void mmu_start(void);
  * stack at *esp, as a CPU in ring 0 would. Returns 0, -1 (no present gate), -2 (the stack cannot take
  * the frame: a double fault). */
 int deliver_to_guest(unsigned vector, int has_error, unsigned error, u32 *eip, u32 *esp, u32 *eflags);
+/* The same, from CPL 3 with the stack switch to the guest TSS's ss0:esp0 (then vmm_left_user is set and
+ * the caller puts the host's flat segments back); `software`: an int $n, which needs a gate of DPL 3
+ * from user mode (-3 otherwise: the caller raises #GP(n * 8 + 2)). */
+int deliver_from(unsigned vector, int software, int has_error, unsigned error, u32 *eip, u32 *esp, u32 *eflags);
+extern int vmm_left_user;
+
+/* usermode.c: guest user mode on the host's LDT segments. */
+extern unsigned short vmm_user_cs, vmm_user_ds, vmm_user_fs, vmm_user_gs;
+void usermode_init(void);
+void usermode_enter(void);
+int usermode_segments(unsigned long *fs, unsigned long *gs);
+/* traps.c: a signal context that was in guest user mode now continues in the guest kernel. */
+struct ucontext_t;
+void context_to_kernel(void *uc);
+extern unsigned short vmm_cs, vmm_ds, vmm_gs;
+extern int vmm_resume_user;
+void memory_drop_alias(void);
 
 /* board.c: the interrupt controller and the timer (stand-ins for the 8259A and 8254 models). */
 void board_init(void);

@@ -116,3 +116,12 @@ void memory_descriptors(int *ram, int *stubs, u32 *alias)
     *stubs = stub_fd;
     *alias = stub_alias;
 }
+
+/* The guest enters user mode: its user range is its own from now on. */
+void memory_drop_alias(void)
+{
+    if (stub_alias) {
+        munmap((void *)(unsigned long)stub_alias, VMM_STUB_SIZE);
+        stub_alias = 0;
+    }
+}

@@ -66,9 +66,11 @@ void mmu_start(void) { flush_all(); }
 /* Translates `linear` for an access (write if `write`) at the virtual CPL, setting the accessed and
  * dirty bits as a CPU would. Returns 0 with *pa and *writable (a write would not fault now), or -1 with
  * mmu_fault_address and mmu_fault_error set. */
+static int system_access; /* the CPU's own accesses (IDT, GDT, TSS, the new stack): supervisor at any CPL */
+
 static int walk(u32 linear, int write, u32 *pa, int *writable)
 {
-    int user = vcpu.cpl == 3;
+    int user = vcpu.cpl == 3 && !system_access;
     u32 *pde, *pte, rights, leaf;
     if (!paging()) {
         *pa = linear;
@@ -159,6 +161,24 @@ static int access(u32 linear, void *buffer, u32 length, int write)
 
 int guest_read(u32 linear, void *buffer, u32 length) { return access(linear, buffer, length, 0); }
 int guest_write(u32 linear, const void *buffer, u32 length) { return access(linear, (void *)buffer, length, 1); }
+
+int guest_read_system(u32 linear, void *buffer, u32 length)
+{
+    int r;
+    system_access = 1;
+    r = access(linear, buffer, length, 0);
+    system_access = 0;
+    return r;
+}
+
+int guest_write_system(u32 linear, const void *buffer, u32 length)
+{
+    int r;
+    system_access = 1;
+    r = access(linear, (void *)buffer, length, 1);
+    system_access = 0;
+    return r;
+}
 
 void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4)
 {

@@ -94,6 +94,70 @@ static void report(unsigned vector, u32 eip, u32 error, const siginfo_t *si, int
     vmm_exit(VMM_EXIT_ERROR, "guest fault: %s at %#x%s%s (esp %#x)\n", vector_name(vector), where, describe_instruction(where), what, esp);
 }
 
+unsigned short vmm_cs, vmm_ds; /* the VMM's flat segments (contain.c records them) */
+
+void context_to_kernel(void *context)
+{
+    greg_t *g = ((ucontext_t *)context)->uc_mcontext.gregs;
+    unsigned long fs = (unsigned long)g[REG_FS] & 0xffff, gs = (unsigned long)g[REG_GS] & 0xffff;
+    usermode_segments(&fs, &gs); /* a selector user code loaded itself becomes the virtual register */
+    g[REG_CS] = vmm_cs;
+    g[REG_SS] = vmm_ds;
+    g[REG_DS] = vmm_ds;
+    g[REG_ES] = vmm_ds;
+    g[REG_FS] = 0;
+    g[REG_GS] = vmm_gs;
+}
+
+/* A fault in guest user mode: delivered to the guest kernel, as the CPU would (no VMM message: the
+ * guest kernel decides, and usually sends its process a signal). */
+static void user_fault(int sig, siginfo_t *si, ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    u32 eip = (u32)g[REG_EIP], esp = (u32)g[REG_ESP], eflags = (u32)g[REG_EFL];
+    unsigned vector = (unsigned)g[REG_TRAPNO], error = (unsigned)g[REG_ERR];
+    unsigned char p[15];
+    int r = -1;
+    unsigned long fs = (unsigned long)g[REG_FS] & 0xffff, gs = (unsigned long)g[REG_GS] & 0xffff;
+    if (usermode_segments(&fs, &gs)) {
+        g[REG_FS] = (greg_t)fs;
+        g[REG_GS] = (greg_t)gs;
+        return;
+    }
+    if (vector > 31)
+        vector = sig == SIGILL ? 6 : sig == SIGFPE ? 0 : sig == SIGTRAP ? 3 : 13;
+    if (sig == SIGSEGV && vector == 14) {
+        r = mmu_host_fault((u32)(unsigned long)si->si_addr, (error & 2) != 0);
+        if (r == 0)
+            return;
+        if (r == -1) {
+            vcpu.cr[2] = mmu_fault_address;
+            r = deliver_from(14, 0, 1, mmu_fault_error, &eip, &esp, &eflags);
+        } else {
+            /* not the guest's (the VMM's region): as a CPU would see it, a supervisor page */
+            vcpu.cr[2] = (u32)(unsigned long)si->si_addr;
+            r = deliver_from(14, 0, 1, 5 | (error & 2), &eip, &esp, &eflags);
+        }
+    } else if (vector == 13 && (error & 7) == 2 && code_at(eip, p) >= 2 && p[0] == 0xcd && p[1] == (error >> 3)) {
+        u32 next = eip + 2;
+        r = deliver_from(p[1], 1, 0, 0, &next, &esp, &eflags);
+        if (r == 0)
+            eip = next;
+        else if (r == -3)
+            r = deliver_from(13, 0, 1, error, &eip, &esp, &eflags);
+    } else {
+        r = deliver_from(vector, 0, has_error_code(vector), vector == 13 ? 0 : error, &eip, &esp, &eflags);
+    }
+    if (r != 0)
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: %s in guest user mode at %#x: the guest kernel cannot take it (%s)\n", vector_name(vector), eip,
+                 r == -2 ? "no kernel stack in its TSS" : "no gate in its IDT");
+    g[REG_EIP] = (greg_t)eip;
+    g[REG_ESP] = (greg_t)esp;
+    g[REG_EFL] = (greg_t)eflags;
+    if (vmm_left_user)
+        context_to_kernel(uc);
+}
+
 void vmm_fault(int sig, siginfo_t *si, void *context)
 {
     ucontext_t *uc = context;
@@ -103,6 +167,10 @@ void vmm_fault(int sig, siginfo_t *si, void *context)
     unsigned char p[15];
     int r;
 
+    if (vcpu.cpl == 3) {
+        user_fault(sig, si, uc);
+        return;
+    }
     if (sig == SIGSEGV && vector == 14) {
         /* A page the host has not mapped: the guest's page tables say whether the guest may access it. */
         r = mmu_host_fault((u32)(unsigned long)si->si_addr, (error & 2) != 0);
