@@ -116,6 +116,82 @@ struct LinuxOnLinuxTests {
         #expect(r.status == 0)
     }
 
+    /// A static i386 init for the user-mode test: what it checks is printed through its standard output
+    /// (the guest's tty on ttyS0), then it reboots.
+    static let testInit = """
+        #include <signal.h>
+        #include <stdio.h>
+        #include <sys/reboot.h>
+        #include <sys/wait.h>
+        #include <unistd.h>
+
+        static int in_child(void (*fn)(void))
+        {
+            int status;
+            pid_t pid = fork();
+            if (pid == 0) {
+                fn();
+                _exit(0);
+            }
+            waitpid(pid, &status, 0);
+            return status;
+        }
+        static const char *how(int status)
+        {
+            static char text[64];
+            if (WIFSIGNALED(status))
+                snprintf(text, sizeof text, "killed by signal %d", WTERMSIG(status));
+            else
+                snprintf(text, sizeof text, "exited with %d", WEXITSTATUS(status));
+            return text;
+        }
+        static void read_kernel(void) { printf("%d\\n", *(volatile int *)0xc1000000); }
+        static void write_kernel(void) { *(volatile int *)0xc1000000 = 1; }
+        static void cli(void) { __asm__ volatile("cli"); }
+        static void ud2(void) { __asm__ volatile("ud2"); }
+        static void exit_7(void) { _exit(7); }
+
+        int main(void)
+        {
+            printf("test init: pid %d\\n", (int)getpid());
+            printf("test init: a child that exits 7: %s\\n", how(in_child(exit_7)));
+            printf("test init: a read of 0xc1000000: %s\\n", how(in_child(read_kernel)));
+            printf("test init: a write to 0xc1000000: %s\\n", how(in_child(write_kernel)));
+            printf("test init: cli: %s\\n", how(in_child(cli)));
+            printf("test init: ud2: %s\\n", how(in_child(ud2)));
+            fflush(stdout);
+            reboot(RB_AUTOBOOT);
+            return 1;
+        }
+        """
+
+    @Test("M3: user mode: a static init prints through the tty, forks and waits; user code cannot touch the kernel's memory or run privileged instructions (the guest kernel's signals); reboot ends the run")
+    func userMode() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.testInit.write(to: dir.appendingPathComponent("init.c"), atomically: true, encoding: .utf8)
+        let cc = try Toolchain.run("gcc", ["-m32", "-static", "-O2", "-o", dir.appendingPathComponent("init").path,
+                                           dir.appendingPathComponent("init.c").path])
+        #expect(cc.succeeded, "\(cc.output)")
+        let cpio = try Toolchain.run("sh", ["-c", "cd '\(dir.path)' && echo init | cpio -o -H newc > initrd.cpio 2>/dev/null"])
+        #expect(cpio.succeeded)
+        let r = try LinuxKernel.run(["--initrd", dir.appendingPathComponent("initrd.cpio").path])
+        let expected = """
+            test init: pid 1
+            test init: a child that exits 7: exited with 7
+            test init: a read of 0xc1000000: killed by signal 11
+            test init: a write to 0xc1000000: killed by signal 11
+            test init: cli: killed by signal 11
+            test init: ud2: killed by signal 4
+
+            """
+        let lines = r.output.split(separator: "\n", omittingEmptySubsequences: false).filter { $0.hasPrefix("test init: ") }
+        #expect(lines.joined(separator: "\n") + "\n" == expected, "\(r.output.suffix(3000))")
+        // reboot(RB_AUTOBOOT) resets the machine through port 0x64: status 0.
+        #expect(r.status == 0, "\(r.output.suffix(2000))")
+        #expect(!r.output.contains("previrt run: guest fault"))
+    }
+
     @Test("usage errors: exit 64 and a message", arguments: [["--memory", "1"], ["--memory", "145"], ["--memory", "lots"]])
     func usage(_ arguments: [String]) throws {
         let r = try Toolchain.run(Fixture.previrt, ["run"] + arguments + ["--append", "x", "/dev/null"])
