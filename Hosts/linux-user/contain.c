@@ -131,6 +131,7 @@ static void build_filter(void)
     }
     /* munmap of every guest mapping (a TLB flush), or of one guest page (invlpg) */
     begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, VMM_REGION_BASE); allow();
+    begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, 0xc0000000u); allow();
     begin(SYS_munmap); arg_equals(1, 0x1000); arg_below(0, VMM_REGION_BASE); allow();
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
 }

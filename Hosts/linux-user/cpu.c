@@ -2,8 +2,7 @@
  *
  * cpuid passes the host's answers through with every feature the VMM cannot give a guest kernel taken
  * out, so that the kernel never takes those paths: no VME/DE/MCE/MCA (no machine checks), no APIC or
- * x2APIC, no SEP or SYSCALL (guest system calls are int $0x80), no PGE (no global pages: every CR3 write
- * flushes), no PAT/MTRR/PSE36/PAE, no MONITOR/MWAIT, no XSAVE/OSXSAVE/AVX (the kernel would run xsetbv),
+ * x2APIC, no SEP or SYSCALL (guest system calls are int $0x80), no PAT/MTRR/PSE36/PAE, no MONITOR/MWAIT, no XSAVE/OSXSAVE/AVX (the kernel would run xsetbv),
  * no PCID, no TSC deadline, no leaf 7 features (SMEP, SMAP, FSGSBASE, ...), no long mode, no RDTSCP,
  * no hypervisor-specific leaves but a signature "PreVirtLinux" at 0x40000000. The hypervisor bit is set.
  *
@@ -15,8 +14,8 @@
 
 #include "host.h"
 
-/* Leaf 1 edx: FPU TSC CX8 CMOV CLFSH MMX FXSR SSE SSE2 PSE PSN-less: what we keep. */
-#define KEEP_1_EDX (1u << 0 | 1u << 3 | 1u << 4 | 1u << 8 | 1u << 15 | 1u << 19 | 1u << 23 | 1u << 24 | 1u << 25 | 1u << 26)
+/* Leaf 1 edx: FPU PSE TSC CX8 PGE CMOV CLFSH MMX FXSR SSE SSE2: what we keep. */
+#define KEEP_1_EDX (1u << 0 | 1u << 3 | 1u << 4 | 1u << 8 | 1u << 13 | 1u << 15 | 1u << 19 | 1u << 23 | 1u << 24 | 1u << 25 | 1u << 26)
 /* Leaf 1 ecx: SSE3 PCLMUL SSSE3 FMA-less CX16 SSE4.1 SSE4.2 MOVBE POPCNT AES RDRAND. */
 #define KEEP_1_ECX (1u << 0 | 1u << 1 | 1u << 9 | 1u << 13 | 1u << 19 | 1u << 20 | 1u << 22 | 1u << 23 | 1u << 25 | 1u << 30)
 /* Leaf 0x80000001 edx: none of SYSCALL, NX, RDTSCP, LM; ecx: LAHF only. */

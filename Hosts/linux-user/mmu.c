@@ -9,9 +9,11 @@
  * user against the virtual CPL and CR0.WP, sets the accessed bit in the PDE and PTE (and the dirty bit
  * on a write), and maps that one page of the RAM memfd there. A clean page is mapped read-only, so its
  * first write faults again and sets the dirty bit. A walk that fails is a #PF for the guest, with the
- * error code a CPU would give (present, write, user). The whole TLB is dropped when the guest writes
- * CR3, changes CR0.PG/WP or CR4.PSE/PGE, and one page on invlpg. PGE is not advertised (cpu.c), so
- * there are no global pages to keep.
+ * error code a CPU would give (present, write, user). The whole TLB is dropped when the guest changes
+ * CR0.PG/WP or CR4.PSE/PGE, and one page on invlpg. A CR3 write drops every page but the global ones
+ * (the G bit, with CR4.PGE set): everything below the kernel's range (KERNEL_SPLIT) in one munmap,
+ * and the few non-global pages above it the VMM keeps a list of; a guest that marks user pages global
+ * gets them flushed anyway (more than a CPU does, never less).
  *
  * The VMM's own accesses to guest linear memory (the emulator's operands, exception frames, the IDT)
  * go through the same walk and then through the window (memory.c), never through a host mapping.
@@ -30,6 +32,7 @@
 #define PTE_A 0x20u
 #define PTE_D 0x40u
 #define PDE_PS 0x80u
+#define PTE_G 0x100u
 #define PF_P 0x1u
 #define PF_W 0x2u
 #define PF_U 0x4u
@@ -37,8 +40,15 @@
 /* More host mappings than this and the whole TLB is dropped (vm.max_map_count is 65530). */
 #define MMU_MAX_FILLS 40000
 
+/* Pages at or above this are flushed page by page on a CR3 write (Linux's kernel range); below, at once. */
+#define KERNEL_SPLIT 0xc0000000u
+#define MAX_LOCAL_HIGH 1024
+
 u32 mmu_fault_address, mmu_fault_error;
 static unsigned long fills; /* host pages mapped since the last full flush */
+static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
+static unsigned local_high_count;
+static int local_high_overflow;
 
 static int paging(void) { return (vcpu.cr[0] & CR0_PG) != 0; }
 
@@ -56,6 +66,8 @@ static void flush_all(void)
     if (munmap(0, VMM_REGION_BASE) != 0)
         vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's mappings: %s\n", strerror(errno));
     fills = 0;
+    local_high_count = 0;
+    local_high_overflow = 0;
     memory_restore_alias();
     if (!paging())
         identity_map();
@@ -63,10 +75,29 @@ static void flush_all(void)
 
 void mmu_start(void) { flush_all(); }
 
+/* A CR3 write with CR4.PGE set: every mapping but the global ones goes. */
+static void flush_local(void)
+{
+    unsigned i;
+    if (local_high_overflow) {
+        flush_all();
+        return;
+    }
+    vcpu.tlb_flushes++;
+    if (munmap(0, KERNEL_SPLIT) != 0)
+        vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+    for (i = 0; i < local_high_count; i++)
+        munmap((void *)(unsigned long)local_high[i], 0x1000);
+    local_high_count = 0;
+    memory_restore_alias();
+}
+
 /* Translates `linear` for an access (write if `write`) at the virtual CPL, setting the accessed and
  * dirty bits as a CPU would. Returns 0 with *pa and *writable (a write would not fault now), or -1 with
  * mmu_fault_address and mmu_fault_error set. */
 static int system_access; /* the CPU's own accesses (IDT, GDT, TSS, the new stack): supervisor at any CPL */
+
+static int last_global; /* the last successful walk's page is global (G, with CR4.PGE) */
 
 static int walk(u32 linear, int write, u32 *pa, int *writable)
 {
@@ -75,6 +106,7 @@ static int walk(u32 linear, int write, u32 *pa, int *writable)
     if (!paging()) {
         *pa = linear;
         *writable = 1;
+        last_global = 0;
         return guest_phys(linear, 1) ? 0 : -1;
     }
     pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4);
@@ -104,6 +136,7 @@ static int walk(u32 linear, int write, u32 *pa, int *writable)
     __atomic_or_fetch(pte, PTE_A | (write ? PTE_D : 0), __ATOMIC_RELAXED);
     if (!(leaf & PTE_D) && !write)
         *writable = 0; /* clean: map it read-only so that the first write sets the dirty bit */
+    last_global = (leaf & PTE_G) && (vcpu.cr[4] & CR4_PGE);
     return 0;
 not_present:
     mmu_fault_address = linear;
@@ -129,6 +162,12 @@ int mmu_host_fault(u32 address, int write)
         vmm_exit(VMM_EXIT_ERROR, "guest fault: cannot map the guest's page at %#x: %s\n", page, strerror(errno));
     fills++;
     vcpu.page_fills++;
+    if (page >= KERNEL_SPLIT && !last_global) {
+        if (local_high_count < MAX_LOCAL_HIGH)
+            local_high[local_high_count++] = page;
+        else
+            local_high_overflow = 1;
+    }
     return 0;
 }
 
@@ -183,8 +222,10 @@ int guest_write_system(u32 linear, const void *buffer, u32 length)
 void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4)
 {
     int changed = ((old_cr0 ^ vcpu.cr[0]) & (CR0_PG | CR0_WP)) || ((old_cr4 ^ vcpu.cr[4]) & (CR4_PSE | CR4_PGE));
-    if (changed || (paging() && cr3_written))
+    if (changed || (paging() && cr3_written && !(vcpu.cr[4] & CR4_PGE)))
         flush_all();
+    else if (paging() && cr3_written)
+        flush_local();
 }
 
 void mmu_invlpg(u32 address)
