@@ -8,10 +8,13 @@ import Testing
 
 enum LinuxKernel {
     /// The cached vmlinux (Kernel/build-guest.sh builds it once; KERNEL_WORK may point at another cache).
-    /// A static let: concurrent tests in this process wait for one build.
+    /// A static let: concurrent tests in this process wait for one build; flock(1) on a lock file keeps
+    /// other processes (another test helper, a second `swift test`) from building the same tree at once.
     static let vmlinux: Result<String, CorpusError> = {
         do {
-            let r = try Toolchain.run(Toolchain.packageRoot.appendingPathComponent("Kernel/build-guest.sh").path, [])
+            let lock = Toolchain.packageRoot.appendingPathComponent(".build/build-guest.lock").path
+            let r = try Toolchain.run("flock", [lock, "timeout", "-s", "KILL", "1800", "nice",
+                                                Toolchain.packageRoot.appendingPathComponent("Kernel/build-guest.sh").path])
             guard r.succeeded, let path = r.output.split(separator: "\n").last.map(String.init),
                   FileManager.default.fileExists(atPath: path)
             else { return .failure(CorpusError("Kernel/build-guest.sh failed: \(r.output.suffix(2000))")) }
