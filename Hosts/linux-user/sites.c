@@ -4,7 +4,8 @@
  * addresses (`jmp *`, `call *`, absolute stores), so it works from either mapping. Kinds whose emulation
  * is a few instructions (cli, sti, pushf, popf) call copies of their fast paths (entry.S) placed at the
  * start of the stub area (sti and popf through a per-site stub that takes the emulator's path while an
- * interrupt is pending); byte writes to latch ports become one store; other port I/O calls
+ * interrupt is pending); segment register pushes, pops and register moves get frameless stubs of their
+ * own; byte writes to latch ports become one store; other port I/O calls
  * vmm_port_io; everything else pushes the site's index and jumps to vmm_entry, the general emulator.
  * SPDX-License-Identifier: MIT
  */
@@ -113,6 +114,78 @@ static unsigned char *fast_path(unsigned kind)
     return stub_area + (f - vmm_fast_begin);
 }
 
+/* The virtual segment register a push, pop or mov names (0 es, 1 cs, 2 ss, 3 ds, 4 fs, 5 gs), or 0. */
+static unsigned short *segment_field(int n)
+{
+    switch (n) {
+    case 0: return &vcpu.es;
+    case 1: return &vcpu.cs;
+    case 2: return &vcpu.ss;
+    case 3: return &vcpu.ds;
+    case 4: return &vcpu.fs;
+    case 5: return &vcpu.gs;
+    }
+    return 0;
+}
+
+static int push_pop_segment(const struct previrt_insn *d)
+{
+    if (d->opcode == 0x0f)
+        return d->opcode2 < 0xa8 ? 4 : 5;
+    return (d->opcode >> 3) & 3; /* 06/07 es, 0e cs, 16/17 ss, 1e/1f ds */
+}
+
+/* A frameless stub for the segment-register kinds Linux's entry and exit code runs on every system
+ * call and interrupt: push and pop of a segment register, mov between a segment register and a general
+ * register. Only push/pop, mov and lea: the guest's flags are untouched. Returns its length, or 0 when
+ * the site needs the general emulator (a memory operand, a prefix, CS as a destination). */
+static unsigned segment_stub(unsigned char *p, const struct previrt_insn *d)
+{
+    unsigned n = 0, seg, reg;
+    unsigned short *field;
+    if (d->opsize_prefix || d->addrsize_prefix)
+        return 0;
+    if (d->kind == PREVIRT_KIND_PUSH_SEG || d->kind == PREVIRT_KIND_POP_SEG) {
+        seg = (unsigned)push_pop_segment(d);
+        if (!(field = segment_field((int)seg)) || (d->kind == PREVIRT_KIND_POP_SEG && seg == 1))
+            return 0;
+        if (d->kind == PREVIRT_KIND_PUSH_SEG) {
+            /* E = esp before the call: [E-4] = return address. Leaves [E-4] = the selector, returns. */
+            static const unsigned char a[] = {0xff, 0x34, 0x24, 0x50, 0x0f, 0xb7, 0x05}; /* pushl (%esp); push %eax; movzwl field, %eax */
+            memcpy(p, a, sizeof a); n = sizeof a;
+            previrt_put32(p + n, (u32)(unsigned long)field); n += 4;
+            p[n++] = 0x89; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x08;        /* mov %eax, 8(%esp) */
+            p[n++] = 0x58;                                                     /* pop %eax */
+            p[n++] = 0xc3;                                                     /* ret */
+            return n;
+        }
+        /* [E] = the value, [E-4] = return address. Loads the field, leaves esp = E + 4, returns. */
+        p[n++] = 0x50;                                                         /* push %eax */
+        p[n++] = 0x8b; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x08;            /* mov 8(%esp), %eax */
+        p[n++] = 0x66; p[n++] = 0xa3; previrt_put32(p + n, (u32)(unsigned long)field); n += 4; /* mov %ax, field */
+        p[n++] = 0x8b; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x04;            /* mov 4(%esp), %eax */
+        p[n++] = 0x89; p[n++] = 0x44; p[n++] = 0x24; p[n++] = 0x08;            /* mov %eax, 8(%esp) */
+        p[n++] = 0x58;                                                         /* pop %eax */
+        p[n++] = 0x8d; p[n++] = 0x64; p[n++] = 0x24; p[n++] = 0x04;            /* lea 4(%esp), %esp */
+        p[n++] = 0xc3;                                                         /* ret */
+        return n;
+    }
+    if ((d->kind != PREVIRT_KIND_MOV_TO_SEG && d->kind != PREVIRT_KIND_MOV_FROM_SEG) || (d->modrm >> 6) != 3)
+        return 0;
+    seg = (d->modrm >> 3) & 7;
+    reg = d->modrm & 7;
+    if (!(field = segment_field((int)seg)) || reg == 4 || (d->kind == PREVIRT_KIND_MOV_TO_SEG && seg == 1))
+        return 0; /* %esp is the stub's own stack pointer: the general path knows the guest's */
+    if (d->kind == PREVIRT_KIND_MOV_TO_SEG) {
+        p[n++] = 0x66; p[n++] = 0x89; p[n++] = (unsigned char)(0x05 | reg << 3); /* mov %reg16, field */
+    } else {
+        p[n++] = 0x0f; p[n++] = 0xb7; p[n++] = (unsigned char)(0x05 | reg << 3); /* movzwl field, %reg */
+    }
+    previrt_put32(p + n, (u32)(unsigned long)field); n += 4;
+    p[n++] = 0xc3;
+    return n;
+}
+
 /* `call target` at the site (its guest address), then NOPs. */
 static void patch_call(const struct previrt_patch_site *site, unsigned char *target)
 {
@@ -169,6 +242,7 @@ static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patc
 {
     struct host_site *h = &host_sites[site->index];
     unsigned char *stub = stub_area + stub_used;
+    unsigned n_segment;
     (void)ctx;
     h->start = (u32)((long)site->start + guest_delta);
     h->insn = (u32)((long)site->insn + guest_delta);
@@ -185,6 +259,8 @@ static enum previrt_action linux_user_patch(void *ctx, const struct previrt_patc
     }
     if (site->decoded.kind == PREVIRT_KIND_IN || site->decoded.kind == PREVIRT_KIND_OUT) {
         stub_used += port_stub(stub, &site->decoded, site->insn);
+    } else if ((n_segment = segment_stub(stub, &site->decoded)) != 0) {
+        stub_used += n_segment;
     } else if ((site->decoded.kind == PREVIRT_KIND_STI || site->decoded.kind == PREVIRT_KIND_POPF) && !site->decoded.opsize_prefix) {
         unsigned n = 0;
         if (site->decoded.kind == PREVIRT_KIND_STI) {
