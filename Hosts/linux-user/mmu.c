@@ -47,6 +47,38 @@
 u32 mmu_fault_address, mmu_fault_error;
 static unsigned long fills; /* host pages mapped since the last full flush */
 static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
+
+/* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them for a quick
+ * clear: the prefault (mmu_host_fault) maps a user page's accessed neighbours only where nothing is. */
+#define MAX_LOW_LIST 4096
+#define PREFAULT 8 /* pages on either side of a user page fill */
+static unsigned char low_mapped[KERNEL_SPLIT >> 15];
+static u32 low_list[MAX_LOW_LIST];
+static unsigned low_count;
+static int low_overflow;
+
+static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >> 12) & 7)) & 1; }
+
+static void low_mark(u32 page)
+{
+    low_mapped[page >> 15] |= (unsigned char)(1u << ((page >> 12) & 7));
+    if (low_count < MAX_LOW_LIST)
+        low_list[low_count++] = page;
+    else
+        low_overflow = 1;
+}
+
+static void low_clear_all(void)
+{
+    unsigned i;
+    if (low_overflow)
+        memset(low_mapped, 0, sizeof low_mapped);
+    else
+        for (i = 0; i < low_count; i++)
+            low_mapped[low_list[i] >> 15] = 0;
+    low_count = 0;
+    low_overflow = 0;
+}
 static unsigned local_high_count;
 static int local_high_overflow;
 
@@ -68,6 +100,7 @@ static void flush_all(void)
     fills = 0;
     local_high_count = 0;
     local_high_overflow = 0;
+    low_clear_all();
     memory_restore_alias();
     if (!paging())
         identity_map();
@@ -89,6 +122,7 @@ static void flush_local(void)
     for (i = 0; i < local_high_count; i++)
         munmap((void *)(unsigned long)local_high[i], 0x1000);
     local_high_count = 0;
+    low_clear_all();
     memory_restore_alias();
 }
 
@@ -144,6 +178,29 @@ not_present:
     return -1;
 }
 
+/* After a user page is filled: its neighbours in the same page table that the guest has already
+ * accessed (A set; present, user) are mapped too, read-only unless dirty and writable, so that a process
+ * coming back after a context switch takes one host fault for a run of pages, not one each. Nothing
+ * the guest can see changes: no accessed or dirty bit is set here. */
+static void prefault(u32 page)
+{
+    u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (page >> 22) * 4, 4), *table, i, index = (page >> 12) & 0x3ff;
+    if (!pde || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(table = guest_phys(*pde & ~0xfffu, 0x1000)))
+        return;
+    for (i = index > PREFAULT ? index - PREFAULT : 0; i <= index + PREFAULT && i < 1024; i++) {
+        u32 linear = (page & 0xffc00000u) | i << 12, pte = table[i];
+        if (i == index || low_is_mapped(linear) || (pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A)
+            || !guest_phys(pte & ~0xfffu, 0x1000) || memory_in_stub_alias(linear) || linear < GUEST_LOWEST_ADDRESS)
+            continue;
+        if (mmap((void *)(unsigned long)linear, 0x1000,
+                 PROT_READ | PROT_EXEC | ((pte & *pde & PTE_W) && (pte & PTE_D) ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+                 guest_ram_fd, pte & ~0xfffu) == MAP_FAILED)
+            continue;
+        fills++;
+        low_mark(linear);
+    }
+}
+
 int mmu_host_fault(u32 address, int write)
 {
     u32 pa, page = address & ~0xfffu;
@@ -167,6 +224,10 @@ int mmu_host_fault(u32 address, int write)
             local_high[local_high_count++] = page;
         else
             local_high_overflow = 1;
+    }
+    if (page < KERNEL_SPLIT) {
+        low_mark(page);
+        prefault(page);
     }
     return 0;
 }
@@ -231,6 +292,9 @@ void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4)
 void mmu_invlpg(u32 address)
 {
     vcpu.tlb_flushes++;
-    if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address))
+    if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address)) {
         munmap((void *)(unsigned long)(address & ~0xfffu), 0x1000);
+        if (address < KERNEL_SPLIT)
+            low_mapped[address >> 15] &= (unsigned char)~(1u << ((address >> 12) & 7));
+    }
 }
