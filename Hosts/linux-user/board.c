@@ -24,6 +24,7 @@
 #include "host.h"
 
 #define PIT_HZ 1193182ull
+#define MIN_PERIOD_NS 100000ull
 
 /* --- the 8259A pair (stand-in) --- */
 
@@ -180,6 +181,8 @@ static void arm_host_timer(void)
 {
     struct itimerspec it;
     u64 period = (u64)pit.reload * 1000000000ull / PIT_HZ;
+    if (period < MIN_PERIOD_NS)
+        period = MIN_PERIOD_NS; /* the host signals at most 10,000 times a second; IRQ0 counts periods from the clock */
     if (host_timer < 0)
         return;
     memset(&it, 0, sizeof it);

@@ -57,10 +57,46 @@ static u32 low_list[MAX_LOW_LIST];
 static unsigned low_count;
 static int low_overflow;
 
+/* The user pages each address space (a CR3 value) had mapped, so that switching back to it maps them
+ * again at once (each validated by a walk: present, user, accessed) instead of taking one host fault
+ * each: a TLB prefetch, as a CPU may do. */
+#define SPACES 32
+#define SPACE_PAGES 8
+static struct space {
+    u32 cr3, count, next;
+    u32 page[SPACE_PAGES];
+} spaces[SPACES];
+static struct space *current_space;
+static unsigned space_clock;
+
+static struct space *space_for(u32 cr3)
+{
+    unsigned i;
+    for (i = 0; i < SPACES; i++)
+        if (spaces[i].count && spaces[i].cr3 == cr3)
+            return &spaces[i];
+    i = space_clock++ % SPACES;
+    spaces[i].cr3 = cr3;
+    spaces[i].count = spaces[i].next = 0;
+    return &spaces[i];
+}
+
+static void space_record(u32 page)
+{
+    struct space *sp = current_space;
+    if (!sp)
+        return;
+    sp->page[sp->next] = page;
+    sp->next = (sp->next + 1) % SPACE_PAGES;
+    if (sp->count < SPACE_PAGES)
+        sp->count++;
+}
+
 static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >> 12) & 7)) & 1; }
 
 static void low_mark(u32 page)
 {
+    space_record(page);
     low_mapped[page >> 15] |= (unsigned char)(1u << ((page >> 12) & 7));
     if (low_count < MAX_LOW_LIST)
         low_list[low_count++] = page;
@@ -102,11 +138,26 @@ static void flush_all(void)
     local_high_overflow = 0;
     low_clear_all();
     memory_restore_alias();
+    current_space = paging() ? space_for(vcpu.cr[3] & ~0xfffu) : 0;
     if (!paging())
         identity_map();
 }
 
 void mmu_start(void) { flush_all(); }
+
+static void map_accessed_user_page(u32 linear);
+
+/* The address space CR3 names becomes current: the user pages it had mapped are mapped again. */
+static void switch_space(void)
+{
+    struct space *sp = space_for(vcpu.cr[3] & ~0xfffu);
+    u32 pages[SPACE_PAGES], n = sp->count, i;
+    memcpy(pages, sp->page, sizeof pages);
+    sp->count = sp->next = 0; /* rebuilt by what is mapped now */
+    current_space = sp;
+    for (i = 0; i < n; i++)
+        map_accessed_user_page(pages[i]);
+}
 
 /* A CR3 write with CR4.PGE set: every mapping but the global ones goes. */
 static void flush_local(void)
@@ -124,6 +175,7 @@ static void flush_local(void)
     local_high_count = 0;
     low_clear_all();
     memory_restore_alias();
+    switch_space();
 }
 
 /* Translates `linear` for an access (write if `write`) at the virtual CPL, setting the accessed and
@@ -178,27 +230,33 @@ not_present:
     return -1;
 }
 
+/* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
+ * set; present, user; writable only if dirty) and the host has nothing there. */
+static void map_accessed_user_page(u32 linear)
+{
+    u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
+    if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS || low_is_mapped(linear) || memory_in_stub_alias(linear) || !pde
+        || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
+        || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || !guest_phys(*pte & ~0xfffu, 0x1000))
+        return;
+    if (mmap((void *)(unsigned long)linear, 0x1000,
+             PROT_READ | PROT_EXEC | ((*pte & *pde & PTE_W) && (*pte & PTE_D) ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+             guest_ram_fd, *pte & ~0xfffu) == MAP_FAILED)
+        return;
+    fills++;
+    low_mark(linear);
+}
+
 /* After a user page is filled: its neighbours in the same page table that the guest has already
  * accessed (A set; present, user) are mapped too, read-only unless dirty and writable, so that a process
  * coming back after a context switch takes one host fault for a run of pages, not one each. Nothing
  * the guest can see changes: no accessed or dirty bit is set here. */
 static void prefault(u32 page)
 {
-    u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (page >> 22) * 4, 4), *table, i, index = (page >> 12) & 0x3ff;
-    if (!pde || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(table = guest_phys(*pde & ~0xfffu, 0x1000)))
-        return;
-    for (i = index > PREFAULT ? index - PREFAULT : 0; i <= index + PREFAULT && i < 1024; i++) {
-        u32 linear = (page & 0xffc00000u) | i << 12, pte = table[i];
-        if (i == index || low_is_mapped(linear) || (pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A)
-            || !guest_phys(pte & ~0xfffu, 0x1000) || memory_in_stub_alias(linear) || linear < GUEST_LOWEST_ADDRESS)
-            continue;
-        if (mmap((void *)(unsigned long)linear, 0x1000,
-                 PROT_READ | PROT_EXEC | ((pte & *pde & PTE_W) && (pte & PTE_D) ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
-                 guest_ram_fd, pte & ~0xfffu) == MAP_FAILED)
-            continue;
-        fills++;
-        low_mark(linear);
-    }
+    u32 i, index = (page >> 12) & 0x3ff;
+    for (i = index > PREFAULT ? index - PREFAULT : 0; i <= index + PREFAULT && i < 1024; i++)
+        if (i != index)
+            map_accessed_user_page((page & 0xffc00000u) | i << 12);
 }
 
 int mmu_host_fault(u32 address, int write)
