@@ -50,13 +50,10 @@ vmm_entry:
  * without a frame. vmm_vif holds the virtual interrupt flag as 0 or 0x200 (the IF bit). sites.c copies
  * [vmm_fast_begin, vmm_fast_end) into the stub area, so this code must not depend on where it runs:
  * absolute memory operands only, no relative calls or jumps out of it. */
-	.globl	vmm_cli, vmm_sti, vmm_pushf, vmm_popf, vmm_fast_begin, vmm_fast_end
+	.globl	vmm_cli, vmm_pushf, vmm_popf, vmm_fast_begin, vmm_fast_end
 vmm_fast_begin:
 vmm_cli:
 	movl	$0, vmm_vif
-	ret
-vmm_sti:
-	movl	$0x200, vmm_vif
 	ret
 
 /* pushf: push the real flags with the virtual IF. On entry [esp] is the return address (E-4, where

@@ -31,16 +31,12 @@ typedef unsigned long long u64;
 #define VMM_DEFAULT_RAM_MIB 64u
 
 #define HOST_MAX_SITES 131072
-#define HOST_MAX_MSRS 64
 
 /* The virtual CPU. */
 struct vcpu {
     u32 cr[16], dr[8];
     unsigned short cs, ds, es, fs, gs, ss, ldtr, tr;
     u32 table_base[2], table_limit[2]; /* [0] GDT, [1] IDT */
-    u32 msr_index[HOST_MAX_MSRS];
-    u64 msr_value[HOST_MAX_MSRS];
-    u32 msr_count;
     unsigned cpl;                      /* the virtual privilege level: 0 (only 0 so far) */
     unsigned long port_reads, port_writes, tlb_flushes, cache_flushes, page_fills, page_faults;
 };
@@ -194,8 +190,5 @@ static inline void vmm_catch_up(void)
  * its faults, stopped system calls and the timeout end up in the VMM's handlers. */
 void contain_guest(double timeout_seconds);
 
-/* traps.c */
-/* True when [address, address + length) is guest RAM while paging is off (the demo guest's memory). */
-int guest_memory(u32 address, u32 length);
 
 #endif

@@ -35,10 +35,6 @@ static int has_error_code(unsigned vector) { return vector == 8 || (vector >= 10
 
 struct guest_layout guest;
 
-int guest_memory(u32 address, u32 length)
-{
-    return !(vcpu.cr[0] & CR0_PG) && address >= GUEST_LOWEST_ADDRESS && guest_phys(address, length ? length : 1) != 0;
-}
 
 
 /* Up to 15 bytes of guest code at eip (through the guest's page tables); how many could be read. */
