@@ -7,6 +7,7 @@ BUILD   := .build/debug
 PREVIRT := $(BUILD)/previrt
 OUT     := out
 
+.PHONY: paging-guest
 .PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest guest64 run-guest run-guest64 \
 	xen-bench linux-user kernel-check clean install
 
@@ -156,6 +157,16 @@ $(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.
 
 guest: $(OUT)/guest/guest.elf
 
+# The paging guest: checks the MMU (4 KiB and 4 MiB pages, accessed/dirty bits, #PF, invlpg, CR3) on
+# QEMU and under `previrt run` (Tests/PrevirtTests/LinuxOnLinuxTests.swift).
+PAGING_SOURCES := Guests/paging/boot.S Guests/paging/paging.c Guests/common/console.c
+$(OUT)/guest/paging.elf: $(PAGING_SOURCES) Guests/demo/guest.ld Guests/common/console.h Macros/previrt-i386.s Makefile
+	@mkdir -p $(OUT)/guest
+	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ $(PAGING_SOURCES)
+
+paging-guest: $(OUT)/guest/paging.elf
+
 QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel $(OUT)/guest/guest.elf
 
@@ -217,14 +228,16 @@ run-guest: build guest linux-user
 	@$(PREVIRT) run $(OUT)/guest/guest.elf; echo "== previrt run (linux-user): exit status $$? (33 = pass)"
 
 # The linux-user VMM: a 32-bit static Linux program that runs i386 guests (`previrt run`). It is linked
-# at 0x60000000, out of the way of the low addresses guests are linked at.
-HOST_CORE := Hosts/linux-user/vcpu.c Hosts/linux-user/entry.S Hosts/linux-user/contain.c Hosts/linux-user/faults.c \
-	Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
+# at 0xE8000000 (VMM_REGION_BASE in host.h), at the top of the address space: everything below is the guest's.
+HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-user/console.c Hosts/linux-user/cpu.c \
+	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c \
+	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S \
+	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
 HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
 $(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
-	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0x60000000 -Wall -Wextra \
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0xE8000000 -Wall -Wextra \
 		-ISources/PrevirtRuntime/include -IHosts/linux-user \
 		-o $@ $(HOST_SOURCES)
 

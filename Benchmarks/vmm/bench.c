@@ -118,7 +118,7 @@ int main(void)
     struct previrt_backend backend;
     struct previrt_result result;
     struct previrt_image image;
-    unsigned char *stubs = mmap(0, HOST_MAX_SITES * 64, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *stubs = mmap(0, VMM_STUB_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     struct sigaction sa;
     unsigned long text_size = (unsigned long)(synthetic_end - synthetic_begin);
     unsigned char *pristine = malloc(text_size);
@@ -143,7 +143,7 @@ int main(void)
     image.notes_end = notes + 60 + 32 * 5; /* header + the loops' 5 sites */
     image.text_begin = page;
     image.text_end = hi;
-    linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
+    linux_user_backend(&backend, stubs, 0);
     if (previrt_patch(&image, &backend, &result) != 0 || result.patched != 5) {
         fprintf(stderr, "cannot patch the loops: %s, %s (%ld patched)\n", previrt_failure_name(result.failure), result.why ? result.why : "", result.patched);
         return 1;
@@ -185,7 +185,7 @@ int main(void)
             memcpy(synthetic_begin, pristine, text_size);
             image.notes_begin = notes + 60 + 32 * 5;
             image.notes_end = (const unsigned char *)image.notes_begin + 32ul * counts[i];
-            linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
+            linux_user_backend(&backend, stubs, 0);
             t = now();
             if (previrt_patch(&image, &backend, &result) != 0 || result.patched != (long)counts[i]) {
                 fprintf(stderr, "patching %u sites failed: %s\n", counts[i], result.why ? result.why : "");

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -37,61 +38,139 @@
 #define SYS_USER_DISPATCH 2
 #endif
 
-typedef unsigned int u32;
-
 volatile unsigned char vmm_selector = VMM_SELECTOR_ALLOW;
 unsigned short vmm_gs; /* the VMM's %gs (glibc's thread pointer), reloaded on every signal by vmm_signal */
+extern unsigned short vmm_cs, vmm_ds;
 static double timeout;
 
 extern char __executable_start[], etext[];
 extern void vmm_signal(int, siginfo_t *, void *); /* entry.S: restores %gs, then calls vmm_on_signal */
 void vmm_fault(int sig, siginfo_t *si, void *context);
 
-/* The system calls allowed after the filter is installed; everything else is trapped. */
-static struct sock_filter filter[] = {
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 4),
+/* The filter: a list of alternatives, each "system call nr and these argument tests", allowed when one
+ * holds; everything else is trapped (SECCOMP_RET_TRAP). Docs/in-place-vmm.md lists them and says why. */
+static struct sock_filter filter[128];
+static unsigned short filter_length, pending[8], npending;
+
+static void emit(struct sock_filter f) { filter[filter_length++] = f; }
+
+/* Loads the low 32 bits of argument `arg` (an i386 process's arguments have no high bits). */
+static void load_arg(unsigned arg) { emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[arg]))); }
+
+/* A test whose failure jumps to the end of the current alternative (patched by allow()). */
+static void test(unsigned short code, u32 k, int fail_if_true)
+{
+    pending[npending++] = filter_length;
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | code | BPF_K, k, fail_if_true ? 1 : 0, fail_if_true ? 0 : 1));
+}
+
+static void begin(int nr)
+{
+    npending = 0;
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)));
+    test(BPF_JEQ, (u32)nr, 0);
+}
+
+static void arg_equals(unsigned arg, u32 value) { load_arg(arg); test(BPF_JEQ, value, 0); }
+static void arg_below(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGE, value, 1); }
+static void arg_at_most(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGT, value, 1); }
+
+static void allow(void)
+{
+    unsigned i;
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+    for (i = 0; i < npending; i++) {
+        struct sock_filter *f = &filter[pending[i]];
+        unsigned short distance = (unsigned short)(filter_length - pending[i] - 1); /* to the next alternative */
+        if (f->jt)
+            f->jt = (unsigned char)distance;
+        else
+            f->jf = (unsigned char)distance;
+    }
+}
+
+static void build_filter(void)
+{
+    int ram, stubs;
+    u32 alias;
+    memory_descriptors(&ram, &stubs, &alias);
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 1, 0));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
     /* write: to standard output (the guest's console) and standard error (the VMM's messages) only */
-    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 6, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 2, 5, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sigreturn, 1, 0),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-};
+    begin(SYS_write); arg_equals(0, 1); allow();
+    begin(SYS_write); arg_equals(0, 2); allow();
+    begin(SYS_exit_group); allow();
+    begin(SYS_rt_sigreturn); allow();
+    begin(SYS_sigreturn); allow();
+    /* mmap2 of one page of guest RAM at a guest address (the MMU's fill) */
+    begin(SYS_mmap2); arg_equals(4, (u32)ram); arg_equals(3, MAP_SHARED | MAP_FIXED); arg_equals(1, 0x1000);
+    arg_below(0, VMM_REGION_BASE); allow();
+    /* mmap2 of guest RAM at its physical addresses (paging off) */
+    begin(SYS_mmap2); arg_equals(4, (u32)ram); arg_equals(3, MAP_SHARED | MAP_FIXED); arg_equals(0, GUEST_LOWEST_ADDRESS);
+    arg_equals(5, GUEST_LOWEST_ADDRESS >> 12); arg_at_most(1, VMM_MAX_RAM_MIB << 20); allow();
+    /* mmap2 of the stubs' alias, read and execute only, where it was first put */
+    if (alias) {
+        begin(SYS_mmap2); arg_equals(4, (u32)stubs); arg_equals(3, MAP_SHARED | MAP_FIXED); arg_equals(0, alias);
+        arg_equals(1, VMM_STUB_SIZE); arg_equals(2, PROT_READ | PROT_EXEC); arg_equals(5, 0); allow();
+    }
+    /* the guest's timer (board.c): its own host timer only; the clock; hlt's sleep */
+    if (board_timer_id() >= 0) {
+        begin(SYS_timer_settime); arg_equals(0, (u32)board_timer_id()); allow();
+    }
+    begin(SYS_clock_gettime); allow();
+#ifdef SYS_clock_gettime64
+    begin(SYS_clock_gettime64); allow();
+#endif
+    begin(SYS_pause); allow();
+    /* guest user mode's TLS segments into the host LDT (modify_ldt writes only DPL-3 code and data) */
+    begin(SYS_modify_ldt); arg_equals(0, 0x11); arg_equals(2, 16); allow();
+    /* the stubs' alias, dropped when the guest first enters user mode */
+    if (alias) {
+        begin(SYS_munmap); arg_equals(0, alias); arg_equals(1, VMM_STUB_SIZE); allow();
+    }
+    /* munmap of every guest mapping (a TLB flush), or of one guest page (invlpg) */
+    begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, VMM_REGION_BASE); allow();
+    begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, 0xc0000000u); allow();
+    begin(SYS_munmap); arg_equals(1, 0x1000); arg_below(0, VMM_REGION_BASE); allow();
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
+}
 
 static void on_sigsys(siginfo_t *si, ucontext_t *uc)
 {
     greg_t *g = uc->uc_mcontext.gregs;
     u32 after = (u32)(unsigned long)si->si_call_addr, eip = after, esp = (u32)g[REG_ESP], eflags = (u32)g[REG_EFL];
-    const unsigned char *p = (const unsigned char *)(unsigned long)(after - 2);
+    unsigned char p[2];
     int r;
 
     if (si->si_code != SYS_USER_DISPATCH)
         vmm_exit(VMM_EXIT_ERROR, "killed: host system call %d at %#x, which the VMM's seccomp filter does not allow "
                  "(the guest tried to reach the host kernel)\n", si->si_syscall, after - 2);
-    if (guest_memory(after - 2, 2) && p[0] == 0xcd && p[1] == 0x80) {
-        if ((r = deliver_to_guest(0x80, 0, 0, &eip, &esp, &eflags)) == 0) {
+    if (guest_read(after - 2, p, 2) == 0 && p[0] == 0xcd && p[1] == 0x80) {
+        r = deliver_from(0x80, 1, 0, 0, &eip, &esp, &eflags);
+        if (r == -3) { /* a gate user mode may not use: #GP(0x80 * 8 + 2) at the instruction */
+            eip = after - 2;
+            r = deliver_from(13, 0, 1, 0x80 * 8 + 2, &eip, &esp, &eflags);
+        }
+        if (r == 0) {
             g[REG_EIP] = (greg_t)eip;
             g[REG_ESP] = (greg_t)esp;
             g[REG_EFL] = (greg_t)eflags;
+            if (vmm_left_user)
+                context_to_kernel(uc);
             return;
         }
         vmm_exit(VMM_EXIT_ERROR, "guest fault: int $0x80 at %#x (eax %u): %s; the host system call was stopped\n", after - 2,
                  si->si_syscall, r == -2 ? "the guest's stack cannot take the frame" : "the guest's virtual IDT has no gate for vector 0x80");
     }
-    if (guest_memory(after - 2, 2) && p[0] == 0x0f && p[1] == 0x05) {
+    if (guest_read(after - 2, p, 2) == 0 && p[0] == 0x0f && p[1] == 0x05) {
         eip = after - 2; /* syscall: #UD on an i386 CPU, a fault at the instruction */
-        if (deliver_to_guest(6, 0, 0, &eip, &esp, &eflags) == 0) {
+        if (deliver_from(6, 0, 0, 0, &eip, &esp, &eflags) == 0) {
             g[REG_EIP] = (greg_t)eip;
             g[REG_ESP] = (greg_t)esp;
             g[REG_EFL] = (greg_t)eflags;
+            if (vmm_left_user)
+                context_to_kernel(uc);
             return;
         }
         vmm_exit(VMM_EXIT_ERROR, "guest fault: #UD at %#x (syscall, eax %u); the host system call was stopped\n", after - 2, si->si_syscall);
@@ -99,10 +178,38 @@ static void on_sigsys(siginfo_t *si, ucontext_t *uc)
     /* sysenter: the host returns to its vDSO, so the guest's address is lost. The kernel takes the user
      * stack from ebp, and the vDSO convention leaves [ebp][edx][ecx][return address] there. */
     {
-        u32 ret = esp <= 0xffffffffu - 16 && guest_memory(esp + 12, 4) ? *(const u32 *)(unsigned long)(esp + 12) : 0;
+        u32 ret = 0;
+        if (esp > 0xffffffffu - 16 || guest_read(esp + 12, &ret, 4) != 0)
+            ret = 0;
         vmm_exit(VMM_EXIT_ERROR, "guest fault: sysenter (eax %u): the host lost its address; the return address on the "
                  "guest's stack (ebp %#x) is %#x; the host system call was stopped\n", si->si_syscall, esp, ret);
     }
+}
+
+/* The guest's timer: the 8254's periods become IRQ0 (board.c). When the guest itself was running (not
+ * the VMM: the selector said BLOCK and the address is not the VMM's) with its virtual IF set, a pending
+ * interrupt is delivered at once; otherwise the VMM handles the tick when it is done (vmm_catch_up) and
+ * delivers at the next sti, popf, iret or hlt. */
+static void on_timer(unsigned char selector, ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    u32 eip = (u32)g[REG_EIP], esp, eflags;
+    if (selector != VMM_SELECTOR_BLOCK || (vcpu.cpl == 0 && (eip - VMM_STUB_BASE < VMM_STUB_SIZE || memory_in_stub_alias(eip)))
+        || eip >= VMM_REGION_BASE) {
+        vmm_tick_due = 1;
+        return;
+    }
+    board_tick();
+    if (!vmm_vif || !vmm_irq_pending)
+        return;
+    esp = (u32)g[REG_ESP];
+    eflags = (u32)g[REG_EFL];
+    deliver_pending(&eip, &esp, &eflags);
+    g[REG_EIP] = (greg_t)eip;
+    g[REG_ESP] = (greg_t)esp;
+    g[REG_EFL] = (greg_t)eflags;
+    if (vmm_left_user)
+        context_to_kernel(uc);
 }
 
 static void on_alarm(ucontext_t *uc)
@@ -120,6 +227,8 @@ void vmm_on_signal(int sig, siginfo_t *si, void *context)
         on_sigsys(si, context);
     else if (sig == SIGALRM)
         on_alarm(context);
+    else if (sig == SIGVTALRM)
+        on_timer(selector, context);
     else
         vmm_fault(sig, si, context);
     vmm_selector = selector;
@@ -133,14 +242,17 @@ static void fail(const char *what)
 void contain_guest(double timeout_seconds)
 {
     static unsigned char alt_stack[65536];
-    static const int handled[] = {SIGSYS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGALRM};
+    static const int handled[] = {SIGSYS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGALRM, SIGVTALRM};
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
     struct sigaction sa;
     sigset_t unblock;
-    struct sock_fprog program = {sizeof filter / sizeof filter[0], filter};
+    struct sock_fprog program;
     unsigned i;
 
     asm volatile("movw %%gs, %0" : "=m"(vmm_gs));
+    asm volatile("movw %%cs, %0" : "=m"(vmm_cs));
+    asm volatile("movw %%ds, %0" : "=m"(vmm_ds));
+    usermode_init();
     if (sigaltstack(&ss, 0) != 0)
         fail("sigaltstack");
     memset(&sa, 0, sizeof sa);
@@ -173,6 +285,9 @@ void contain_guest(double timeout_seconds)
         fail("prctl(PR_SET_SYSCALL_USER_DISPATCH)");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         fail("prctl(PR_SET_NO_NEW_PRIVS)");
+    build_filter();
+    program.len = filter_length;
+    program.filter = filter;
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
         fail("seccomp");
 }

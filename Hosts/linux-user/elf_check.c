@@ -1,7 +1,7 @@
 /* elf_check.c: trust no field of the guest's ELF file. Every offset and size is checked against the
- * file (in 64-bit arithmetic, so nothing wraps) before it is used; the note area must lie in the
- * file-backed part of a PT_LOAD segment, and every site in an executable PT_LOAD segment, so that the
- * patcher reads and writes only the guest's own memory.
+ * file (in 64-bit arithmetic, so nothing wraps) before it is used; the note area and every site must
+ * lie in the file-backed part of a PT_LOAD segment, so that the patcher reads and writes only the
+ * guest's own memory. (A Linux kernel has sites in .init.text, which is in its writable segment.)
  * SPDX-License-Identifier: MIT
  */
 #include <elf.h>
@@ -13,6 +13,7 @@
 #include "previrt_runtime.h"
 
 typedef unsigned long long u64;
+typedef unsigned int u32;
 
 static int refuse(char *why, unsigned long whylen, const char *format, ...)
 {
@@ -71,6 +72,12 @@ static int check_segments(const unsigned char *file, unsigned long size, const E
                           i, ph.p_offset, ph.p_filesz, size);
         if ((u64)ph.p_vaddr + ph.p_memsz > 0x100000000ull)
             return refuse(why, whylen, "program header %u: p_vaddr %#x + p_memsz %#x wraps past 4 GiB", i, ph.p_vaddr, ph.p_memsz);
+        if ((u64)ph.p_paddr + ph.p_memsz > 0x100000000ull)
+            return refuse(why, whylen, "program header %u: p_paddr %#x + p_memsz %#x wraps past 4 GiB", i, ph.p_paddr, ph.p_memsz);
+        if (layout->count && ph.p_vaddr - ph.p_paddr != layout->virtual_offset)
+            return refuse(why, whylen, "program header %u: p_vaddr - p_paddr is %#x, not %#lx as in the first PT_LOAD", i,
+                          ph.p_vaddr - ph.p_paddr, layout->virtual_offset);
+        layout->virtual_offset = ph.p_vaddr - ph.p_paddr;
         begin = page_down(ph.p_vaddr);
         end = page_up((u64)ph.p_vaddr + ph.p_memsz);
         if (begin < GUEST_LOWEST_ADDRESS)
@@ -89,22 +96,23 @@ static int check_segments(const unsigned char *file, unsigned long size, const E
         if (layout->count == GUEST_MAX_SEGMENTS)
             return refuse(why, whylen, "more than %d PT_LOAD segments", GUEST_MAX_SEGMENTS);
         layout->segment[layout->count].vaddr = ph.p_vaddr;
+        layout->segment[layout->count].paddr = ph.p_paddr;
         layout->segment[layout->count].memsz = ph.p_memsz;
         layout->segment[layout->count].offset = ph.p_offset;
         layout->segment[layout->count].filesz = ph.p_filesz;
         layout->segment[layout->count].flags = ph.p_flags;
         layout->count++;
-        if (ph.p_flags & PF_X) {
+        if (ph.p_filesz) {
             if (ph.p_vaddr < text_begin)
                 text_begin = ph.p_vaddr;
-            if ((u64)ph.p_vaddr + ph.p_memsz > text_end)
-                text_end = (u64)ph.p_vaddr + ph.p_memsz;
+            if ((u64)ph.p_vaddr + ph.p_filesz > text_end)
+                text_end = (u64)ph.p_vaddr + ph.p_filesz;
         }
     }
     if (layout->count == 0)
         return refuse(why, whylen, "no PT_LOAD segment: nothing to load");
     if (text_end == 0)
-        return refuse(why, whylen, "no executable PT_LOAD segment");
+        return refuse(why, whylen, "no PT_LOAD segment with contents in the file");
     layout->text_begin = (unsigned long)text_begin;
     layout->text_end = (unsigned long)text_end;
     return 0;
@@ -193,6 +201,43 @@ static int check_note_segments(const unsigned char *file, unsigned long size, co
     return 0;
 }
 
+/* Xen's PVH entry note (owner "Xen", type XEN_ELFNOTE_PHYS32_ENTRY, 18): the physical address of a 32-bit
+ * entry point, which must lie in an executable segment. */
+static int check_pvh_note(const unsigned char *file, unsigned long size, const Elf32_Ehdr *eh, struct guest_layout *layout,
+                          char *why, unsigned long whylen)
+{
+    unsigned int i;
+    for (i = 0; i < eh->e_phnum; i++) {
+        Elf32_Phdr ph;
+        u64 at, end;
+        memcpy(&ph, file + eh->e_phoff + (u64)i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_NOTE || (u64)ph.p_offset + ph.p_filesz > size)
+            continue;
+        at = ph.p_offset;
+        end = (u64)ph.p_offset + ph.p_filesz;
+        while (at + 12 <= end) {
+            u32 namesz, descsz, type;
+            u64 desc, next;
+            memcpy(&namesz, file + at, 4);
+            memcpy(&descsz, file + at + 4, 4);
+            memcpy(&type, file + at + 8, 4);
+            desc = at + 12 + (((u64)namesz + 3) & ~3ull);
+            next = desc + (((u64)descsz + 3) & ~3ull);
+            if (next > end)
+                break;
+            if (namesz == 4 && memcmp(file + at + 12, "Xen", 4) == 0 && type == 18 && descsz >= 4) {
+                u32 entry;
+                memcpy(&entry, file + desc, 4);
+                if (!guest_segment_holding(layout, (u64)entry + layout->virtual_offset, 1, 1))
+                    return refuse(why, whylen, "the PVH entry point %#x is not inside an executable PT_LOAD segment", entry);
+                layout->pvh_entry = entry;
+            }
+            at = next;
+        }
+    }
+    return 0;
+}
+
 struct site_check {
     const struct guest_layout *layout;
     char *why;
@@ -204,9 +249,9 @@ static int check_site(const struct previrt_site *site, void *ctx)
 {
     struct site_check *c = ctx;
     u64 address = (u64)site->address & 0xffffffffull;
-    if (guest_segment_holding(c->layout, address, site->site_len ? site->site_len : 1, 1))
+    if (file_backed(c->layout, address, site->site_len ? site->site_len : 1))
         return 0;
-    c->failed = refuse(c->why, c->whylen, "note %u: the site at %#llx (%u bytes) is not inside an executable PT_LOAD segment of the guest",
+    c->failed = refuse(c->why, c->whylen, "note %u: the site at %#llx (%u bytes) is not inside the file-backed part of a PT_LOAD segment of the guest",
                        site->note_index, address, site->site_len);
     return 1;
 }
@@ -246,7 +291,10 @@ int elf_check(const unsigned char *file, unsigned long size, const struct guest_
     if (!layout->notes_from)
         return refuse(why, whylen, "no PreVirt notes (no %s section, no PT_NOTE segment with PreVirt notes): "
                                    "the guest was not built with a previrt macro set", PREVIRT_NOTE_SECTION);
-    if (!guest_segment_holding(layout, eh.e_entry, 1, 1))
+    if (check_pvh_note(file, size, &eh, layout, why, whylen) != 0)
+        return -1;
+    if (!guest_segment_holding(layout, eh.e_entry, 1, 1) && !guest_segment_holding(layout, (u64)eh.e_entry + layout->virtual_offset, 1, 1)
+        && !layout->pvh_entry)
         return refuse(why, whylen, "the entry point %#x is not inside an executable PT_LOAD segment", eh.e_entry);
     layout->entry = eh.e_entry;
 

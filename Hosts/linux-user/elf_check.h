@@ -9,9 +9,10 @@
 #define GUEST_LOWEST_ADDRESS 0x10000ul /* vm.mmap_min_addr's default: nothing below is ever mapped */
 #define GUEST_PAGE 0x1000ul
 
-/* A PT_LOAD segment, checked: [vaddr, vaddr + memsz) lies below 4 GiB, [offset, offset + filesz) in the file. */
+/* A PT_LOAD segment, checked: [vaddr, vaddr + memsz) and [paddr, paddr + memsz) lie below 4 GiB,
+ * [offset, offset + filesz) in the file, and every segment has the same paddr - vaddr. */
 struct guest_segment {
-    unsigned long vaddr, memsz, offset, filesz;
+    unsigned long vaddr, paddr, memsz, offset, filesz;
     unsigned int flags; /* PF_X, PF_W, PF_R */
 };
 
@@ -22,13 +23,15 @@ struct guest_reserved {
 };
 
 struct guest_layout {
-    unsigned long entry;
+    unsigned long entry;                       /* e_entry: a virtual address, or (Linux's vmlinux) a physical one */
+    unsigned long pvh_entry;                   /* the Xen PVH entry note's physical address, or 0 */
+    unsigned long virtual_offset;              /* vaddr - paddr, the same for every segment (Linux's PAGE_OFFSET) */
     unsigned int count;
     struct guest_segment segment[GUEST_MAX_SEGMENTS];
     unsigned long notes_vaddr, notes_size;     /* the PreVirt note area, in a segment's file-backed part */
     const char *notes_from;                    /* "section .note.previrt" or "a PT_NOTE segment" */
-    unsigned long text_begin, text_end;        /* the span of the executable segments */
-    unsigned long sites;                       /* PreVirt sites seen, each in an executable segment */
+    unsigned long text_begin, text_end;        /* the span of the segments' file-backed parts */
+    unsigned long sites;                       /* PreVirt sites seen, each in a segment's file-backed part */
 };
 
 /* Checks the i386 ELF executable in file[0, size) against everything the loader relies on and fills

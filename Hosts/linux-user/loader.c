@@ -1,7 +1,17 @@
-/* loader.c: `previrt run [--timeout SECONDS] GUEST.elf`. Checks the guest's ELF file (elf_check.c),
- * maps its loadable segments at their addresses, patches every site for the linux-user VMM (after
- * validating all of them), contains the guest (contain.c), sets up the virtual CPU as a multiboot loader
- * leaves a real one, and jumps to the entry point. i386 guests.
+/* loader.c: `previrt-linux-user [options] GUEST`. Checks the guest's ELF file (elf_check.c), creates
+ * guest RAM (memory.c), loads each PT_LOAD segment at its physical address (p_paddr), patches every
+ * site for the linux-user VMM (after validating all of them), contains the guest (contain.c) and starts
+ * it by one of two boot protocols:
+ *
+ *   PVH (the file has Xen's PHYS32_ENTRY note, as Linux's vmlinux with CONFIG_PVH has): 32-bit
+ *   protected mode, paging off, %ebx = the physical address of an hvm_start_info (magic 0x336ec578,
+ *   the command line, the initrd as module 0, the memory map), as QEMU's -kernel starts it. The command
+ *   line gets `reservetop=` so that the kernel keeps its fixmap and vmalloc area below the VMM's region.
+ *
+ *   multiboot (the demo guest): %eax = 0x2badb002, %ebx = a multiboot information structure with the
+ *   command line "previrt=linux-user", entry at e_entry.
+ *
+ * i386 guests.
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -16,10 +26,31 @@
 
 #include "host.h"
 
-struct multiboot_info {
-    unsigned int flags, mem_lower, mem_upper, boot_device;
-    const char *cmdline;
+/* The PVH boot ABI (Xen's arch-x86/hvm/start_info.h), as the guest reads it. */
+struct hvm_start_info {
+    u32 magic, version, flags, nr_modules;
+    u64 modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+    u32 memmap_entries, reserved;
 };
+struct hvm_modlist_entry {
+    u64 paddr, size, cmdline_paddr, reserved;
+};
+struct hvm_memmap_table_entry {
+    u64 addr, size;
+    u32 type, reserved;
+};
+#define HVM_START_MAGIC 0x336ec578u
+#define E820_RAM 1
+#define E820_RESERVED 2
+
+struct multiboot_info {
+    u32 flags, mem_lower, mem_upper, boot_device, cmdline;
+};
+
+/* Where the boot information goes in guest RAM: the first page the host can map (paging is off when the
+ * guest reads it), below the kernel and anything Linux reserves early. */
+#define BOOT_INFO_PA GUEST_LOWEST_ADDRESS
+#define BOOT_CMDLINE_MAX 2048
 
 static const char *guest_path;
 
@@ -29,29 +60,10 @@ static void die(const char *what)
     exit(VMM_EXIT_ERROR);
 }
 
-/* The VMM's own mappings (its image, heap, stack, vDSO, the mapped guest file, ...): no guest segment
- * may overlap them. */
-static unsigned int reserved_ranges(struct guest_reserved *reserved, unsigned int max)
+static void usage(void)
 {
-    static char names[64][32];
-    char line[512];
-    unsigned int n = 0;
-    FILE *maps = fopen("/proc/self/maps", "r");
-    if (!maps)
-        die("cannot read /proc/self/maps");
-    while (n < max && fgets(line, sizeof line, maps)) {
-        unsigned long long begin, end;
-        char name[256] = "";
-        if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %255s", &begin, &end, name) < 2)
-            continue;
-        snprintf(names[n], sizeof names[n], "%s", name[0] == '[' ? name : name[0] ? "image or a mapped file" : "memory");
-        reserved[n].begin = begin;
-        reserved[n].end = end;
-        reserved[n].name = names[n];
-        n++;
-    }
-    fclose(maps);
-    return n;
+    fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] [--memory MiB] [--append CMDLINE] [--initrd FILE] [--trace] [--] GUEST\n");
+    exit(VMM_EXIT_USAGE);
 }
 
 static double parse_timeout(const char *text)
@@ -67,93 +79,212 @@ static double parse_timeout(const char *text)
     return t;
 }
 
-/* The patcher's table for proving sites disjoint when the notes are not in address order. */
-static struct previrt_span spans[HOST_MAX_SITES];
-
-int main(int argc, char **argv)
+static u32 parse_memory(const char *text)
 {
-    unsigned char *file, *stubs;
-    struct stat st;
-    struct guest_reserved reserved[64];
-    unsigned int nreserved, i;
-    char why[256];
-    struct previrt_image image;
-    struct previrt_backend backend;
-    struct previrt_result result;
-    static struct multiboot_info mbi = {4, 640, 65536, 0, "previrt=linux-user"};
-    double timeout = 0;
-    int fd;
+    char *end;
+    unsigned long m;
+    errno = 0;
+    m = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || m < 2 || m > VMM_MAX_RAM_MIB) {
+        fprintf(stderr, "previrt run: --memory %s: not a whole number of MiB from 2 to %u\n", text, VMM_MAX_RAM_MIB);
+        exit(VMM_EXIT_USAGE);
+    }
+    return (u32)m;
+}
 
-    if (argc == 4 && strcmp(argv[1], "--timeout") == 0) {
-        timeout = parse_timeout(argv[2]);
-        argv += 2;
-        argc -= 2;
-    }
-    if (argc != 2) {
-        fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] GUEST.elf\n");
-        return VMM_EXIT_USAGE;
-    }
-    guest_path = argv[1];
+/* Reads a whole regular file (the guest or the initrd) into a private read-only mapping. */
+static unsigned char *map_file(const char *path, unsigned long *size, const char *what)
+{
+    char why[512];
+    struct stat st;
+    unsigned char *file;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-    fd = open(guest_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+        snprintf(why, sizeof why, "%scannot open: %s", what, strerror(errno));
         die(why);
     }
     if (fstat(fd, &st) != 0)
         die("cannot stat");
-    if (!S_ISREG(st.st_mode))
-        die("not a regular file");
-    if (st.st_size == 0 || (unsigned long long)st.st_size > 0x40000000ull)
-        die(st.st_size == 0 ? "an empty file" : "larger than 1 GiB");
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof why, "%snot a regular file", what);
+        die(why);
+    }
+    if (st.st_size == 0 || (unsigned long long)st.st_size > 0x40000000ull) {
+        snprintf(why, sizeof why, "%s%s", what, st.st_size == 0 ? "an empty file" : "larger than 1 GiB");
+        die(why);
+    }
     file = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (file == MAP_FAILED)
         die("cannot read");
     close(fd);
+    *size = (unsigned long)st.st_size;
+    return file;
+}
 
-    nreserved = reserved_ranges(reserved, sizeof reserved / sizeof reserved[0]);
-    if (elf_check(file, (unsigned long)st.st_size, reserved, nreserved, &guest, why, sizeof why) != 0)
+/* The patcher's table for proving sites disjoint when the notes are not in address order. */
+static struct previrt_span spans[HOST_MAX_SITES];
+
+/* Writes the PVH start info, its memory map, the command line and the initrd's module entry into guest
+ * RAM; returns the start info's physical address. */
+static u32 pvh_boot_info(const char *append, const unsigned char *initrd, unsigned long initrd_size, u32 image_end)
+{
+    struct hvm_start_info *info = guest_phys(BOOT_INFO_PA, 0x1000);
+    struct hvm_memmap_table_entry *map = (void *)(info + 1);
+    struct hvm_modlist_entry *module = (void *)(map + 3);
+    char *cmdline = (char *)(module + 1);
+    u32 cmdline_pa = BOOT_INFO_PA + (u32)(cmdline - (char *)info);
+    int n;
+
+    memset(info, 0, 0x1000);
+    info->magic = HVM_START_MAGIC;
+    info->version = 1;
+    info->memmap_paddr = BOOT_INFO_PA + sizeof *info;
+    info->memmap_entries = 3;
+    map[0] = (struct hvm_memmap_table_entry){0, 0x9fc00, E820_RAM, 0};
+    map[1] = (struct hvm_memmap_table_entry){0x9fc00, 0x400, E820_RESERVED, 0};
+    map[2] = (struct hvm_memmap_table_entry){0x100000, guest_ram_size - 0x100000, E820_RAM, 0};
+    /* The VMM's region is not the guest's: say so to the kernel (its fixmap and vmalloc area go below). */
+    n = snprintf(cmdline, BOOT_CMDLINE_MAX, "%s%sreservetop=%#x", append ? append : "", append && *append ? " " : "",
+                 0u - VMM_REGION_BASE);
+    if (n < 0 || n >= BOOT_CMDLINE_MAX)
+        vmm_exit(VMM_EXIT_USAGE, "--append: the command line is longer than %d bytes\n", BOOT_CMDLINE_MAX - 32);
+    info->cmdline_paddr = cmdline_pa;
+    if (initrd) {
+        /* At the top of RAM, page-aligned, as QEMU places it. */
+        u32 at = (u32)((guest_ram_size - initrd_size) & ~0xffful);
+        if (initrd_size > guest_ram_size || at < image_end)
+            vmm_exit(VMM_EXIT_ERROR, "--initrd: %lu bytes do not fit in guest RAM above the kernel (--memory %u)\n", initrd_size,
+                     guest_ram_size >> 20);
+        memcpy(guest_phys(at, initrd_size), initrd, initrd_size);
+        module->paddr = at;
+        module->size = initrd_size;
+        info->nr_modules = 1;
+        info->modlist_paddr = BOOT_INFO_PA + (u32)((char *)module - (char *)info);
+    }
+    return BOOT_INFO_PA;
+}
+
+static u32 multiboot_info(void)
+{
+    struct multiboot_info *mbi = guest_phys(BOOT_INFO_PA, 0x1000);
+    memset(mbi, 0, 0x1000);
+    mbi->flags = 4;
+    mbi->mem_lower = 640;
+    mbi->mem_upper = (guest_ram_size >> 10) - 1024;
+    mbi->cmdline = BOOT_INFO_PA + sizeof *mbi;
+    strcpy((char *)(mbi + 1), "previrt=linux-user");
+    return BOOT_INFO_PA;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned char *file, *initrd = 0;
+    unsigned long size, initrd_size = 0;
+    struct guest_reserved region = {VMM_REGION_BASE, 0x100000000ull, "region (reservetop)"};
+    unsigned int i;
+    char why[256];
+    struct previrt_image image;
+    struct previrt_backend backend;
+    struct previrt_result result;
+    const char *append = 0, *initrd_path = 0;
+    double timeout = 0;
+    u32 memory = 0, image_end = 0, window_delta;
+    int a;
+
+    for (a = 1; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
+        if (argv[a][2] == 0) {
+            a++; /* "--": the guest follows */
+            break;
+        }
+        if (strcmp(argv[a], "--trace") == 0) {
+            vmm_trace = 1;
+            continue;
+        }
+        if (a + 1 >= argc)
+            usage();
+        if (strcmp(argv[a], "--timeout") == 0)
+            timeout = parse_timeout(argv[++a]);
+        else if (strcmp(argv[a], "--memory") == 0)
+            memory = parse_memory(argv[++a]);
+        else if (strcmp(argv[a], "--append") == 0)
+            append = argv[++a];
+        else if (strcmp(argv[a], "--initrd") == 0)
+            initrd_path = argv[++a];
+        else
+            usage();
+    }
+    if (a != argc - 1)
+        usage();
+    guest_path = argv[a];
+    file = map_file(guest_path, &size, "");
+    if (elf_check(file, size, &region, 1, &guest, why, sizeof why) != 0)
         die(why);
+    if (initrd_path)
+        initrd = map_file(initrd_path, &initrd_size, "--initrd: ");
 
-    /* Map every loadable segment at its address, writable and executable (the VMM patches the text). */
+    /* Without --memory: 64 MiB, or enough for a guest linked higher (a multiboot guest at 0x08048000). */
+    if (!memory) {
+        u64 end = 0;
+        for (i = 0; i < guest.count; i++)
+            if ((u64)guest.segment[i].paddr + guest.segment[i].memsz > end)
+                end = (u64)guest.segment[i].paddr + guest.segment[i].memsz;
+        memory = (u32)((end + (1 << 20) - 1) >> 20);
+        if (memory < VMM_DEFAULT_RAM_MIB)
+            memory = VMM_DEFAULT_RAM_MIB;
+        if (memory > VMM_MAX_RAM_MIB)
+            memory = VMM_MAX_RAM_MIB;
+    }
+    memory_init(memory);
+    /* Load every segment at its physical address. */
     for (i = 0; i < guest.count; i++) {
         const struct guest_segment *s = &guest.segment[i];
-        unsigned long start = s->vaddr & ~(GUEST_PAGE - 1);
-        unsigned long long end = ((unsigned long long)s->vaddr + s->memsz + GUEST_PAGE - 1) & ~(unsigned long long)(GUEST_PAGE - 1);
-        if (mmap((void *)start, (size_t)(end - start), PROT_READ | PROT_WRITE | PROT_EXEC,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != (void *)start) {
-            snprintf(why, sizeof why, "cannot map the segment at %#lx: %s", s->vaddr, strerror(errno));
+        unsigned char *to = guest_phys(s->paddr, s->memsz);
+        if (!to || s->paddr < BOOT_INFO_PA + 0x1000) {
+            snprintf(why, sizeof why, "the segment at physical %#lx-%#llx is not inside guest RAM above %#lx (--memory %u)", s->paddr,
+                     (u64)s->paddr + s->memsz, BOOT_INFO_PA + 0x1000, memory);
             die(why);
         }
-        memcpy((void *)s->vaddr, file + s->offset, s->filesz);
+        memcpy(to, file + s->offset, s->filesz);
+        if (s->paddr + s->memsz > image_end)
+            image_end = (u32)(s->paddr + s->memsz);
     }
-    munmap(file, (size_t)st.st_size);
 
-    /* The notes and the text bounds, from the checked layout: every site is in an executable segment. */
-    image.notes_begin = (const void *)guest.notes_vaddr;
-    image.notes_end = (const void *)(guest.notes_vaddr + guest.notes_size);
-    image.text_begin = (unsigned char *)guest.text_begin;
-    image.text_end = (unsigned char *)guest.text_end;
-
-    stubs = mmap(0, HOST_MAX_SITES * 64, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-    if (stubs == MAP_FAILED)
-        die("cannot map the stub area");
-    linux_user_backend(&backend, stubs, HOST_MAX_SITES * 64);
+    /* Patch through the window: a site's guest address is its window address plus window_delta. */
+    window_delta = (u32)guest.virtual_offset - VMM_RAM_WINDOW;
+    image.notes_begin = (const void *)(unsigned long)(guest.notes_vaddr - window_delta);
+    image.notes_end = (const void *)(unsigned long)(guest.notes_vaddr + guest.notes_size - window_delta);
+    image.text_begin = (unsigned char *)(unsigned long)(guest.text_begin - window_delta);
+    image.text_end = (unsigned char *)(unsigned long)(guest.text_end - window_delta);
+    linux_user_backend(&backend, memory_stubs(), (long)(int)window_delta);
     if (previrt_patch_with_table(&image, &backend, spans, HOST_MAX_SITES, &result) != 0) {
-        fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s", guest_path,
-                result.failed_note, result.failed_address, previrt_failure_name(result.failure), result.why);
+        fprintf(stderr, "previrt run: %s: refused to patch: note %u, site %#lx: %s: %s", guest_path, result.failed_note,
+                (unsigned long)(u32)(result.failed_address + window_delta), previrt_failure_name(result.failure), result.why);
         if (result.failure == PREVIRT_OVERLAP)
-            fprintf(stderr, " (note %u, site %#lx)", result.other_note, result.other_address);
+            fprintf(stderr, " (note %u, site %#lx)", result.other_note, (unsigned long)(u32)(result.other_address + window_delta));
         fprintf(stderr, "; nothing was patched\n");
         return VMM_EXIT_ERROR;
     }
+    /* A kernel linked above its load address runs its first sites at their physical addresses. */
+    memory_alias_stubs((u32)guest.virtual_offset);
 
-    /* The state a multiboot loader leaves: protected mode, interrupts off, flat segments. */
+    /* The state a PVH or multiboot loader leaves: protected mode, paging and interrupts off, flat segments. */
     vcpu.cr[0] = 0x11;
     vcpu.cs = 0x10;
     vcpu.ds = vcpu.es = vcpu.fs = vcpu.gs = vcpu.ss = 0x18;
     vmm_vif = 0;
+    mmu_start();
+    board_init();
+    if (guest.pvh_entry) {
+        u32 info = pvh_boot_info(append, initrd, initrd_size, image_end);
+        munmap(file, size);
+        contain_guest(timeout);
+        enter_guest((u32)guest.pvh_entry, 0, info, 0);
+    }
+    if (append || initrd)
+        vmm_exit(VMM_EXIT_USAGE, "--append and --initrd are for a PVH kernel; %s is a multiboot guest\n", guest_path);
+    munmap(file, size);
     contain_guest(timeout);
-    enter_guest(guest.entry, 0x2badb002, &mbi);
+    enter_guest((u32)guest.entry, 0x2badb002, multiboot_info(), 0);
     return 0;
 }

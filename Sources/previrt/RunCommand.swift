@@ -7,13 +7,16 @@ import Foundation
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run an i386 multiboot guest built with the macro set under the linux-user VMM.",
+        abstract: "Run an i386 guest built with the macro set (a Linux vmlinux, or a multiboot guest) under the linux-user VMM.",
         discussion: """
             A Linux process is the hypervisor: the guest's ELF file is checked (every offset and size against \
-            the file, every segment against the VMM's own memory, the notes and every site against the guest's \
-            segments), its loadable segments are mapped at their addresses, every site is validated and then \
-            patched to call the emulator, and the guest starts as a multiboot loader would start it, with \
-            `previrt=linux-user` as its command line. Its COM1 output goes to standard output.
+            the file, the notes and every site against the guest's segments), its loadable segments are loaded \
+            into guest RAM at their physical addresses, every site is validated and then patched to call the \
+            emulator, and the guest starts. A kernel with a PVH entry note (Linux's vmlinux built with \
+            CONFIG_PVH) starts as QEMU's -kernel starts it: 32-bit protected mode, paging off, %ebx pointing \
+            at an hvm_start_info with the command line (--append, plus the reservetop= the VMM needs), the \
+            initrd (--initrd) and the memory map (--memory). Any other guest starts as a multiboot loader \
+            would start it, with `previrt=linux-user` as its command line. COM1 output goes to standard output.
 
             The guest cannot reach the host kernel: system call instructions in guest code are stopped \
             (Syscall User Dispatch) and reflected to the guest as on hardware, and a seccomp filter allows the \
@@ -36,12 +39,34 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop the guest after this many seconds (exit status 124).", valueName: "seconds"))
     var timeout: Double?
 
-    @Argument(help: "The guest: an ELF32 i386 executable.")
+    @Option(help: ArgumentHelp("Guest RAM in MiB, from 2 to \(Self.maximumMemory) (default \(Self.defaultMemory)).", valueName: "MiB"))
+    var memory: Int?
+
+    @Option(help: ArgumentHelp("The kernel command line (PVH kernels only); the VMM appends reservetop=.", valueName: "cmdline"))
+    var append: String?
+
+    @Option(help: ArgumentHelp("An initial RAM disk, given to a PVH kernel as module 0.", valueName: "file"))
+    var initrd: String?
+
+    @Flag(help: "Log every emulated site and every exception delivered to the guest on standard error.")
+    var trace = false
+
+    @Argument(help: "The guest: an ELF32 i386 executable (a vmlinux with a PVH entry note, or a multiboot guest).")
     var guest: String
+
+    /// Guest RAM's bounds (Hosts/linux-user/host.h: VMM_MAX_RAM_MIB, VMM_DEFAULT_RAM_MIB).
+    static let maximumMemory = 144
+    static let defaultMemory = 64
 
     func validate() throws {
         if let timeout, !(timeout > 0 && timeout <= 1_000_000) {
             throw ValidationError("--timeout must be a number of seconds greater than 0 (at most 1000000)")
+        }
+        if let memory, !(2...Self.maximumMemory).contains(memory) {
+            throw ValidationError("--memory must be a number of MiB from 2 to \(Self.maximumMemory)")
+        }
+        if let append, append.utf8.count > 2000 || append.utf8.contains(0) {
+            throw ValidationError("--append must be at most 2000 bytes")
         }
     }
 
@@ -60,9 +85,14 @@ struct RunCommand: ParsableCommand {
             throw RunError.noLoader
         }
         try Self.checkGuest(guest)
+        if let initrd { try Self.checkGuest(initrd) }
         var arguments = [loader]
         if let timeout { arguments += ["--timeout", String(timeout)] }
-        arguments.append(guest)
+        if let memory { arguments += ["--memory", String(memory)] }
+        if let append { arguments += ["--append", append] }
+        if let initrd { arguments += ["--initrd", initrd] }
+        if trace { arguments.append("--trace") }
+        arguments += ["--", guest]
         let argv = arguments.map { strdup($0) } + [nil]
         execv(loader, argv)
         throw RunError.cannotStart(loader, String(cString: strerror(errno)))

@@ -236,8 +236,7 @@ struct GuestFaultTests {
         let guest = try HostileGuest.build("fault: lgdt 0xdead0000\nmov $0x10, %al\nout %al, $0xf4\n", in: dir)
         let r = try runUnderLinuxUser(guest.path)
         #expect(r.status == 2)
-        #expect(r.output == "previrt run: guest fault: the VMM faulted (signal 11, address 0xdead0000) while emulating lgdt at "
-            + "\(guest.address("fault")): an operand outside the guest's memory\n")
+        #expect(r.output == "previrt run: guest fault: lgdt at \(guest.address("fault")): its operand at 0xdead0000 is not guest memory\n")
     }
 
     @Test("ud2 goes to the guest's #UD gate with the faulting address on the stack")

@@ -92,8 +92,10 @@ struct LinuxUserELFTests {
         Variant("corrupt sh_name", { g in g.set32(g.sectionHeader(2), 0x7fff_ffff) }, "section 2: sh_name 0x7fffffff runs past the section name table"),
         Variant("PT_LOAD at address 0", { g in g.set32(g.programHeader(g.loads[0]) + 8, 0) },
          "program header 0: a PT_LOAD at 0, below 0x10000, where Linux maps nothing"),
-        Variant("PT_LOAD over the VMM", { g in g.set32(g.programHeader(g.loads[1]) + 8, 0x6000_0000) },
-         { g in "program header \(g.loads[1]): the PT_LOAD at 0x60000000-\(g.hex(0x6000_0000 + g.u32(g.programHeader(g.loads[1]) + 20))) overlaps the VMM's image or a mapped file (0x60000000-" }),
+        Variant("PT_LOAD over the VMM", { g in
+            g.set32(g.programHeader(g.loads[1]) + 8, 0xe800_0000)
+            g.set32(g.programHeader(g.loads[1]) + 12, 0xe800_0000)
+        }, { g in "program header \(g.loads[1]): the PT_LOAD at 0xe8000000-\(g.hex(0xe800_0000 + g.u32(g.programHeader(g.loads[1]) + 20))) overlaps the VMM's region (reservetop) (0xe8000000-" }),
         Variant("note area unmapped", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 12, 0x5000_0000) },
          { g in "section \(g.notes): the note area 0x50000000 + \(g.hex(g.notesSize)) is not inside the file-backed part of a PT_LOAD segment" }),
         Variant("note area of absurd size", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 20, 0xffff_ff00) },
@@ -104,14 +106,14 @@ struct LinuxUserELFTests {
         }, { g in "section \(g.notes): the note area 0xffffff00 + 0x200 is not inside the file-backed part of a PT_LOAD segment" }),
         Variant("note area in .bss (not in the file)", { g in g.set32(g.sectionHeader(g.section(".note.previrt")!) + 12, g.bss) },
          { g in "section \(g.notes): the note area \(g.hex(g.bss)) + \(g.hex(g.notesSize)) is not inside the file-backed part of a PT_LOAD segment" }),
-        Variant("a site in a writable, non-executable segment", { g in
+        Variant("a site in .bss (not in the file)", { g in
             let (field, address, _) = g.firstSiteField!
             g.set32(field, (g.bss + 0x100) &- address)
-        }, { g in "note 1: the site at \(g.hex(g.bss + 0x100)) (5 bytes) is not inside an executable PT_LOAD segment of the guest" }),
+        }, { g in "note 1: the site at \(g.hex(g.bss + 0x100)) (5 bytes) is not inside the file-backed part of a PT_LOAD segment of the guest" }),
         Variant("a site in the VMM's own memory", { g in
             let (field, address, _) = g.firstSiteField!
-            g.set32(field, 0x6010_0000 &- address)
-        }, "note 1: the site at 0x60100000 (5 bytes) is not inside an executable PT_LOAD segment of the guest"),
+            g.set32(field, 0xe810_0000 &- address)
+        }, "note 1: the site at 0xe8100000 (5 bytes) is not inside the file-backed part of a PT_LOAD segment of the guest"),
         Variant("the entry point outside the text", { $0.set32(24, $0.bss) }, { g in "the entry point \(g.hex(g.bss)) is not inside an executable PT_LOAD segment" }),
         Variant("not ELF32 i386", { $0.set16(18, 183) }, "not an ELF32 i386 executable"),
     ]

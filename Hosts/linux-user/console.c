@@ -1,0 +1,186 @@
+/* console.c: the guest's ports. COM1's transmitter (write-only, enough for an early console: the line
+ * status says "empty" and every byte written to the data register goes to standard output), QEMU's
+ * isa-debug-exit (port 0xf4: the guest's exit status), the reset lines Linux pulls when it reboots
+ * (0xfe to the keyboard controller at 0x64, a reset through 0xcf9: the run ends with status 0), plain latches (POST/io-delay 0x80, the PIC mask
+ * registers), and the VMM's own messages. Kept apart so that full device models can replace it.
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+static char out_buf[4096];
+static size_t out_len;
+
+/* Writes the buffered output; returns 0, or the errno of the write that failed. */
+static int console_flush(void)
+{
+    size_t done = 0;
+    while (done < out_len) {
+        ssize_t n = write(1, out_buf + done, out_len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            out_len = 0;
+            return n < 0 ? errno : EIO;
+        }
+        done += (size_t)n;
+    }
+    out_len = 0;
+    return 0;
+}
+
+/* Says on standard error that the console output was lost, and why. */
+static void report_console_error(int error)
+{
+    char text[256];
+    snprintf(text, sizeof text, "previrt run: cannot write the guest's console output to standard output: %s\n", strerror(error));
+    (void)!write(2, text, strlen(text));
+}
+
+void host_flush(void)
+{
+    int error = console_flush();
+    if (error) {
+        report_console_error(error);
+        _exit(VMM_EXIT_ERROR);
+    }
+}
+
+void vmm_exit(int status, const char *format, ...)
+{
+    va_list ap;
+    int error;
+    char text[512];
+    size_t n;
+    vmm_selector = VMM_SELECTOR_ALLOW; /* the VMM's own system calls from here on */
+    error = console_flush();
+    va_start(ap, format);
+    strcpy(text, "previrt run: ");
+    n = strlen(text);
+    vsnprintf(text + n, sizeof text - n, format, ap);
+    va_end(ap);
+    if (text[n])
+        (void)!write(2, text, strlen(text));
+    if (error) {
+        report_console_error(error);
+        if (status == VMM_EXIT_HALTED || (status & 1))
+            status = VMM_EXIT_ERROR;
+    }
+    _exit(status);
+}
+
+void vmm_trace_log(const char *format, ...)
+{
+    va_list ap;
+    char text[512];
+    unsigned char selector = vmm_selector;
+    vmm_selector = VMM_SELECTOR_ALLOW;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    (void)!write(2, text, strlen(text));
+    vmm_selector = selector;
+}
+
+static void com1_write(unsigned char c)
+{
+    if (out_len == sizeof out_buf)
+        host_flush();
+    out_buf[out_len++] = (char)c;
+    if (c == '\n')
+        host_flush();
+}
+
+/* Ports that are plain latches: POST/io-delay (0x80). Byte writes to them
+ * from an immediate port are patched to a single store (sites.c), as hot as Linux's io_delay. */
+unsigned char vmm_port_latch[256];
+int is_latch(unsigned port) { return port == 0x80; }
+
+/* COM1, a 16450 without input: LSR says "transmitter empty", every byte written to THR goes to
+ * standard output, IER/LCR/MCR/SCR and the divisor latch read back, and the transmitter-empty
+ * interrupt works (IRQ4): raised when IER.THRI is set and after each byte, reported in IIR (0x02) and
+ * cleared by reading IIR, as Linux's 8250 driver needs for its tty output. A stand-in for the 8250 model. */
+static unsigned char com1_regs[8], com1_dll, com1_dlm, com1_thre_pending;
+
+static void com1_thre(void)
+{
+    if (com1_regs[1] & 2) {
+        com1_thre_pending = 1;
+        board_raise(4);
+    }
+}
+
+u32 port_in(unsigned port, int size)
+{
+    u32 v;
+    vcpu.port_reads++;
+    if (is_latch(port) && size == 1)
+        return vmm_port_latch[port];
+    if (size == 1 && board_port_in(port, &v))
+        return v;
+    if (port == 0x3fd)
+        return 0x60;
+    if (port >= 0x3f8 && port <= 0x3ff) {
+        if ((com1_regs[3] & 0x80) && port <= 0x3f9)
+            return port == 0x3f8 ? com1_dll : com1_dlm;
+        if (port == 0x3fa) { /* IIR */
+            if (com1_thre_pending && (com1_regs[1] & 2)) {
+                com1_thre_pending = 0;
+                return 0x02;
+            }
+            return 0x01;
+        }
+        if (port == 0x3fe) /* MSR: CTS, DSR, DCD */
+            return 0xb0;
+        return port == 0x3f8 ? 0 : com1_regs[port - 0x3f8];
+    }
+    return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+}
+
+void port_out(unsigned port, u32 value, int size)
+{
+    vcpu.port_writes++;
+    if (is_latch(port))
+        vmm_port_latch[port] = (unsigned char)value;
+    else if (size == 1 && board_port_out(port, value))
+        return;
+    else if (port >= 0x3f8 && port <= 0x3ff) {
+        if ((com1_regs[3] & 0x80) && port <= 0x3f9)
+            *(port == 0x3f8 ? &com1_dll : &com1_dlm) = (unsigned char)value;
+        else if (port == 0x3f8) {
+            com1_write((unsigned char)value);
+            com1_thre();
+        } else if (port == 0x3f9) {
+            unsigned char was = com1_regs[1];
+            com1_regs[1] = (unsigned char)(value & 0x0f);
+            if (!(was & 2))
+                com1_thre();
+            if (!(com1_regs[1] & 2))
+                com1_thre_pending = 0;
+        } else if (port != 0x3fd && port != 0x3fa)
+            com1_regs[port - 0x3f8] = (unsigned char)value;
+    } else if (port == 0xf4)
+        vmm_exit((int)(((value & 0xff) << 1) | 1), "%s", "");
+    else if ((port == 0x64 && (value & 0xff) == 0xfe) || (port == 0xcf9 && (value & 0x04)))
+        vmm_exit(VMM_EXIT_RESET, "%s", ""); /* the keyboard controller's reset pulse, or the PCI reset control register */
+}
+
+/* Called by the port I/O stubs (cdecl): returns the value read, for in. */
+u32 vmm_port_io(u32 port, u32 value, u32 size, u32 out)
+{
+    u32 result = 0;
+    vmm_selector = VMM_SELECTOR_ALLOW; /* the console may write */
+    if (out)
+        port_out(port & 0xffff, value, (int)size);
+    else
+        result = port_in(port & 0xffff, (int)size);
+    vmm_catch_up();
+    vmm_selector = VMM_SELECTOR_BLOCK;
+    return result;
+}

@@ -1,0 +1,358 @@
+/* mmu.c: the guest's linear addresses, emulated with host mappings.
+ *
+ * With CR0.PG clear, linear is physical: guest RAM is mapped at the same addresses (from
+ * GUEST_LOWEST_ADDRESS up: the host maps nothing below vm.mmap_min_addr).
+ *
+ * With CR0.PG set, the host mappings are a software TLB filled on demand: a guest access to a linear
+ * address the host has not mapped raises SIGSEGV (traps.c), and mmu_host_fault walks the guest's
+ * two-level page tables (4 KiB pages, and 4 MiB pages when CR4.PSE is set), checks present, write and
+ * user against the virtual CPL and CR0.WP, sets the accessed bit in the PDE and PTE (and the dirty bit
+ * on a write), and maps that one page of the RAM memfd there. A clean page is mapped read-only, so its
+ * first write faults again and sets the dirty bit. A walk that fails is a #PF for the guest, with the
+ * error code a CPU would give (present, write, user). The whole TLB is dropped when the guest changes
+ * CR0.PG/WP or CR4.PSE/PGE, and one page on invlpg. A CR3 write drops every page but the global ones
+ * (the G bit, with CR4.PGE set): everything below the kernel's range (KERNEL_SPLIT) in one munmap,
+ * and the few non-global pages above it the VMM keeps a list of; a guest that marks user pages global
+ * gets them flushed anyway (more than a CPU does, never less).
+ *
+ * The VMM's own accesses to guest linear memory (the emulator's operands, exception frames, the IDT)
+ * go through the same walk and then through the window (memory.c), never through a host mapping.
+ * SPDX-License-Identifier: MIT
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "host.h"
+
+#define PTE_P 0x1u
+#define PTE_W 0x2u
+#define PTE_U 0x4u
+#define PTE_A 0x20u
+#define PTE_D 0x40u
+#define PDE_PS 0x80u
+#define PTE_G 0x100u
+#define PF_P 0x1u
+#define PF_W 0x2u
+#define PF_U 0x4u
+
+/* More host mappings than this and the whole TLB is dropped (vm.max_map_count is 65530). */
+#define MMU_MAX_FILLS 40000
+
+/* Pages at or above this are flushed page by page on a CR3 write (Linux's kernel range); below, at once. */
+#define KERNEL_SPLIT 0xc0000000u
+#define MAX_LOCAL_HIGH 1024
+
+u32 mmu_fault_address, mmu_fault_error;
+static unsigned long fills; /* host pages mapped since the last full flush */
+static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
+
+/* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them for a quick
+ * clear: the prefault (mmu_host_fault) maps a user page's accessed neighbours only where nothing is. */
+#define MAX_LOW_LIST 4096
+#define PREFAULT 8 /* pages on either side of a user page fill */
+static unsigned char low_mapped[KERNEL_SPLIT >> 15];
+static u32 low_list[MAX_LOW_LIST];
+static unsigned low_count;
+static int low_overflow;
+
+/* The user pages each address space (a CR3 value) had mapped, so that switching back to it maps them
+ * again at once (each validated by a walk: present, user, accessed) instead of taking one host fault
+ * each: a TLB prefetch, as a CPU may do. */
+#define SPACES 32
+#define SPACE_PAGES 8
+static struct space {
+    u32 cr3, count, next;
+    u32 page[SPACE_PAGES];
+} spaces[SPACES];
+static struct space *current_space;
+static unsigned space_clock;
+
+static struct space *space_for(u32 cr3)
+{
+    unsigned i;
+    for (i = 0; i < SPACES; i++)
+        if (spaces[i].count && spaces[i].cr3 == cr3)
+            return &spaces[i];
+    i = space_clock++ % SPACES;
+    spaces[i].cr3 = cr3;
+    spaces[i].count = spaces[i].next = 0;
+    return &spaces[i];
+}
+
+static void space_record(u32 page)
+{
+    struct space *sp = current_space;
+    if (!sp)
+        return;
+    sp->page[sp->next] = page;
+    sp->next = (sp->next + 1) % SPACE_PAGES;
+    if (sp->count < SPACE_PAGES)
+        sp->count++;
+}
+
+static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >> 12) & 7)) & 1; }
+
+static void low_mark(u32 page)
+{
+    space_record(page);
+    low_mapped[page >> 15] |= (unsigned char)(1u << ((page >> 12) & 7));
+    if (low_count < MAX_LOW_LIST)
+        low_list[low_count++] = page;
+    else
+        low_overflow = 1;
+}
+
+static void low_clear_all(void)
+{
+    unsigned i;
+    if (low_overflow)
+        memset(low_mapped, 0, sizeof low_mapped);
+    else
+        for (i = 0; i < low_count; i++)
+            low_mapped[low_list[i] >> 15] = 0;
+    low_count = 0;
+    low_overflow = 0;
+}
+static unsigned local_high_count;
+static int local_high_overflow;
+
+static int paging(void) { return (vcpu.cr[0] & CR0_PG) != 0; }
+
+static void identity_map(void)
+{
+    if (guest_ram_size > GUEST_LOWEST_ADDRESS
+        && mmap((void *)GUEST_LOWEST_ADDRESS, guest_ram_size - GUEST_LOWEST_ADDRESS, PROT_READ | PROT_WRITE | PROT_EXEC,
+                MAP_SHARED | MAP_FIXED, guest_ram_fd, GUEST_LOWEST_ADDRESS) == MAP_FAILED)
+        vmm_exit(VMM_EXIT_ERROR, "cannot map guest RAM at its physical addresses: %s\n", strerror(errno));
+}
+
+static void flush_all(void)
+{
+    vcpu.tlb_flushes++;
+    if (munmap(0, VMM_REGION_BASE) != 0)
+        vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's mappings: %s\n", strerror(errno));
+    fills = 0;
+    local_high_count = 0;
+    local_high_overflow = 0;
+    low_clear_all();
+    memory_restore_alias();
+    current_space = paging() ? space_for(vcpu.cr[3] & ~0xfffu) : 0;
+    if (!paging())
+        identity_map();
+}
+
+void mmu_start(void) { flush_all(); }
+
+static void map_accessed_user_page(u32 linear);
+
+/* The address space CR3 names becomes current: the user pages it had mapped are mapped again. */
+static void switch_space(void)
+{
+    struct space *sp = space_for(vcpu.cr[3] & ~0xfffu);
+    u32 pages[SPACE_PAGES], n = sp->count, i;
+    memcpy(pages, sp->page, sizeof pages);
+    sp->count = sp->next = 0; /* rebuilt by what is mapped now */
+    current_space = sp;
+    for (i = 0; i < n; i++)
+        map_accessed_user_page(pages[i]);
+}
+
+/* A CR3 write with CR4.PGE set: every mapping but the global ones goes. */
+static void flush_local(void)
+{
+    unsigned i;
+    if (local_high_overflow) {
+        flush_all();
+        return;
+    }
+    vcpu.tlb_flushes++;
+    if (munmap(0, KERNEL_SPLIT) != 0)
+        vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+    for (i = 0; i < local_high_count; i++)
+        munmap((void *)(unsigned long)local_high[i], 0x1000);
+    local_high_count = 0;
+    low_clear_all();
+    memory_restore_alias();
+    switch_space();
+}
+
+/* Translates `linear` for an access (write if `write`) at the virtual CPL, setting the accessed and
+ * dirty bits as a CPU would. Returns 0 with *pa and *writable (a write would not fault now), or -1 with
+ * mmu_fault_address and mmu_fault_error set. */
+static int system_access; /* the CPU's own accesses (IDT, GDT, TSS, the new stack): supervisor at any CPL */
+
+static int last_global; /* the last successful walk's page is global (G, with CR4.PGE) */
+
+static int walk(u32 linear, int write, u32 *pa, int *writable)
+{
+    int user = vcpu.cpl == 3 && !system_access;
+    u32 *pde, *pte, rights, leaf;
+    if (!paging()) {
+        *pa = linear;
+        *writable = 1;
+        last_global = 0;
+        return guest_phys(linear, 1) ? 0 : -1;
+    }
+    pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4);
+    if (!pde || !(*pde & PTE_P))
+        goto not_present;
+    if ((*pde & PDE_PS) && (vcpu.cr[4] & CR4_PSE)) {
+        rights = *pde;
+        leaf = *pde;
+        pte = pde;
+        *pa = (leaf & 0xffc00000u) | (linear & 0x3fffffu);
+    } else {
+        pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4);
+        if (!pte || !(*pte & PTE_P))
+            goto not_present;
+        rights = *pde & *pte;
+        leaf = *pte;
+        *pa = (leaf & ~0xfffu) | (linear & 0xfffu);
+    }
+    *writable = (rights & PTE_W) || (!user && !(vcpu.cr[0] & CR0_WP));
+    if ((user && !(rights & PTE_U)) || (write && !*writable)) {
+        mmu_fault_address = linear;
+        mmu_fault_error = PF_P | (write ? PF_W : 0) | (user ? PF_U : 0);
+        return -1;
+    }
+    if (pte != pde)
+        __atomic_or_fetch(pde, PTE_A, __ATOMIC_RELAXED);
+    __atomic_or_fetch(pte, PTE_A | (write ? PTE_D : 0), __ATOMIC_RELAXED);
+    if (!(leaf & PTE_D) && !write)
+        *writable = 0; /* clean: map it read-only so that the first write sets the dirty bit */
+    last_global = (leaf & PTE_G) && (vcpu.cr[4] & CR4_PGE);
+    return 0;
+not_present:
+    mmu_fault_address = linear;
+    mmu_fault_error = (write ? PF_W : 0) | (user ? PF_U : 0);
+    return -1;
+}
+
+/* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
+ * set; present, user; writable only if dirty) and the host has nothing there. */
+static void map_accessed_user_page(u32 linear)
+{
+    u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
+    if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS || low_is_mapped(linear) || memory_in_stub_alias(linear) || !pde
+        || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
+        || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || !guest_phys(*pte & ~0xfffu, 0x1000))
+        return;
+    if (mmap((void *)(unsigned long)linear, 0x1000,
+             PROT_READ | PROT_EXEC | ((*pte & *pde & PTE_W) && (*pte & PTE_D) ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+             guest_ram_fd, *pte & ~0xfffu) == MAP_FAILED)
+        return;
+    fills++;
+    low_mark(linear);
+}
+
+/* After a user page is filled: its neighbours in the same page table that the guest has already
+ * accessed (A set; present, user) are mapped too, read-only unless dirty and writable, so that a process
+ * coming back after a context switch takes one host fault for a run of pages, not one each. Nothing
+ * the guest can see changes: no accessed or dirty bit is set here. */
+static void prefault(u32 page)
+{
+    u32 i, index = (page >> 12) & 0x3ff;
+    for (i = index > PREFAULT ? index - PREFAULT : 0; i <= index + PREFAULT && i < 1024; i++)
+        if (i != index)
+            map_accessed_user_page((page & 0xffc00000u) | i << 12);
+}
+
+int mmu_host_fault(u32 address, int write)
+{
+    u32 pa, page = address & ~0xfffu;
+    int writable;
+    if (address >= VMM_REGION_BASE || !paging() || memory_in_stub_alias(address))
+        return -2;
+    if (walk(address, write, &pa, &writable) != 0)
+        return -1;
+    if (!guest_phys(pa & ~0xfffu, 0x1000))
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: the guest maps %#x to physical %#x, which is not RAM (%u MiB): "
+                 "device memory is not emulated\n", address, pa, guest_ram_size >> 20);
+    if (fills >= MMU_MAX_FILLS)
+        flush_all();
+    if (mmap((void *)(unsigned long)page, 0x1000, PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+             guest_ram_fd, pa & ~0xfffu) == MAP_FAILED)
+        vmm_exit(VMM_EXIT_ERROR, "guest fault: cannot map the guest's page at %#x: %s\n", page, strerror(errno));
+    fills++;
+    vcpu.page_fills++;
+    if (page >= KERNEL_SPLIT && !last_global) {
+        if (local_high_count < MAX_LOCAL_HIGH)
+            local_high[local_high_count++] = page;
+        else
+            local_high_overflow = 1;
+    }
+    if (page < KERNEL_SPLIT) {
+        low_mark(page);
+        prefault(page);
+    }
+    return 0;
+}
+
+static int access(u32 linear, void *buffer, u32 length, int write)
+{
+    unsigned char *b = buffer;
+    while (length) {
+        u32 pa, n = 0x1000 - (linear & 0xfff);
+        int writable;
+        unsigned char *p;
+        if (n > length)
+            n = length;
+        if (walk(linear, write, &pa, &writable) != 0 || !(p = guest_phys(pa, n))) {
+            if (!paging()) { /* no RAM there: reported by the caller as an operand outside guest memory */
+                mmu_fault_address = linear;
+                mmu_fault_error = write ? PF_W : 0;
+            }
+            return -1;
+        }
+        if (write)
+            memcpy(p, b, n);
+        else
+            memcpy(b, p, n);
+        b += n;
+        linear += n;
+        length -= n;
+    }
+    return 0;
+}
+
+int guest_read(u32 linear, void *buffer, u32 length) { return access(linear, buffer, length, 0); }
+int guest_write(u32 linear, const void *buffer, u32 length) { return access(linear, (void *)buffer, length, 1); }
+
+int guest_read_system(u32 linear, void *buffer, u32 length)
+{
+    int r;
+    system_access = 1;
+    r = access(linear, buffer, length, 0);
+    system_access = 0;
+    return r;
+}
+
+int guest_write_system(u32 linear, const void *buffer, u32 length)
+{
+    int r;
+    system_access = 1;
+    r = access(linear, (void *)buffer, length, 1);
+    system_access = 0;
+    return r;
+}
+
+void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4)
+{
+    int changed = ((old_cr0 ^ vcpu.cr[0]) & (CR0_PG | CR0_WP)) || ((old_cr4 ^ vcpu.cr[4]) & (CR4_PSE | CR4_PGE));
+    if (changed || (paging() && cr3_written && !(vcpu.cr[4] & CR4_PGE)))
+        flush_all();
+    else if (paging() && cr3_written)
+        flush_local();
+}
+
+void mmu_invlpg(u32 address)
+{
+    vcpu.tlb_flushes++;
+    if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address)) {
+        munmap((void *)(unsigned long)(address & ~0xfffu), 0x1000);
+        if (address < KERNEL_SPLIT)
+            low_mapped[address >> 15] &= (unsigned char)~(1u << ((address >> 12) & 7));
+    }
+}
