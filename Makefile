@@ -268,6 +268,11 @@ $(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Makefile
 	@mkdir -p $(@D)
 	$(CC) -m32 $(USERLAND_CFLAGS) -o $@ $<
 
+# User-Mode Linux 6.1 on a host with AVX-512/AMX (Benchmarks/linux/uml-xstate.c), for the UML column.
+$(USERLAND)/uml-xstate.so: Benchmarks/linux/uml-xstate.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -o $@ $< -ldl
+
 initramfs: $(USERLAND)/initramfs-i386.cpio $(USERLAND)/initramfs-x86_64.cpio
 
 # The i386 guest kernel (Kernel/guest-i386.config, built once with the macro set and cached under
@@ -286,5 +291,6 @@ run-guest-kernel-qemu: $(USERLAND)/initramfs-i386.cpio
 
 # Linux-on-Linux, side by side (Benchmarks/linux/bench.py): the benchmark as init under `previrt run`,
 # User-Mode Linux and QEMU TCG, natively on the host, and the host's bare costs. Run by `make bench`.
-linux-bench: $(USERLAND)/initramfs-i386.cpio $(USERLAND)/initramfs-x86_64.cpio $(USERLAND)/hostcost $(USERLAND)/i386/bench
+linux-bench: $(USERLAND)/initramfs-i386.cpio $(USERLAND)/initramfs-x86_64.cpio $(USERLAND)/hostcost $(USERLAND)/i386/bench \
+		$(USERLAND)/uml-xstate.so
 	python3 Benchmarks/linux/bench.py
