@@ -6,8 +6,9 @@
  *
  * Every line it prints starts with "previrt userland: " and is the same on every platform that runs the
  * same kernel correctly (no pids, addresses or timings): the tests compare these lines between QEMU and
- * `previrt run`. The last line is the verdict, "previrt userland: N/N checks passed"; then it restarts
- * the machine (QEMU -no-reboot exits).
+ * `previrt run`. The last line is the verdict, "previrt userland: N/N checks passed"; then, if every
+ * check passed, it restarts the machine (QEMU -no-reboot exits with status 0), and otherwise halts it
+ * (QEMU runs until its timeout). Booted without panic=, a kernel panic also hangs: status 0 means pass.
  *
  * The kernel passes the command line's words it does not know to init: "m4", "isolation", "privileged"
  * and "faults" choose groups (default: all of them); "verbose" leaves the kernel's console messages on.

@@ -76,10 +76,13 @@ static inline const char *how_it_ended(int status, char *buf, size_t size)
     return buf;
 }
 
-/* Leaves the machine. An i386 PC kernel without ACPI cannot power off, but it can restart (through the
- * keyboard controller, port 0x64), and QEMU run with -no-reboot then exits. User-Mode Linux (the
- * x86_64 builds) restarts by booting again, so there the programs power off instead. Run outside a
- * guest (not as pid 1, e.g. the bench natively on the host), they just exit. */
+/* Leaves the machine, carrying pass (status 0) or fail in how. An i386 PC kernel without ACPI cannot power
+ * off, but it can restart (through the keyboard controller, port 0x64), and QEMU run with -no-reboot then
+ * exits with status 0; on failure it halts instead (interrupts off, nothing to wake it), so QEMU runs on
+ * until its timeout and the caller sees the timeout's status. (User space cannot reach isa-debug-exit:
+ * the kernel has neither CONFIG_X86_IOPL_IOPERM nor /dev/port.) User-Mode Linux (the x86_64 builds)
+ * restarts by booting again, so there the programs always power off. Run outside a guest (not as pid 1,
+ * e.g. the bench natively on the host), they just exit with the status. */
 static inline void leave_machine(int status)
 {
     if (getpid() != 1)
@@ -88,7 +91,7 @@ static inline void leave_machine(int status)
 #if defined(__x86_64__)
     reboot(RB_POWER_OFF);
 #else
-    reboot(RB_AUTOBOOT);
+    reboot(status == 0 ? RB_AUTOBOOT : RB_HALT_SYSTEM);
 #endif
     for (;;)
         pause();
