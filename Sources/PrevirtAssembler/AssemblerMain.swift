@@ -31,51 +31,88 @@ public enum AssemblerMain {
         let inv = Invocation(expanded.map(\.text))
         guard inv.assemblesSomething else { return spawn(real, arguments, feeds: []) }
 
-        let set = GNUAsMacroSet(architecture: inv.architecture, profile: Profile.builtIn[0])
-        let filter = StatementFilter(set)
-        var scan = SourceScan()
-        var args = arguments
+        let set = GNUAsMacroSet(architecture: inv.architecture, profile: .default)
+        let scanner = SourceScanner(set)
+        var sources: [Source] = []
         var feeds: [Feed] = []
-        var temporaries = TemporaryFiles()
-        defer { temporaries.removeAll() }
         // Each input is read once. A pipe, a FIFO or a terminal cannot be read twice: GNU as gets what
         // was read, through a pipe on the same descriptor (/dev/stdin, /dev/fd/N) or a temporary copy.
         for index in inv.inputs {
             let argument = expanded[index]
             guard let input = Input.read(argument.text) else { return spawn(real, arguments, feeds: []) }
-            merge(&scan, input.bytes, set, filter)
-            if input.isRegularFile { continue }
-            if let fd = Input.descriptor(named: argument.text) {
-                if !feeds.contains(where: { $0.fd == fd }) { feeds.append(Feed(fd: fd, bytes: input.bytes, position: index)) }
-                continue
+            let scan = scanner.scan(input.bytes.buffer)
+            if input.isRegularFile {
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .named(argument)))
+            } else if let fd = Input.descriptor(named: argument.text) {
+                // A descriptor named twice is read (and fed) once.
+                guard !feeds.contains(where: { $0.fd == fd }) else { continue }
+                feeds.append(Feed(fd: fd, bytes: input.bytes.array, position: index))
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .feed(feeds.count - 1)))
+            } else {
+                guard !argument.fromResponseFile else {
+                    fail("\(argument.text) is not a regular file and is named in a response file: it cannot be read twice; name it on the command line")
+                    return 2
+                }
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .copy(argument)))
             }
-            guard !argument.fromResponseFile else {
-                fail("\(argument.text) is not a regular file and is named in a response file: it cannot be read twice; name it on the command line")
-                return 2
-            }
-            guard let copy = temporaries.create(Input.relabelled(input.bytes, as: argument.text)) else { return 2 }
-            args[argument.origin] = copy
         }
         if inv.readsStandardInput && !feeds.contains(where: { $0.fd == 0 }) {
-            let bytes = readAll(0)
-            merge(&scan, bytes, set, filter)
-            feeds.append(Feed(fd: 0, bytes: bytes, position: inv.standardInputIndex ?? expanded.count))
+            let bytes = InputBytes(readAll(0))
+            feeds.append(Feed(fd: 0, bytes: bytes.array, position: inv.standardInputIndex ?? expanded.count))
+            sources.append(Source(bytes: bytes, scan: scanner.scan(bytes.buffer), delivery: .feed(feeds.count - 1)))
         }
-        feeds.sort { $0.position < $1.position }
-        if !scan.needsEverything && scan.needed.isEmpty {
-            return spawn(real, args, feeds: feeds)   // nothing sensitive: the plain assembler
+        var scan = SourceScan()
+        for source in sources {
+            scan.needed.formUnion(source.scan.needed)
+            scan.needsEverything = scan.needsEverything || source.scan.needsEverything
+            scan.optsOut = scan.optsOut || source.scan.optsOut
+            scan.repeats = scan.repeats || source.scan.repeats
+            scan.sites += source.scan.sites
         }
         var chosen = set
         chosen.selection = scan.selection
         chosen.commandLine = "previrt as (the macros this input needs)"
-        guard let macros = temporaries.create(Array(chosen.text.utf8)) else { return 2 }
-        // Before the first input: before the response file that names it, when one does.
-        let first = (inv.inputs + [inv.standardInputIndex].compactMap { $0 }).min()
-        args.insert(macros, at: first.map { expanded[$0].origin } ?? args.count)
-        if first == nil { args.append("-") }
+
+        var args = arguments
+        var temporaries = TemporaryFiles()
+        defer { temporaries.removeAll() }
+        var assembled: [(copy: String, original: String)] = []
+        let nothingSensitive = !scan.needsEverything && scan.needed.isEmpty
+        if !nothingSensitive, let rewritten = inPlace(sources, scan, chosen) {
+            // The in-place route: each input with sites is rewritten; gas is handed no macro.
+            for (k, source) in sources.enumerated() {
+                guard let body = rewritten[k] else { continue }
+                let input = source.bytes.buffer
+                switch source.delivery {
+                case .named(let argument):
+                    let copy = Rewritten.relabelled(input, body.pieces, as: argument.text)
+                    guard let path = temporaries.create({ copy.write(to: $0, from: input) }) else { return 2 }
+                    args[argument.origin] = path
+                    assembled.append((path, argument.text))
+                case .feed(let f):
+                    feeds[f].bytes = body.joined(input)
+                case .copy:
+                    break
+                }
+            }
+            guard materializeCopies(sources, rewritten, &args, &temporaries) else { return 2 }
+        } else {
+            guard materializeCopies(sources, [], &args, &temporaries) else { return 2 }
+            if !nothingSensitive {
+                // The macro route: only the macros the inputs need, in a file read before the first input
+                // (before the response file that names it, when one does).
+                guard let macros = temporaries.create(Array(chosen.text.utf8)) else { return 2 }
+                let first = (inv.inputs + [inv.standardInputIndex].compactMap { $0 }).min()
+                args.insert(macros, at: first.map { expanded[$0].origin } ?? args.count)
+                if first == nil { args.append("-") }
+            }
+        }
+        feeds.sort { $0.position < $1.position }
         let status = spawn(real, args, feeds: feeds)
         if status == 0, let dependencies = inv.dependencyFile {
-            guard DependencyFile.remove(temporaries.paths, from: dependencies) else {
+            // GNU as lists the files it read: name the user's files, not previrt's temporary ones.
+            let replacements = temporaries.paths.map { path in (path, assembled.first { $0.copy == path }?.original) }
+            guard DependencyFile.rewrite(dependencies, replacing: replacements) else {
                 fail("cannot rewrite \(dependencies) without previrt's temporary files: \(String(cString: strerror(errno)))")
                 return 2
             }
@@ -83,12 +120,61 @@ public enum AssemblerMain {
         return status
     }
 
-    /// Adds what `bytes` need to `scan`: SourceScan decides, on the statements the filter keeps.
-    static func merge(_ scan: inout SourceScan, _ bytes: [UInt8], _ set: GNUAsMacroSet, _ filter: StatementFilter) {
-        let candidates = bytes.withUnsafeBufferPointer { filter.candidates($0) }
-        let found = candidates.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
-        scan.needed.formUnion(found.needed)
-        scan.needsEverything = scan.needsEverything || found.needsEverything
+    /// An input as read, with what the scan found in it and how GNU as is to read it.
+    struct Source {
+        var bytes: InputBytes
+        var scan: SourceScan
+        var delivery: Delivery
+
+        enum Delivery {
+            /// A regular file: GNU as reads it by its name (unless it is rewritten).
+            case named(ExpandedArgument)
+            /// Bytes GNU as reads from a descriptor: `feeds[index]`.
+            case feed(Int)
+            /// A pipe or a FIFO named on the command line: GNU as reads a temporary copy.
+            case copy(ExpandedArgument)
+        }
+    }
+
+    /// The inputs rewritten with every site in place (nil for an input without sites), or nil when the
+    /// in-place route does not apply: then the macros are defined instead.
+    static func inPlace(_ sources: [Source], _ scan: SourceScan, _ set: GNUAsMacroSet) -> [Rewritten?]? {
+        guard InPlaceExpansion.applies(to: scan, set) else { return nil }
+        var expansion = InPlaceExpansion(set)
+        let prologue = expansion.prologue
+        var out: [Rewritten?] = []
+        for source in sources {
+            guard !source.scan.sites.isEmpty else {
+                out.append(nil)
+                continue
+            }
+            // A file named in a response file cannot be replaced by a copy.
+            if case .named(let argument) = source.delivery, argument.fromResponseFile { return nil }
+            let bytes = source.bytes.buffer
+            var rewritten = Rewritten()
+            var at = 0
+            for (k, site) in source.scan.sites.enumerated() {
+                guard let text = expansion.expand(site.mnemonic, operands: bytes[site.operands..<site.end]) else { return nil }
+                rewritten.pieces.append(.input(at..<site.start))
+                rewritten.pieces.append(.text(k == 0 && !prologue.isEmpty ? prologue + Array("; ".utf8) + text : text))
+                at = site.end
+            }
+            rewritten.pieces.append(.input(at..<bytes.count))
+            out.append(rewritten)
+        }
+        return out
+    }
+
+    /// Temporary copies of the pipes and FIFOs named on the command line (`rewritten[k]` when set), each
+    /// with a `.linefile` naming the original.
+    static func materializeCopies(_ sources: [Source], _ rewritten: [Rewritten?], _ args: inout [String], _ temporaries: inout TemporaryFiles) -> Bool {
+        for (k, source) in sources.enumerated() {
+            guard case .copy(let argument) = source.delivery else { continue }
+            let bytes = (k < rewritten.count ? rewritten[k] : nil)?.joined(source.bytes.buffer) ?? source.bytes.array
+            guard let copy = temporaries.create(Input.relabelled(bytes, as: argument.text)) else { return false }
+            args[argument.origin] = copy
+        }
+        return true
     }
 
     // MARK: - libc
