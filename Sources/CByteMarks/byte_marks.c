@@ -78,3 +78,62 @@ void pv_mark_bytes(const uint8_t *s, size_t n, uint64_t *ends, uint64_t *registe
     if (n % 64)
         mark_slowly(s, n, blocks, 64 * blocks, n, ends, registers);
 }
+
+/* The first marked position at or after from, or n. */
+static size_t next_mark(const uint64_t *ends, size_t blocks, size_t n, size_t from)
+{
+    size_t b = from >> 6;
+    if (b >= blocks)
+        return n;
+    uint64_t bits = ends[b] & (~(uint64_t)0 << (from & 63));
+    while (bits == 0) {
+        if (++b >= blocks)
+            return n;
+        bits = ends[b];
+    }
+    return (b << 6) | (size_t)__builtin_ctzll(bits);
+}
+
+size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *ends, const uint64_t *pairs,
+                               size_t *at, size_t *starts, size_t *ends_out, size_t capacity)
+{
+    size_t blocks = (n + 63) / 64, count = 0, i = *at;
+    while (i < n && count < capacity) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        int quoted = 0, colon = 0;
+        size_t end = i;
+        for (;;) {
+            end = next_mark(ends, blocks, n, end);
+            if (end >= n)
+                break;
+            uint8_t c = s[end];
+            if (c == ':')
+                colon = 1;
+            else if (c == '"')
+                quoted = !quoted;
+            else if (!quoted)
+                break;
+            end++;
+        }
+        int candidate = colon;
+        if (!candidate && i + 1 < end) {
+            unsigned pair = (unsigned)(s[i] | 0x20) | (unsigned)(s[i + 1] | 0x20) << 8;
+            candidate = (pairs[pair >> 6] >> (pair & 63)) & 1;
+        } else if (!candidate && i < end) {
+            candidate = 1;
+        }
+        if (candidate) {
+            starts[count] = i;
+            ends_out[count] = end;
+            count++;
+        }
+        /* A comment runs to the end of the line. */
+        if (end < n && s[end] == '#')
+            while (end < n && s[end] != '\n')
+                end++;
+        i = end + 1;
+    }
+    *at = i < n ? i : n;
+    return count;
+}

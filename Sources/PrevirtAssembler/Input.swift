@@ -74,7 +74,7 @@ final class InputBytes {
 
     /// `size` bytes of `fd` mapped; nil when the file cannot be mapped.
     init?(mapping fd: Int32, size: Int) {
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), p != MAP_FAILED else { return nil }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
         mapping = p
         storage = []
         buffer = UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size)

@@ -212,46 +212,18 @@ public struct SourceScanner: Sendable {
         Self.classes.withUnsafeBufferPointer { table in
             pairs.withUnsafeBufferPointer { pairs in
                 words.withSlots { slots, shift in
-                    let cls = table.baseAddress!, bits = pairs.baseAddress!
-                    var i = 0
-                    while i < n {
-                        while i < n && (s[i] == 0x20 || s[i] == 0x09) { i += 1 }
-                        // The end: the first newline, `;` or `#` outside double quotes; a `:` before it
-                        // may end a label.
-                        var quoted = false, colon = false
-                        var end = i
-                        while true {
-                            end = Self.nextMark(from: end, marks, blocks, n)
-                            guard end < n else { break }
-                            let c = s[end]
-                            if c == 0x3a {
-                                colon = true
-                            } else if c == 0x22 {
-                                quoted.toggle()
-                            } else if !quoted {
-                                break
-                            }
-                            end += 1
-                        }
-                        // Without a `:` there is no label, and the first two bytes say whether the first
-                        // word can be one of interest.
-                        var candidate = colon
-                        if !candidate && i + 1 < end {
-                            let pair = Int(s[i] | 0x20) | Int(s[i + 1] | 0x20) << 8
-                            candidate = bits[pair >> 6] & (1 << UInt64(pair & 63)) != 0
-                        } else if !candidate && i < end {
-                            candidate = true
-                        }
-                        if candidate {
-                            decide(s, i, end, cls, slots, shift, &result)
+                    let cls = table.baseAddress!
+                    // The statements that may matter (labels, or first bytes of interest), a batch at a time.
+                    let capacity = 4096
+                    let starts = UnsafeMutablePointer<Int>.allocate(capacity: capacity), ends = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+                    defer { starts.deallocate(); ends.deallocate() }
+                    var at = 0
+                    while at < n {
+                        let found = pv_candidate_statements(s, n, marks, pairs.baseAddress!, &at, starts, ends, capacity)
+                        for k in 0..<found {
+                            decide(s, starts[k], ends[k], cls, slots, shift, &result)
                             if result.needsEverything { return }
                         }
-                        // A comment runs to the end of the line.
-                        var next = end
-                        if next < n && s[next] == 0x23 {
-                            while next < n && s[next] != 0x0a { next += 1 }
-                        }
-                        i = next + 1
                     }
                 }
             }
