@@ -1,4 +1,4 @@
-/* byte_marks.c: the bytes previrt as's source scan hops between (see pv_byte_marks.h).
+/* byte_marks.c: the statements previrt as's source scan must look at (see pv_byte_marks.h).
  * With SSE2 (every x86-64) sixteen bytes are compared at once; elsewhere, and at the end of the
  * buffer, one at a time.
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,7 +9,7 @@
 #include <emmintrin.h>
 #endif
 
-static int is_end(uint8_t c)
+static int is_mark(uint8_t c)
 {
     return c == '\n' || c == ';' || c == '#' || c == '"' || c == ':';
 }
@@ -22,89 +22,98 @@ static int starts_register(const uint8_t *s, size_t j, size_t n)
     return (a == 'c' || a == 'd' || a == 'e' || a == 'f' || a == 'g' || a == 's') && (b == 'r' || b == 'b' || b == 's');
 }
 
-/* Bytes [from, to) of block b, one at a time. */
-static void mark_slowly(const uint8_t *s, size_t n, size_t b, size_t from, size_t to, uint64_t *ends, uint64_t *registers)
+size_t pv_next_register_start(const uint8_t *s, size_t n, size_t at)
 {
-    uint64_t e = 0, r = 0;
-    for (size_t j = from; j < to; j++) {
-        if (is_end(s[j]))
-            e |= (uint64_t)1 << (j - 64 * b);
-        if (starts_register(s, j, n))
-            r |= (uint64_t)1 << (j - 64 * b);
-    }
-    ends[b] = e;
-    registers[b] = r;
-}
-
-void pv_mark_bytes(const uint8_t *s, size_t n, uint64_t *ends, uint64_t *registers)
-{
-    size_t blocks = n / 64;
-    size_t b = 0;
+    size_t j = at;
 #if defined(__SSE2__)
-    /* The register test reads two bytes past each 16: the last full block may go one at a time. */
-    size_t fast = n >= 66 ? (n - 2) / 64 : 0;
-    const __m128i newline = _mm_set1_epi8('\n'), semicolon = _mm_set1_epi8(';'), hash = _mm_set1_epi8('#');
-    const __m128i quote = _mm_set1_epi8('"'), colon = _mm_set1_epi8(':'), percent = _mm_set1_epi8('%');
-    const __m128i lower = _mm_set1_epi8(0x20);
-    for (; b < fast; b++) {
-        uint64_t e = 0, r = 0;
-        for (int q = 0; q < 4; q++) {
-            const uint8_t *p = s + 64 * b + 16 * q;
-            __m128i v = _mm_loadu_si128((const __m128i *)p);
-            __m128i end = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, newline), _mm_cmpeq_epi8(v, semicolon)),
-                                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, hash), _mm_cmpeq_epi8(v, quote)),
-                                                    _mm_cmpeq_epi8(v, colon)));
-            e |= (uint64_t)(uint16_t)_mm_movemask_epi8(end) << (16 * q);
-            int pct = _mm_movemask_epi8(_mm_cmpeq_epi8(v, percent));
-            if (pct) {
-                __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + 1)), lower);
-                __m128i c = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + 2)), lower);
-                /* a in c..g: a - 'c' <= 4 unsigned, that is max(a - 'c', 4) == 4 with saturation. */
-                __m128i d = _mm_subs_epu8(a, _mm_set1_epi8('c'));
-                __m128i ok_a = _mm_or_si128(_mm_and_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(4)), d),
-                                                          _mm_cmpeq_epi8(_mm_max_epu8(a, _mm_set1_epi8('c')), a)),
-                                            _mm_cmpeq_epi8(a, _mm_set1_epi8('s')));
-                __m128i ok_c = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(c, _mm_set1_epi8('r')), _mm_cmpeq_epi8(c, _mm_set1_epi8('b'))),
-                                            _mm_cmpeq_epi8(c, _mm_set1_epi8('s')));
-                r |= (uint64_t)(uint16_t)(pct & _mm_movemask_epi8(_mm_and_si128(ok_a, ok_c))) << (16 * q);
-            }
+    const __m128i percent = _mm_set1_epi8('%'), lower = _mm_set1_epi8(0x20), c = _mm_set1_epi8('c');
+    const __m128i four = _mm_set1_epi8(4), ess = _mm_set1_epi8('s'), arr = _mm_set1_epi8('r'), bee = _mm_set1_epi8('b');
+    /* Sixteen at a time (the test reads two bytes further): '%', then c..g or s, then r, b or s. */
+    while (j + 18 <= n) {
+        int pct = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + j)), percent));
+        if (pct) {
+            __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + j + 1)), lower);
+            __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + j + 2)), lower);
+            __m128i d = _mm_sub_epi8(a, c); /* c..g: 0..4; below c wraps above 4 */
+            __m128i first = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, four), d), _mm_cmpeq_epi8(a, ess));
+            __m128i second = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, arr), _mm_cmpeq_epi8(b, bee)), _mm_cmpeq_epi8(b, ess));
+            int hit = pct & _mm_movemask_epi8(_mm_and_si128(first, second));
+            if (hit)
+                return j + (size_t)__builtin_ctz((unsigned)hit);
         }
-        ends[b] = e;
-        registers[b] = r;
+        j += 16;
     }
 #endif
-    for (; b < blocks; b++)
-        mark_slowly(s, n, b, 64 * b, 64 * b + 64, ends, registers);
-    if (n % 64)
-        mark_slowly(s, n, blocks, 64 * blocks, n, ends, registers);
+    for (; j < n; j++)
+        if (starts_register(s, j, n))
+            return j;
+    return n;
 }
 
+/* The marks (newline ; # " :) of the 64-byte block b, one bit per byte. */
+static uint64_t block_marks(const uint8_t *s, size_t n, size_t b)
+{
+    size_t from = 64 * b;
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    if (from + 64 <= n) {
+        const __m128i newline = _mm_set1_epi8('\n'), semicolon = _mm_set1_epi8(';'), hash = _mm_set1_epi8('#');
+        const __m128i quote = _mm_set1_epi8('"'), colon = _mm_set1_epi8(':');
+        for (int q = 0; q < 4; q++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + from + 16 * q));
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, newline), _mm_cmpeq_epi8(v, semicolon)),
+                                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, hash), _mm_cmpeq_epi8(v, quote)),
+                                                    _mm_cmpeq_epi8(v, colon)));
+            m |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * q);
+        }
+        return m;
+    }
+#endif
+    for (size_t j = from; j < n && j < from + 64; j++)
+        if (is_mark(s[j]))
+            m |= (uint64_t)1 << (j - from);
+    return m;
+}
+
+/* The walk's view of the marks: the block last looked at, computed once (the walk only goes forward). */
+struct marks {
+    const uint8_t *s;
+    size_t n, blocks, block;
+    uint64_t bits;
+};
+
 /* The first marked position at or after from, or n. */
-static size_t next_mark(const uint64_t *ends, size_t blocks, size_t n, size_t from)
+static size_t next_mark(struct marks *m, size_t from)
 {
     size_t b = from >> 6;
-    if (b >= blocks)
-        return n;
-    uint64_t bits = ends[b] & (~(uint64_t)0 << (from & 63));
+    if (b >= m->blocks)
+        return m->n;
+    if (b != m->block) {
+        m->block = b;
+        m->bits = block_marks(m->s, m->n, b);
+    }
+    uint64_t bits = m->bits & (~(uint64_t)0 << (from & 63));
     while (bits == 0) {
-        if (++b >= blocks)
-            return n;
-        bits = ends[b];
+        if (++b >= m->blocks)
+            return m->n;
+        m->block = b;
+        m->bits = bits = block_marks(m->s, m->n, b);
     }
     return (b << 6) | (size_t)__builtin_ctzll(bits);
 }
 
-size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *ends, const uint64_t *pairs,
-                               size_t *at, size_t *starts, size_t *ends_out, size_t capacity)
+size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *pairs, size_t *at, size_t *starts,
+                               size_t *ends, size_t capacity)
 {
-    size_t blocks = (n + 63) / 64, count = 0, i = *at;
+    struct marks m = { s, n, (n + 63) / 64, (size_t)-1, 0 };
+    size_t count = 0, i = *at;
     while (i < n && count < capacity) {
         while (i < n && (s[i] == ' ' || s[i] == '\t'))
             i++;
         int quoted = 0, colon = 0;
         size_t end = i;
         for (;;) {
-            end = next_mark(ends, blocks, n, end);
+            end = next_mark(&m, end);
             if (end >= n)
                 break;
             uint8_t c = s[end];
@@ -125,7 +134,7 @@ size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *ends,
         }
         if (candidate) {
             starts[count] = i;
-            ends_out[count] = end;
+            ends[count] = end;
             count++;
         }
         /* A comment runs to the end of the line. */

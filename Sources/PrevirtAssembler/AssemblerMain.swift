@@ -42,24 +42,24 @@ public enum AssemblerMain {
             guard let input = Input.read(argument.text) else { return spawn(real, arguments, feeds: []) }
             let scan = scanner.scan(input.bytes.buffer)
             if input.isRegularFile {
-                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .named(argument)))
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .named(argument), position: index))
             } else if let fd = Input.descriptor(named: argument.text) {
                 // A descriptor named twice is read (and fed) once.
                 guard !feeds.contains(where: { $0.fd == fd }) else { continue }
                 feeds.append(Feed(fd: fd, bytes: input.bytes.array, position: index))
-                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .feed(feeds.count - 1)))
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .feed(feeds.count - 1), position: index))
             } else {
                 guard !argument.fromResponseFile else {
                     fail("\(argument.text) is not a regular file and is named in a response file: it cannot be read twice; name it on the command line")
                     return 2
                 }
-                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .copy(argument)))
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .copy(argument), position: index))
             }
         }
         if inv.readsStandardInput && !feeds.contains(where: { $0.fd == 0 }) {
             let bytes = InputBytes(readAll(0))
             feeds.append(Feed(fd: 0, bytes: bytes.array, position: inv.standardInputIndex ?? expanded.count))
-            sources.append(Source(bytes: bytes, scan: scanner.scan(bytes.buffer), delivery: .feed(feeds.count - 1)))
+            sources.append(Source(bytes: bytes, scan: scanner.scan(bytes.buffer), delivery: .feed(feeds.count - 1), position: feeds[feeds.count - 1].position))
         }
         var scan = SourceScan()
         for source in sources {
@@ -78,15 +78,19 @@ public enum AssemblerMain {
         defer { temporaries.removeAll() }
         var assembled: [(copy: String, original: String)] = []
         let nothingSensitive = !scan.needsEverything && scan.needed.isEmpty
-        if !nothingSensitive, let rewritten = inPlace(sources, scan, chosen) {
+        // A listing reads the inputs again by name: then the macros are defined instead.
+        if !nothingSensitive, !inv.wantsListing, let rewritten = inPlace(sources, scan, chosen) {
             // The in-place route: each input with sites is rewritten; gas is handed no macro.
             for (k, source) in sources.enumerated() {
                 guard let body = rewritten[k] else { continue }
                 let input = source.bytes.buffer
                 switch source.delivery {
                 case .named(let argument):
-                    let copy = Rewritten.relabelled(input, body.pieces, as: argument.text)
-                    guard let path = temporaries.create({ copy.write(to: $0, from: input) }) else { return 2 }
+                    // GNU as reads the rewritten file through a pipe, on a descriptor of its own, with a
+                    // .linefile that names the user's file: no copy is written to disk.
+                    let fd = Self.firstRewrittenDescriptor + Int32(k)
+                    let path = "/dev/fd/\(fd)"
+                    feeds.append(Feed(fd: fd, bytes: [], position: source.position, rewritten: (Rewritten.relabelled(input, body.pieces, as: argument.text), source.bytes)))
                     args[argument.origin] = path
                     assembled.append((path, argument.text))
                 case .feed(let f):
@@ -111,7 +115,7 @@ public enum AssemblerMain {
         let status = spawn(real, args, feeds: feeds)
         if status == 0, let dependencies = inv.dependencyFile {
             // GNU as lists the files it read: name the user's files, not previrt's temporary ones.
-            let replacements = temporaries.paths.map { path in (path, assembled.first { $0.copy == path }?.original) }
+            let replacements = temporaries.paths.map { path in (path, nil as String?) } + assembled.map { ($0.copy, $0.original as String?) }
             guard DependencyFile.rewrite(dependencies, replacing: replacements) else {
                 fail("cannot rewrite \(dependencies) without previrt's temporary files: \(String(cString: strerror(errno)))")
                 return 2
@@ -125,6 +129,8 @@ public enum AssemblerMain {
         var bytes: InputBytes
         var scan: SourceScan
         var delivery: Delivery
+        /// Where GNU as reads it among its inputs (an index into the expanded arguments).
+        var position: Int
 
         enum Delivery {
             /// A regular file: GNU as reads it by its name (unless it is rewritten).
@@ -243,11 +249,17 @@ public enum AssemblerMain {
     }
 
     /// Bytes GNU as reads from descriptor `fd` (0 for standard input), through a pipe.
+    /// The descriptor of the first rewritten input in GNU as (the next ones follow): above the ones a
+    /// build names itself (/dev/fd/3, /dev/fd/63 for <(...)).
+    static let firstRewrittenDescriptor: Int32 = 240
+
     struct Feed {
         var fd: Int32
         var bytes: [UInt8]
         /// Where GNU as reads it among its inputs (an index into the expanded arguments).
         var position: Int
+        /// An input rewritten in place, written from the input's own bytes (instead of `bytes`).
+        var rewritten: (Rewritten, InputBytes)? = nil
     }
 
     /// Runs `tool` with `args`, each feed on its descriptor; returns its status. The feeds are written in
@@ -292,7 +304,11 @@ public enum AssemblerMain {
         }
         signal(SIGPIPE, SIG_IGN)
         for (feed, p) in zip(feeds, pipes) {
-            _ = writeAll(p.write, feed.bytes)
+            if let (rewritten, input) = feed.rewritten {
+                _ = withExtendedLifetime(input) { rewritten.write(to: p.write, from: input.buffer) }
+            } else {
+                _ = writeAll(p.write, feed.bytes)
+            }
             close(p.write)
         }
         pipes = []

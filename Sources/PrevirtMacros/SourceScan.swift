@@ -202,13 +202,8 @@ public struct SourceScanner: Sendable {
         var result = SourceScan()
         guard let s = source.baseAddress, source.count > 0 else { return result }
         let n = source.count
-        let blocks = (n + 63) / 64
-        // The bytes that end a statement or matter to where it ends (newline, `;`, `#`, `"`, `:`), and the
-        // `%`s that may start a special register: when none does, no mov, push or pop is sensitive.
-        let marks = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * blocks)
-        defer { marks.deallocate() }
-        pv_mark_bytes(s, n, marks, marks + blocks)
-        let pairs = Self.mentionsSpecialRegister(s, n, marks + blocks, blocks) ? firstPairs : firstPairsNoOverloaded
+        // When no `%` starts a special register, no mov, push or pop is sensitive.
+        let pairs = Self.mentionsSpecialRegister(s, n) ? firstPairs : firstPairsNoOverloaded
         Self.classes.withUnsafeBufferPointer { table in
             pairs.withUnsafeBufferPointer { pairs in
                 words.withSlots { slots, shift in
@@ -219,7 +214,7 @@ public struct SourceScanner: Sendable {
                     defer { starts.deallocate(); ends.deallocate() }
                     var at = 0
                     while at < n {
-                        let found = pv_candidate_statements(s, n, marks, pairs.baseAddress!, &at, starts, ends, capacity)
+                        let found = pv_candidate_statements(s, n, pairs.baseAddress!, &at, starts, ends, capacity)
                         for k in 0..<found {
                             decide(s, starts[k], ends[k], cls, slots, shift, &result)
                             if result.needsEverything { return }
@@ -229,20 +224,6 @@ public struct SourceScanner: Sendable {
             }
         }
         return result
-    }
-
-    /// The first marked position at or after `from`, or `n`.
-    @inline(__always)
-    private static func nextMark(from: Int, _ marks: UnsafeMutablePointer<UInt64>, _ blocks: Int, _ n: Int) -> Int {
-        var block = from >> 6
-        guard block < blocks else { return n }
-        var bits = marks[block] & (~0 << UInt64(from & 63))
-        while bits == 0 {
-            block += 1
-            guard block < blocks else { return n }
-            bits = marks[block]
-        }
-        return block << 6 | bits.trailingZeroBitCount
     }
 
     /// The word at `i` packed (`SourceScan.key` of its bytes | 0x20), `~0` when longer than 8 bytes, 0
@@ -328,15 +309,15 @@ public struct SourceScanner: Sendable {
         (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2e || c == 0x24
     }
 
-    /// Whether any `%` in s[0..<n] (the candidates marked in `marks`) starts a special register as
-    /// `namesSpecialRegister` reads one: when none does, no mov, push or pop in the source is sensitive,
-    /// and the scan passes them over on their first bytes. (Within a statement, the byte after the name
-    /// may be the statement's end, never a word byte or `:`; so a statement names one only if this finds one.)
-    private static func mentionsSpecialRegister(_ s: UnsafePointer<UInt8>, _ n: Int, _ marks: UnsafeMutablePointer<UInt64>, _ blocks: Int) -> Bool {
-        var i = nextMark(from: 0, marks, blocks, n)
+    /// Whether any `%` in s[0..<n] starts a special register as `namesSpecialRegister` reads one: when
+    /// none does, no mov, push or pop in the source is sensitive, and the scan passes them over on their
+    /// first bytes. (Within a statement, the byte after the name may be the statement's end, never a word
+    /// byte or `:`; so a statement names one only if this finds one.)
+    private static func mentionsSpecialRegister(_ s: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = pv_next_register_start(s, n, 0)
         while i < n {
             if isSpecialRegister(s, i, n) { return true }
-            i = nextMark(from: i + 1, marks, blocks, n)
+            i = pv_next_register_start(s, n, i + 1)
         }
         return false
     }

@@ -11,13 +11,20 @@ import Testing
 
 @Suite("Drop-in assembler: sites written in place")
 struct DropInAssemblerInPlaceTests {
-    /// Runs previrt-as with a real assembler that first appends every `.s` file it is given to
+    /// Runs previrt-as with a real assembler that first appends every input it is given (`.s` files,
+    /// and the pipes a rewritten input comes through, copied to a file that gas reads instead) to
     /// `capture` (what gas read), then runs `as`.
     static func previrtAs(_ w: Workbench, _ args: [String]) throws -> (result: CommandResult, gasRead: String) {
         try w.write("capture-as", """
-            #!/bin/sh
-            for a in "$@"; do case "$a" in *.s) cat "$a" >> '\(w.path("capture.txt"))';; esac; done
-            exec as "$@"
+            #!/bin/bash
+            args=(); k=0
+            for a in "$@"; do
+              case "$a" in
+                *.s|/dev/fd/*) k=$((k+1)); cat "$a" > '\(w.path("in"))'$k.s; cat '\(w.path("in"))'$k.s >> '\(w.path("capture.txt"))'; args+=('\(w.path("in"))'$k.s);;
+                *) args+=("$a");;
+              esac
+            done
+            exec as "${args[@]}"
 
             """)
         try w.run("chmod", ["+x", "capture-as"])
@@ -40,7 +47,7 @@ struct DropInAssemblerInPlaceTests {
         try w.write("s.s", ".text\nf:\n" + samples.map { "\t\($0.statement)\n" }.joined() + "\tret\n")
         let (r, gasRead) = try Self.previrtAs(w, [Self.mode(arch), "s.s", "-o", "in-place.o"])
         try #require(r.succeeded, "\(r.output)")
-        #expect(!gasRead.contains(".macro"), "gas was handed macros")
+        #expect(!gasRead.contains(".macro") && gasRead.contains(".L__pv_b"), "gas was handed macros")
         #expect(!gasRead.contains(".linefile 0"), "a macro's .linefile was written in place")
         try w.run("as", [Self.mode(arch), try Toolchain.macroSet(arch), "s.s", "-o", "wa.o"])
         #expect(try w.bytes("in-place.o") == w.bytes("wa.o"))
@@ -77,7 +84,7 @@ struct DropInAssemblerInPlaceTests {
         let w = try Workbench()
         try w.write("e.s", ".text\nf:\nnop\ncli %eax\nlgdt %rax\nin $300,%al\nbogus %eax\nhlt\n\tcpuid # ok\nmovl 8(%rsp),%ecx\nret\n")
         let (ours, gasRead) = try Self.previrtAs(w, ["--64", "e.s", "-o", "a.o"])
-        #expect(!gasRead.contains(".macro"))
+        #expect(!gasRead.contains(".macro") && gasRead.contains(".L__pv_b"))
         let plain = try Toolchain.run("as", ["--64", "e.s", "-o", "b.o"], in: w.dir)
         #expect(ours.status == plain.status && ours.status != 0)
         #expect(ours.output == plain.output)
@@ -90,7 +97,7 @@ struct DropInAssemblerInPlaceTests {
         let w = try Workbench()
         try w.write("e.s", ".text\nsti %eax\nsti\nbogus\n")
         let (ours, gasRead) = try Self.previrtAs(w, ["--64", "e.s", "-o", "a.o"])
-        #expect(!gasRead.contains(".macro"))
+        #expect(!gasRead.contains(".macro") && gasRead.contains(".L__pv_b"))
         let wa = try Toolchain.run("as", ["--64", try Toolchain.macroSet(.x86_64), "e.s", "-o", "b.o"], in: w.dir)
         #expect(ours.status == wa.status && ours.status != 0)
         #expect(MacroDiagnosticsTests.messages(ours.output) == MacroDiagnosticsTests.messages(wa.output))
@@ -123,10 +130,24 @@ struct DropInAssemblerInPlaceTests {
         try w.write("b.s", "b: cpuid\n\tsti\n")
         let (r, gasRead) = try Self.previrtAs(w, ["--64", "a.s", "b.s", "-o", "ab.o"])
         try #require(r.succeeded, "\(r.output)")
-        #expect(!gasRead.contains(".macro"))
+        #expect(!gasRead.contains(".macro") && gasRead.contains(".L__pv_b"))
         try w.run("as", ["--64", try Toolchain.macroSet(.x86_64), "a.s", "b.s", "-o", "wa.o"])
         #expect(try w.bytes("ab.o") == w.bytes("wa.o"))
         #expect(w.inspect(["ab.o"]).files[0].sites.map(\.kind) == ["cli", "hlt", "cpuid", "sti"])
+    }
+
+    @Test("a listing (-al) reads the source again: the macros are defined instead, and it shows the user's lines")
+    func listing() throws {
+        let w = try Workbench()
+        try w.write("l.s", ".text\nnop\ncpuid\nret\n")
+        let (r, gasRead) = try Self.previrtAs(w, ["--64", "-al", "l.s", "-o", "l.o"])
+        try #require(r.succeeded, "\(r.output)")
+        #expect(gasRead.contains(".macro __pv_site"))
+        // Without the stand-in: the listing prints the user's lines, with their code.
+        let listed = try Toolchain.run(DropInAssemblerTests.tool, ["--64", "-al", "l.s", "-o", "m.o"], in: w.dir)
+        #expect(listed.output.contains("GAS LISTING l.s") && listed.output.contains("   2 0000 90       \tnop"), "\(listed.output)")
+        try w.run("as", ["--64", try Toolchain.macroSet(.x86_64), "l.s", "-o", "wa.o"])
+        #expect(try w.bytes("l.o") == w.bytes("wa.o"))
     }
 
     @Test("#NO_APP stays the first line, and lines keep their numbers")
