@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CByteMarks"),
         // Generators: GNU-as macro sets and the C header, all from the catalog.
         .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote", "CByteMarks"]),
-        // `previrt as`: the drop-in assembler that prepends only the macros its input needs.
+        // `previrt as`: the drop-in assembler: sites written in place, or only the macros its input needs.
         .target(name: "PrevirtAssembler", dependencies: ["PrevirtCatalog", "PrevirtMacros"]),
         // Freestanding C runtime (MIT): the note ABI header and the note walker.
         .target(name: "PrevirtRuntime"),

@@ -7,7 +7,8 @@ import Glibc
 import PrevirtCatalog
 import PrevirtMacros
 
-/// `previrt as ARGS...`: scan the inputs, prepend the macros they need, run the real GNU as.
+/// `previrt as ARGS...`: scan the inputs, write their sites in place (or hand gas the macros they need),
+/// run the real GNU as.
 public enum AssemblerMain {
     /// Set in the real assembler's environment: a previrt as that finds it set was started by another
     /// one as "the real assembler" (two `as` links to previrt on PATH) and stops the loop.
@@ -81,6 +82,7 @@ public enum AssemblerMain {
         // A listing reads the inputs again by name: then the macros are defined instead.
         if !nothingSensitive, !inv.wantsListing, let rewritten = inPlace(sources, scan, chosen) {
             // The in-place route: each input with sites is rewritten; gas is handed no macro.
+            let firstDescriptor = max(Self.firstRewrittenDescriptor, (feeds.map(\.fd).max() ?? 0) + 1)
             for (k, source) in sources.enumerated() {
                 guard let body = rewritten[k] else { continue }
                 let input = source.bytes.buffer
@@ -88,7 +90,7 @@ public enum AssemblerMain {
                 case .named(let argument):
                     // GNU as reads the rewritten file through a pipe, on a descriptor of its own, with a
                     // .linefile that names the user's file: no copy is written to disk.
-                    let fd = Self.firstRewrittenDescriptor + Int32(k)
+                    let fd = firstDescriptor + Int32(k)
                     let path = "/dev/fd/\(fd)"
                     feeds.append(Feed(fd: fd, bytes: [], position: source.position, rewritten: (Rewritten.relabelled(input, body.pieces, as: argument.text), source.bytes)))
                     args[argument.origin] = path
@@ -250,7 +252,7 @@ public enum AssemblerMain {
 
     /// Bytes GNU as reads from descriptor `fd` (0 for standard input), through a pipe.
     /// The descriptor of the first rewritten input in GNU as (the next ones follow): above the ones a
-    /// build names itself (/dev/fd/3, /dev/fd/63 for <(...)).
+    /// build names itself (/dev/fd/3, /dev/fd/63 for <(...)), and above any other feed's.
     static let firstRewrittenDescriptor: Int32 = 240
 
     struct Feed {

@@ -10,8 +10,7 @@ struct Input {
     var bytes: InputBytes
     var isRegularFile: Bool
 
-    /// The whole input, or nil when it cannot be opened (GNU as then says why). A regular file is
-    /// mapped, not copied: the scan reads it in place, and gas reads the file itself.
+    /// The whole input, or nil when it cannot be opened (GNU as then says why).
     static func read(_ path: String) -> Input? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
@@ -20,9 +19,11 @@ struct Input {
         // A directory: gas says why it cannot be assembled.
         guard fstat(fd, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR else { return nil }
         let isRegularFile = (s.st_mode & S_IFMT) == S_IFREG
-        if isRegularFile, s.st_size > 0, let mapped = InputBytes(mapping: fd, size: Int(s.st_size)) {
-            return Input(bytes: mapped, isRegularFile: true)
+        if isRegularFile, let whole = InputBytes(reading: fd, size: Int(s.st_size)) {
+            return Input(bytes: whole, isRegularFile: true)
         }
+        // A file that changed size while it was read is read again from the start, to its end.
+        if isRegularFile { _ = lseek(fd, 0, SEEK_SET) }
         return Input(bytes: InputBytes(AssemblerMain.readAll(fd, sizeHint: isRegularFile ? Int(s.st_size) : 0)), isRegularFile: isRegularFile)
     }
 
@@ -59,32 +60,51 @@ struct Input {
     }
 }
 
-/// The bytes of an input: a private read-only mapping of a regular file, or what was read.
+/// The bytes of an input, at an address that stays put while the object lives: a private read-only
+/// mapping of a regular file, or a copy of what was read.
 final class InputBytes {
     let buffer: UnsafeBufferPointer<UInt8>
-    private let mapping: UnsafeMutableRawPointer?
-    private let storage: [UInt8]
+    private let mapped: Bool
 
     init(_ bytes: [UInt8]) {
-        storage = bytes
-        mapping = nil
-        // The array's storage does not move while this object keeps it and never changes it.
-        buffer = storage.withUnsafeBufferPointer { $0 }
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = copy.initialize(from: bytes)
+        buffer = UnsafeBufferPointer(start: copy.baseAddress, count: bytes.count)
+        mapped = false
     }
 
-    /// `size` bytes of `fd` mapped; nil when the file cannot be mapped.
-    init?(mapping fd: Int32, size: Int) {
-        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
-        mapping = p
-        storage = []
-        buffer = UnsafeBufferPointer(start: p.assumingMemoryBound(to: UInt8.self), count: size)
+    /// A regular file of `size` bytes read from `fd` into memory mapped for it and populated in one
+    /// call (no page fault per page); nil when that memory cannot be had, or the file is not `size`
+    /// bytes long any more. (The file itself is not mapped: one truncated while mapped would raise SIGBUS.)
+    init?(reading fd: Int32, size: Int) {
+        guard size > 0, let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+              p != MAP_FAILED else { return nil }
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        var count = 0
+        while count < size {
+            let n = read(fd, bytes + count, size - count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            count += n
+        }
+        var more: UInt8 = 0
+        guard count == size, read(fd, &more, 1) == 0 else {
+            munmap(p, size)
+            return nil
+        }
+        buffer = UnsafeBufferPointer(start: bytes, count: size)
+        mapped = true
     }
 
     deinit {
-        if let mapping { munmap(mapping, buffer.count) }
+        if mapped {
+            munmap(UnsafeMutableRawPointer(mutating: buffer.baseAddress!), buffer.count)
+        } else {
+            UnsafeMutableBufferPointer(mutating: buffer).baseAddress!.deallocate()
+        }
     }
 
-    var array: [UInt8] { mapping == nil ? storage : Array(buffer) }
+    var array: [UInt8] { Array(buffer) }
 }
 
 /// An input rewritten: slices of it, and the text written between them, in order. It is written to a
