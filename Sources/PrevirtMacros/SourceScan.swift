@@ -128,7 +128,10 @@ public struct SourceScan: Sendable, Equatable {
 /// No state is carried from one statement to the next.
 ///
 /// Compiler output is mostly statements of no interest (`movq %rax, %rbx`, `.cfi_offset 6, -16`): the
-/// end of a statement is found eight bytes at a time, and the first word is looked up once.
+/// statements are walked in C (`pv_candidate_statements`, Sources/CByteMarks), which finds their ends
+/// sixteen bytes at a time and passes over those whose first two bytes start no word of interest (and
+/// that have no `:`, so no label); mov, push and pop are passed over too when no `%` in the whole source
+/// starts a special register. The statements left are decided here, their first word looked up once.
 public struct SourceScanner: Sendable {
     /// What a first word is: the values of `words`.
     private enum Role: UInt8 { case always = 1, overloaded, prefix, fallback, repeats }

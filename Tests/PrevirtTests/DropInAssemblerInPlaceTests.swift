@@ -56,6 +56,32 @@ struct DropInAssemblerInPlaceTests {
         #expect(sites.map(\.kind) == samples.map(\.kind))
     }
 
+    @Test("the gas testsuite: every unit written in place gives the -Wa route's object, notes included")
+    func gasTestsuite() throws {
+        let w = try Workbench()
+        var compared = 0
+        for unit in try GasCorpus.units() {
+            // -mx86-used-note writes a property note per input file: the -Wa route has one more file.
+            guard !unit.flags.contains(where: { $0.contains("x86-used-note") }) else { continue }
+            let source = try [UInt8](Data(contentsOf: unit.source))
+            let dir = unit.source.deletingLastPathComponent()
+            for mode in unit.explicitMode.map({ [$0] }) ?? ["--32", "--64"] {
+                let arch: Architecture = mode == "--32" ? .i386 : .x86_64
+                let set = GNUAsMacroSet(architecture: arch, profile: .default)
+                let scan = source.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
+                guard !scan.sites.isEmpty, InPlaceExpansion.applies(to: scan, set), !unit.flags.contains(where: { $0.hasPrefix("-a") }) else { break }
+                let wa = try Toolchain.run("as", [mode] + unit.flags + [try Toolchain.macroSet(arch), unit.source.path, "-o", w.path("wa.o")], in: dir)
+                guard wa.succeeded else { continue }
+                let ours = try Toolchain.run(DropInAssemblerTests.tool, [mode] + unit.flags + [unit.source.path, "-o", w.path("in-place.o")], in: dir)
+                #expect(ours.succeeded, "\(unit.name) \(mode): \(ours.output)")
+                #expect(try w.bytes("in-place.o") == w.bytes("wa.o"), "\(unit.name) \(mode)")
+                compared += 1
+                break
+            }
+        }
+        #expect(compared >= 20, "\(compared) units compared")
+    }
+
     @Test("gcc -O2 output with inline asm, through gcc -B: the -Wa route's object and notes", arguments: Architecture.allCases)
     func compilerOutput(_ arch: Architecture) throws {
         let w = try Workbench()
