@@ -186,8 +186,16 @@ public struct SourceScanner: Sendable {
     /// The packed key of a word as the scan computes it from the source (every byte | 0x20), or nil.
     /// The words of the tables are letters, digits and dots, for which that is lower case.
     private static func tableKey(_ word: String) -> UInt64? {
-        precondition(word.utf8.allSatisfy { $0 != 0x5f }, "a table word with `_` would not match the scan's keys")
-        return SourceScan.key(word.lowercased())
+        // ASCII lower case by hand: String.lowercased() is Unicode's, and costs more than the rest of
+        // building the tables at every start.
+        var key: UInt64 = 0, shift: UInt64 = 0
+        for c in word.utf8 {
+            precondition(c != 0x5f, "a table word with `_` would not match the scan's keys")
+            guard shift < 64 else { return nil }
+            key |= UInt64(c >= 0x41 && c <= 0x5a ? c + 0x20 : c) << shift
+            shift += 8
+        }
+        return key
     }
 
     /// Byte classes: 1 ends a statement or starts a quote (newline, `;`, `#`, `"`), 0 is any other byte
