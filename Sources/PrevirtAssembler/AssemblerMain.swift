@@ -147,7 +147,9 @@ public enum AssemblerMain {
     /// The inputs rewritten with every site in place (nil for an input without sites), or nil when the
     /// in-place route does not apply: then the macros are defined instead.
     static func inPlace(_ sources: [Source], _ scan: SourceScan, _ set: GNUAsMacroSet) -> [Rewritten?]? {
-        guard InPlaceExpansion.applies(to: scan, set) else { return nil }
+        // Each site's text is about 1.5 KB, held until gas has read it: past this many sites the macros,
+        // which gas expands one at a time, cost less memory than the in-place text.
+        guard scan.sites.count <= Self.mostSitesInPlace, InPlaceExpansion.applies(to: scan, set) else { return nil }
         var expansion = InPlaceExpansion(set)
         let prologue = expansion.prologue
         var out: [Rewritten?] = []
@@ -254,6 +256,9 @@ public enum AssemblerMain {
     /// The descriptor of the first rewritten input in GNU as (the next ones follow): above the ones a
     /// build names itself (/dev/fd/3, /dev/fd/63 for <(...)), and above any other feed's.
     static let firstRewrittenDescriptor: Int32 = 240
+
+    /// The most sites written in place in one run (all inputs together).
+    static let mostSitesInPlace = 20_000
 
     /// F_SETPIPE_SZ (linux/fcntl.h: F_LINUX_SPECIFIC_BASE + 7), which Glibc's Swift overlay does not export.
     static let setPipeSize: Int32 = 1031

@@ -149,6 +149,17 @@ struct DropInAssemblerInPlaceTests {
         #expect(try w.bytes("a.o") == w.bytes("b.o"))
     }
 
+    @Test("past 20,000 sites the macros are defined instead (the in-place text would be held in memory)")
+    func manySites() throws {
+        let w = try Workbench()
+        try w.write("many.s", ".text\n" + String(repeating: "hlt\n", count: 20_001))
+        let (r, gasRead) = try Self.previrtAs(w, ["--64", "many.s", "-o", "a.o"])
+        try #require(r.succeeded, "\(r.output)")
+        #expect(gasRead.contains(".macro __pv_site"))
+        try w.run("as", ["--64", try Toolchain.macroSet(.x86_64), "many.s", "-o", "b.o"])
+        #expect(try w.bytes("a.o") == w.bytes("b.o"))
+    }
+
     @Test("several inputs with sites in one run: labels stay unique, the object is the -Wa route's")
     func severalInputs() throws {
         let w = try Workbench()
