@@ -20,9 +20,11 @@ let package = Package(
         // Test support: a small ELF32/ELF64 reader written without libbfd, the tests' independent oracle
         // for where sites are (the tools themselves read objects through libbfd, in PrevirtInspector).
         .target(name: "PrevirtELF", dependencies: ["PrevirtNote"]),
+        // Where given bytes occur in a buffer, 16 bytes at a time: the source scan's first pass.
+        .target(name: "CByteMarks"),
         // Generators: GNU-as macro sets and the C header, all from the catalog.
-        .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote"]),
-        // `previrt as`: the drop-in assembler that prepends only the macros its input needs.
+        .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote", "CByteMarks"]),
+        // `previrt as`: the drop-in assembler: sites written in place, or only the macros its input needs.
         .target(name: "PrevirtAssembler", dependencies: ["PrevirtCatalog", "PrevirtMacros"]),
         // Freestanding C runtime (MIT): the note ABI header and the note walker.
         .target(name: "PrevirtRuntime"),

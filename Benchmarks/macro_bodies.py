@@ -48,6 +48,13 @@ VARIANTS = {
     "short names, no .linefile on the common path":
         bodies(short_names(MACROS), lambda m, b: [l.replace(LINEFILE, "") for l in b]),
     "short names, body on one line (`;`)": bodies(short_names(MACROS), lambda m, b: ["; ".join(b)]),
+    # The hit leaves the macro with .exitm: no .else on the common path (the same object).
+    "committed, `.exitm` instead of `.else`":
+        bodies(MACROS, lambda m, b: [b[0], b[1], ".exitm", ".endif", b[3]]),
+    # The least any classifying body with correct error positions executes on the common path: one
+    # .ifdef/.endif and the .linefile, nothing else (a bound, not a macro set: hits are dropped).
+    "bound: floor + .linefile + .ifdef/.endif":
+        bodies(short_names(MACROS), lambda m, b: [b[0], ".endif", LINEFILE + "{store} %s \\a" % m]),
 }
 
 

@@ -7,7 +7,8 @@ import Glibc
 import PrevirtCatalog
 import PrevirtMacros
 
-/// `previrt as ARGS...`: scan the inputs, prepend the macros they need, run the real GNU as.
+/// `previrt as ARGS...`: scan the inputs, write their sites in place (or hand gas the macros they need),
+/// run the real GNU as.
 public enum AssemblerMain {
     /// Set in the real assembler's environment: a previrt as that finds it set was started by another
     /// one as "the real assembler" (two `as` links to previrt on PATH) and stops the loop.
@@ -31,51 +32,93 @@ public enum AssemblerMain {
         let inv = Invocation(expanded.map(\.text))
         guard inv.assemblesSomething else { return spawn(real, arguments, feeds: []) }
 
-        let set = GNUAsMacroSet(architecture: inv.architecture, profile: Profile.builtIn[0])
-        let filter = StatementFilter(set)
-        var scan = SourceScan()
-        var args = arguments
+        let set = GNUAsMacroSet(architecture: inv.architecture, profile: .default)
+        let scanner = SourceScanner(set)
+        var sources: [Source] = []
         var feeds: [Feed] = []
-        var temporaries = TemporaryFiles()
-        defer { temporaries.removeAll() }
         // Each input is read once. A pipe, a FIFO or a terminal cannot be read twice: GNU as gets what
         // was read, through a pipe on the same descriptor (/dev/stdin, /dev/fd/N) or a temporary copy.
         for index in inv.inputs {
             let argument = expanded[index]
             guard let input = Input.read(argument.text) else { return spawn(real, arguments, feeds: []) }
-            merge(&scan, input.bytes, set, filter)
-            if input.isRegularFile { continue }
-            if let fd = Input.descriptor(named: argument.text) {
-                if !feeds.contains(where: { $0.fd == fd }) { feeds.append(Feed(fd: fd, bytes: input.bytes, position: index)) }
-                continue
+            let scan = scanner.scan(input.bytes.buffer)
+            if input.isRegularFile {
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .named(argument), position: index))
+            } else if let fd = Input.descriptor(named: argument.text) {
+                // A descriptor named twice is read (and fed) once.
+                guard !feeds.contains(where: { $0.fd == fd }) else { continue }
+                feeds.append(Feed(fd: fd, bytes: input.bytes.array, position: index))
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .feed(feeds.count - 1), position: index))
+            } else {
+                guard !argument.fromResponseFile else {
+                    fail("\(argument.text) is not a regular file and is named in a response file: it cannot be read twice; name it on the command line")
+                    return 2
+                }
+                sources.append(Source(bytes: input.bytes, scan: scan, delivery: .copy(argument), position: index))
             }
-            guard !argument.fromResponseFile else {
-                fail("\(argument.text) is not a regular file and is named in a response file: it cannot be read twice; name it on the command line")
-                return 2
-            }
-            guard let copy = temporaries.create(Input.relabelled(input.bytes, as: argument.text)) else { return 2 }
-            args[argument.origin] = copy
         }
         if inv.readsStandardInput && !feeds.contains(where: { $0.fd == 0 }) {
-            let bytes = readAll(0)
-            merge(&scan, bytes, set, filter)
-            feeds.append(Feed(fd: 0, bytes: bytes, position: inv.standardInputIndex ?? expanded.count))
+            let bytes = InputBytes(readAll(0))
+            feeds.append(Feed(fd: 0, bytes: bytes.array, position: inv.standardInputIndex ?? expanded.count))
+            sources.append(Source(bytes: bytes, scan: scanner.scan(bytes.buffer), delivery: .feed(feeds.count - 1), position: feeds[feeds.count - 1].position))
         }
-        feeds.sort { $0.position < $1.position }
-        if !scan.needsEverything && scan.needed.isEmpty {
-            return spawn(real, args, feeds: feeds)   // nothing sensitive: the plain assembler
+        var scan = SourceScan()
+        for source in sources {
+            scan.needed.formUnion(source.scan.needed)
+            scan.needsEverything = scan.needsEverything || source.scan.needsEverything
+            scan.optsOut = scan.optsOut || source.scan.optsOut
+            scan.repeats = scan.repeats || source.scan.repeats
+            scan.sites += source.scan.sites
         }
         var chosen = set
         chosen.selection = scan.selection
         chosen.commandLine = "previrt as (the macros this input needs)"
-        guard let macros = temporaries.create(Array(chosen.text.utf8)) else { return 2 }
-        // Before the first input: before the response file that names it, when one does.
-        let first = (inv.inputs + [inv.standardInputIndex].compactMap { $0 }).min()
-        args.insert(macros, at: first.map { expanded[$0].origin } ?? args.count)
-        if first == nil { args.append("-") }
+
+        var args = arguments
+        var temporaries = TemporaryFiles()
+        defer { temporaries.removeAll() }
+        var assembled: [(copy: String, original: String)] = []
+        let nothingSensitive = !scan.needsEverything && scan.needed.isEmpty
+        // A listing reads the inputs again by name: then the macros are defined instead.
+        if !nothingSensitive, !inv.wantsListing, let rewritten = inPlace(sources, scan, chosen) {
+            // The in-place route: each input with sites is rewritten; gas is handed no macro.
+            let firstDescriptor = max(Self.firstRewrittenDescriptor, (feeds.map(\.fd).max() ?? 0) + 1)
+            for (k, source) in sources.enumerated() {
+                guard let body = rewritten[k] else { continue }
+                let input = source.bytes.buffer
+                switch source.delivery {
+                case .named(let argument):
+                    // GNU as reads the rewritten file through a pipe, on a descriptor of its own, with a
+                    // .linefile that names the user's file: no copy is written to disk.
+                    let fd = firstDescriptor + Int32(k)
+                    let path = "/dev/fd/\(fd)"
+                    feeds.append(Feed(fd: fd, bytes: [], position: source.position, rewritten: (Rewritten.relabelled(input, body.pieces, as: argument.text), source.bytes)))
+                    args[argument.origin] = path
+                    assembled.append((path, argument.text))
+                case .feed(let f):
+                    feeds[f].bytes = body.joined(input)
+                case .copy:
+                    break
+                }
+            }
+            guard materializeCopies(sources, rewritten, &args, &temporaries) else { return 2 }
+        } else {
+            guard materializeCopies(sources, [], &args, &temporaries) else { return 2 }
+            if !nothingSensitive {
+                // The macro route: only the macros the inputs need, in a file read before the first input
+                // (before the response file that names it, when one does).
+                guard let macros = temporaries.create(Array(chosen.text.utf8)) else { return 2 }
+                let first = (inv.inputs + [inv.standardInputIndex].compactMap { $0 }).min()
+                args.insert(macros, at: first.map { expanded[$0].origin } ?? args.count)
+                if first == nil { args.append("-") }
+            }
+        }
+        feeds.sort { $0.position < $1.position }
         let status = spawn(real, args, feeds: feeds)
         if status == 0, let dependencies = inv.dependencyFile {
-            guard DependencyFile.remove(temporaries.paths, from: dependencies) else {
+            // GNU as lists the files it read: name the user's files, not previrt's temporary ones.
+            let replacements = temporaries.paths.map { path in (path, nil as String?) } + assembled.map { ($0.copy, $0.original as String?) }
+            guard DependencyFile.rewrite(dependencies, replacing: replacements) else {
                 fail("cannot rewrite \(dependencies) without previrt's temporary files: \(String(cString: strerror(errno)))")
                 return 2
             }
@@ -83,12 +126,65 @@ public enum AssemblerMain {
         return status
     }
 
-    /// Adds what `bytes` need to `scan`: SourceScan decides, on the statements the filter keeps.
-    static func merge(_ scan: inout SourceScan, _ bytes: [UInt8], _ set: GNUAsMacroSet, _ filter: StatementFilter) {
-        let candidates = bytes.withUnsafeBufferPointer { filter.candidates($0) }
-        let found = candidates.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
-        scan.needed.formUnion(found.needed)
-        scan.needsEverything = scan.needsEverything || found.needsEverything
+    /// An input as read, with what the scan found in it and how GNU as is to read it.
+    struct Source {
+        var bytes: InputBytes
+        var scan: SourceScan
+        var delivery: Delivery
+        /// Where GNU as reads it among its inputs (an index into the expanded arguments).
+        var position: Int
+
+        enum Delivery {
+            /// A regular file: GNU as reads it by its name (unless it is rewritten).
+            case named(ExpandedArgument)
+            /// Bytes GNU as reads from a descriptor: `feeds[index]`.
+            case feed(Int)
+            /// A pipe or a FIFO named on the command line: GNU as reads a temporary copy.
+            case copy(ExpandedArgument)
+        }
+    }
+
+    /// The inputs rewritten with every site in place (nil for an input without sites), or nil when the
+    /// in-place route does not apply: then the macros are defined instead.
+    static func inPlace(_ sources: [Source], _ scan: SourceScan, _ set: GNUAsMacroSet) -> [Rewritten?]? {
+        // Each site's text is about 1.5 KB, held until gas has read it: past this many sites the macros,
+        // which gas expands one at a time, cost less memory than the in-place text.
+        guard scan.sites.count <= Self.mostSitesInPlace, InPlaceExpansion.applies(to: scan, set) else { return nil }
+        var expansion = InPlaceExpansion(set)
+        let prologue = expansion.prologue
+        var out: [Rewritten?] = []
+        for source in sources {
+            guard !source.scan.sites.isEmpty else {
+                out.append(nil)
+                continue
+            }
+            // A file named in a response file cannot be replaced by a copy.
+            if case .named(let argument) = source.delivery, argument.fromResponseFile { return nil }
+            let bytes = source.bytes.buffer
+            var rewritten = Rewritten()
+            var at = 0
+            for (k, site) in source.scan.sites.enumerated() {
+                guard let text = expansion.expand(site.mnemonic, operands: bytes[site.operands..<site.end]) else { return nil }
+                rewritten.pieces.append(.input(at..<site.start))
+                rewritten.pieces.append(.text(k == 0 && !prologue.isEmpty ? prologue + Array("; ".utf8) + text : text))
+                at = site.end
+            }
+            rewritten.pieces.append(.input(at..<bytes.count))
+            out.append(rewritten)
+        }
+        return out
+    }
+
+    /// Temporary copies of the pipes and FIFOs named on the command line (`rewritten[k]` when set), each
+    /// with a `.linefile` naming the original.
+    static func materializeCopies(_ sources: [Source], _ rewritten: [Rewritten?], _ args: inout [String], _ temporaries: inout TemporaryFiles) -> Bool {
+        for (k, source) in sources.enumerated() {
+            guard case .copy(let argument) = source.delivery else { continue }
+            let bytes = (k < rewritten.count ? rewritten[k] : nil)?.joined(source.bytes.buffer) ?? source.bytes.array
+            guard let copy = temporaries.create(Input.relabelled(bytes, as: argument.text)) else { return false }
+            args[argument.origin] = copy
+        }
+        return true
     }
 
     // MARK: - libc
@@ -157,11 +253,23 @@ public enum AssemblerMain {
     }
 
     /// Bytes GNU as reads from descriptor `fd` (0 for standard input), through a pipe.
+    /// The descriptor of the first rewritten input in GNU as (the next ones follow): above the ones a
+    /// build names itself (/dev/fd/3, /dev/fd/63 for <(...)), and above any other feed's.
+    static let firstRewrittenDescriptor: Int32 = 240
+
+    /// The most sites written in place in one run (all inputs together).
+    static let mostSitesInPlace = 20_000
+
+    /// F_SETPIPE_SZ (linux/fcntl.h: F_LINUX_SPECIFIC_BASE + 7), which Glibc's Swift overlay does not export.
+    static let setPipeSize: Int32 = 1031
+
     struct Feed {
         var fd: Int32
         var bytes: [UInt8]
         /// Where GNU as reads it among its inputs (an index into the expanded arguments).
         var position: Int
+        /// An input rewritten in place, written from the input's own bytes (instead of `bytes`).
+        var rewritten: (Rewritten, InputBytes)? = nil
     }
 
     /// Runs `tool` with `args`, each feed on its descriptor; returns its status. The feeds are written in
@@ -180,6 +288,10 @@ public enum AssemblerMain {
             }
             _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+            // A pipe of 1 MiB (the most an unprivileged process may ask, fs.pipe-max-size) instead of
+            // 64 KiB: a large input crosses it with 16 times fewer switches between previrt-as and gas.
+            // A refusal leaves the default size.
+            _ = fcntl(fds[1], Self.setPipeSize, 1 << 20)
             pipes.append((fds[0], fds[1]))
         }
         // dup2 clears close-on-exec on the target: the child keeps exactly the feeds' descriptors.
@@ -206,7 +318,11 @@ public enum AssemblerMain {
         }
         signal(SIGPIPE, SIG_IGN)
         for (feed, p) in zip(feeds, pipes) {
-            _ = writeAll(p.write, feed.bytes)
+            if let (rewritten, input) = feed.rewritten {
+                _ = withExtendedLifetime(input) { rewritten.write(to: p.write, from: input.buffer) }
+            } else {
+                _ = writeAll(p.write, feed.bytes)
+            }
             close(p.write)
         }
         pipes = []

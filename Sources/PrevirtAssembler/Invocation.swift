@@ -15,6 +15,8 @@ struct Invocation {
     var assemblesSomething = true
     /// The file of `--MD FILE`: the dependencies GNU as writes.
     var dependencyFile: String?
+    /// A listing is asked for (`-a...`, `--listing-...`): GNU as reads the source files again to print it.
+    var wantsListing = false
 
     init(_ arguments: [String]) {
         var i = 0
@@ -36,6 +38,7 @@ struct Invocation {
                 sawInput = true
             default:
                 if a.hasPrefix("--MD=") { dependencyFile = String(a.dropFirst(5)) }
+                if (a.hasPrefix("-a") && !a.hasPrefix("-a-")) || a.hasPrefix("--listing") { wantsListing = true }
                 if !a.hasPrefix("-") {
                     inputs.append(i)
                     sawInput = true

@@ -32,6 +32,10 @@ public struct GNUAsMacroSet: Sendable {
     /// `.discard.noendbr`, as Linux's ANNOTATE_NOENDBR writes), so that a kernel built with IBT
     /// (CONFIG_X86_KERNEL_IBT) gets no "data relocation to !ENDBR" warning for the notes.
     public var objtoolNoEndbr = false
+    /// The text is not assembled as macros but expanded by `InPlaceExpansion` into the user's own line
+    /// (`previrt as`'s in-place route): no `.linefile` before the re-emitted instruction, which is on the
+    /// user's line already.
+    public var inPlace = false
 
     /// The assembler a macro set is written for.
     public enum Flavor: String, Sendable, CaseIterable {
@@ -110,7 +114,7 @@ public struct GNUAsMacroSet: Sendable {
     /// gas 2.40 report that line at its physical position, which inside a macro expansion is the
     /// invocation's line in the file being read, instead of the line in the macro file (Docs/macro-sets.md,
     /// "Diagnostics"). On the same line as the instruction, so that no line is counted in between.
-    var here: String { flavor == .llvm ? "" : ".linefile 0 \"\" 2; " }
+    var here: String { flavor == .llvm || inPlace ? "" : ".linefile 0 \"\" 2; " }
     /// Before a re-emitted site instruction: exactly the encoding gas would choose, no -O rewriting.
     var exactPrefix: String { flavor == .llvm ? "" : "{nooptimize} " }
     /// Before a re-emitted ordinary instruction: gas's own choice, -O included.

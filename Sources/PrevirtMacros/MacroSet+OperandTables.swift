@@ -9,6 +9,10 @@ extension GNUAsMacroSet {
     /// Written flat: `.irp` loops would be shorter but cost gas three times as long at start-up.
     func operandTables(_ o: inout GeneratedText) {
         let gpr = architecture.generalRegisters
+        // Each of these walks the catalog: once here, not once per table entry.
+        let spellings = self.spellings
+        let needsOperandTables = spellings.contains { if case .registerOperand = $0.1.classification { return true } else { return false } }
+        let prefixTable = !selectedPrefixes.isEmpty
         func set(_ name: String, _ value: String) {
             o.line(#".set ".L__pv_\#(name)", \#(value)"#)
             // LLVM keeps the blank a source writes after the comma: list that spelling too.
@@ -63,13 +67,10 @@ extension GNUAsMacroSet {
             }
         }
         o.line("# Always-sensitive mnemonics, for statements that start with a prefix (`rep insw`).")
-        for (kind, spelling) in fullSpellings where spelling.classification == .always && !selectedPrefixes.isEmpty {
+        for (kind, spelling) in prefixTable ? fullSpellings : [] where spelling.classification == .always {
             set("k\(spelling.mnemonic)", value(kind, extra: .prefixedInstruction))
         }
         o.line("")
     }
 
-    private var needsOperandTables: Bool {
-        spellings.contains { if case .registerOperand = $0.1.classification { return true } else { return false } }
-    }
 }

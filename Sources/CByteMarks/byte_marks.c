@@ -1,0 +1,148 @@
+/* byte_marks.c: the statements previrt as's source scan must look at (see pv_byte_marks.h).
+ * With SSE2 (every x86-64) sixteen bytes are compared at once; elsewhere, and at the end of the
+ * buffer, one at a time.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "pv_byte_marks.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static int is_mark(uint8_t c)
+{
+    return c == '\n' || c == ';' || c == '#' || c == '"' || c == ':';
+}
+
+static int starts_register(const uint8_t *s, size_t j, size_t n)
+{
+    if (s[j] != '%' || j + 2 >= n)
+        return 0;
+    uint8_t a = s[j + 1] | 0x20, b = s[j + 2] | 0x20;
+    return (a == 'c' || a == 'd' || a == 'e' || a == 'f' || a == 'g' || a == 's') && (b == 'r' || b == 'b' || b == 's');
+}
+
+size_t pv_next_register_start(const uint8_t *s, size_t n, size_t at)
+{
+    size_t j = at;
+#if defined(__SSE2__)
+    const __m128i percent = _mm_set1_epi8('%'), lower = _mm_set1_epi8(0x20), c = _mm_set1_epi8('c');
+    const __m128i four = _mm_set1_epi8(4), ess = _mm_set1_epi8('s'), arr = _mm_set1_epi8('r'), bee = _mm_set1_epi8('b');
+    /* Sixteen at a time (the test reads two bytes further): '%', then c..g or s, then r, b or s. */
+    while (j + 18 <= n) {
+        int pct = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + j)), percent));
+        if (pct) {
+            __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + j + 1)), lower);
+            __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + j + 2)), lower);
+            __m128i d = _mm_sub_epi8(a, c); /* c..g: 0..4; below c wraps above 4 */
+            __m128i first = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, four), d), _mm_cmpeq_epi8(a, ess));
+            __m128i second = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(b, arr), _mm_cmpeq_epi8(b, bee)), _mm_cmpeq_epi8(b, ess));
+            int hit = pct & _mm_movemask_epi8(_mm_and_si128(first, second));
+            if (hit)
+                return j + (size_t)__builtin_ctz((unsigned)hit);
+        }
+        j += 16;
+    }
+#endif
+    for (; j < n; j++)
+        if (starts_register(s, j, n))
+            return j;
+    return n;
+}
+
+/* The marks (newline ; # " :) of the 64-byte block b, one bit per byte. */
+static uint64_t block_marks(const uint8_t *s, size_t n, size_t b)
+{
+    size_t from = 64 * b;
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    if (from + 64 <= n) {
+        const __m128i newline = _mm_set1_epi8('\n'), semicolon = _mm_set1_epi8(';'), hash = _mm_set1_epi8('#');
+        const __m128i quote = _mm_set1_epi8('"'), colon = _mm_set1_epi8(':');
+        for (int q = 0; q < 4; q++) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + from + 16 * q));
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, newline), _mm_cmpeq_epi8(v, semicolon)),
+                                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, hash), _mm_cmpeq_epi8(v, quote)),
+                                                    _mm_cmpeq_epi8(v, colon)));
+            m |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * q);
+        }
+        return m;
+    }
+#endif
+    for (size_t j = from; j < n && j < from + 64; j++)
+        if (is_mark(s[j]))
+            m |= (uint64_t)1 << (j - from);
+    return m;
+}
+
+/* The walk's view of the marks: the block last looked at, computed once (the walk only goes forward). */
+struct marks {
+    const uint8_t *s;
+    size_t n, blocks, block;
+    uint64_t bits;
+};
+
+/* The first marked position at or after from, or n. */
+static size_t next_mark(struct marks *m, size_t from)
+{
+    size_t b = from >> 6;
+    if (b >= m->blocks)
+        return m->n;
+    if (b != m->block) {
+        m->block = b;
+        m->bits = block_marks(m->s, m->n, b);
+    }
+    uint64_t bits = m->bits & (~(uint64_t)0 << (from & 63));
+    while (bits == 0) {
+        if (++b >= m->blocks)
+            return m->n;
+        m->block = b;
+        m->bits = bits = block_marks(m->s, m->n, b);
+    }
+    return (b << 6) | (size_t)__builtin_ctzll(bits);
+}
+
+size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *pairs, size_t *at, size_t *starts,
+                               size_t *ends, size_t capacity)
+{
+    struct marks m = { s, n, (n + 63) / 64, (size_t)-1, 0 };
+    size_t count = 0, i = *at;
+    while (i < n && count < capacity) {
+        while (i < n && (s[i] == ' ' || s[i] == '\t'))
+            i++;
+        int quoted = 0, colon = 0;
+        size_t end = i;
+        for (;;) {
+            end = next_mark(&m, end);
+            if (end >= n)
+                break;
+            uint8_t c = s[end];
+            if (c == ':')
+                colon = 1;
+            else if (c == '"')
+                quoted = !quoted;
+            else if (!quoted)
+                break;
+            end++;
+        }
+        int candidate = colon;
+        if (!candidate && i + 1 < end) {
+            unsigned pair = (unsigned)(s[i] | 0x20) | (unsigned)(s[i + 1] | 0x20) << 8;
+            candidate = (pairs[pair >> 6] >> (pair & 63)) & 1;
+        } else if (!candidate && i < end) {
+            candidate = 1;
+        }
+        if (candidate) {
+            starts[count] = i;
+            ends[count] = end;
+            count++;
+        }
+        /* A comment runs to the end of the line. */
+        if (end < n && s[end] == '#')
+            while (end < n && s[end] != '\n')
+                end++;
+        i = end + 1;
+    }
+    *at = i < n ? i : n;
+    return count;
+}
