@@ -105,6 +105,8 @@ void enter_guest(u32 entry, u32 eax, u32 ebx, u32 esi);
 
 /* cpu.c: what the virtual CPU says it is (cpuid) and its model-specific registers. */
 void cpu_cpuid(u32 leaf, u32 subleaf, u32 r[4]);
+/* Measures the host TSC's frequency (10 ms against CLOCK_MONOTONIC_RAW) for cpuid leaf 0x15. */
+void cpu_measure_tsc(void);
 /* 0, or -1: the MSR does not exist (the caller raises #GP). */
 int cpu_rdmsr(u32 index, u64 *value);
 int cpu_wrmsr(u32 index, u64 value);
