@@ -16,11 +16,13 @@ struct RunCommand: ParsableCommand {
             CONFIG_PVH) starts as QEMU's -kernel starts it: 32-bit protected mode, paging off, %ebx pointing \
             at an hvm_start_info with the command line (--append, plus the reservetop= the VMM needs), the \
             initrd (--initrd) and the memory map (--memory). Any other guest starts as a multiboot loader \
-            would start it, with `previrt=linux-user` as its command line. COM1 output goes to standard output.
+            would start it, with `previrt=linux-user` as its command line. The guest's COM1 (a 16550A on IRQ 4) \
+            writes to standard output and reads standard input, which the VMM polls without blocking.
 
             The guest cannot reach the host kernel: system call instructions in guest code are stopped \
             (Syscall User Dispatch) and reflected to the guest as on hardware, and a seccomp filter allows the \
-            VMM itself only to write to standard output and error and to exit. Guest faults (an unannotated \
+            VMM itself only to write to standard output and error, read standard input and exit (besides the \
+            calls for guest memory and the timer). Guest faults (an unannotated \
             cli, ud2, a divide by zero, a jump to unmapped memory, ...) go to the guest's virtual IDT when it \
             has a gate for the vector, and otherwise end the run with a message naming the fault and address.
 
