@@ -8,6 +8,7 @@ PREVIRT := $(BUILD)/previrt
 OUT     := out
 
 .PHONY: paging-guest
+.PHONY: guest-kernel run-guest-kernel-qemu initramfs linux-bench
 .PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest guest64 run-guest run-guest64 \
 	xen-bench linux-user kernel-check clean install
 
@@ -58,6 +59,7 @@ bench: build
 	$(MAKE) -s $(OUT)/bench/vmm-bench
 	$(OUT)/bench/vmm-bench
 	$(MAKE) -s xen-bench
+	$(MAKE) -s linux-bench
 
 # libFuzzer over the Swift note parser and the C runtime's note walker, seeded with the note sections
 # of the demo objects.
@@ -309,3 +311,51 @@ $(OUT)/host/devices-qemu-probe.elf: Tests/Devices/qemu_probe.S Tests/Devices/qem
 		-ITests/Devices -static -Wl,-T,Tests/Devices/qemu_probe.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
 		-o $@ Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c
 device-probe: $(OUT)/host/devices-qemu-probe.elf $(OUT)/host/devices-test
+
+# The guest userland for the i386 Linux guest kernel (Kernel/userland, static programs): init (the M4
+# checks, user isolation, privileged instructions), the child it execs, and the benchmark (rdinit=/bench),
+# packed into a newc initramfs. The x86_64 initramfs holds only the benchmark, for User-Mode Linux.
+USERLAND := .build/userland
+USERLAND_CFLAGS := -static -O2 -Wall -Wextra
+USERLAND_DEPS := Kernel/userland/userland.h Makefile
+$(USERLAND)/i386/%: Kernel/userland/%.c $(USERLAND_DEPS)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(USERLAND_CFLAGS) -o $@ $<
+$(USERLAND)/x86_64/%: Kernel/userland/%.c $(USERLAND_DEPS)
+	@mkdir -p $(@D)
+	$(CC) -m64 $(USERLAND_CFLAGS) -o $@ $<
+$(USERLAND)/initramfs-i386.cpio: $(USERLAND)/i386/init $(USERLAND)/i386/child $(USERLAND)/i386/bench Kernel/userland/pack-initramfs.sh
+	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
+$(USERLAND)/initramfs-x86_64.cpio: $(USERLAND)/x86_64/bench Kernel/userland/pack-initramfs.sh
+	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
+# What a 32-bit VMM pays the host for a fault, a signal, a trap (Benchmarks/linux/hostcost.c).
+$(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -m32 $(USERLAND_CFLAGS) -o $@ $<
+
+# User-Mode Linux 6.1 on a host with AVX-512/AMX (Benchmarks/linux/uml-xstate.c), for the UML column.
+$(USERLAND)/uml-xstate.so: Benchmarks/linux/uml-xstate.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -o $@ $< -ldl
+
+initramfs: $(USERLAND)/initramfs-i386.cpio $(USERLAND)/initramfs-x86_64.cpio
+
+# The i386 guest kernel (Kernel/guest-i386.config, built once with the macro set and cached under
+# .build/kernel, or under $$KERNEL_WORK): builds it if needed and prints the path of vmlinux.
+guest-kernel:
+	@Kernel/build-guest.sh | tail -1
+
+# Boot that vmlinux, the very file `previrt run` boots, on QEMU (through its PVH entry note) with the
+# userland: GUEST_APPEND chooses init's groups (m4 isolation privileged faults, default all) or
+# rdinit=/bench. QEMU exits when init restarts the machine.
+GUEST_APPEND ?=
+run-guest-kernel-qemu: $(USERLAND)/initramfs-i386.cpio
+	@vmlinux=$$(Kernel/build-guest.sh | tail -1) && \
+	  qemu-system-i386 -m 128 -display none -no-reboot -serial stdio -kernel "$$vmlinux" \
+	    -initrd $(USERLAND)/initramfs-i386.cpio -append "console=ttyS0 panic=-1 $(GUEST_APPEND)"
+
+# Linux-on-Linux, side by side (Benchmarks/linux/bench.py): the benchmark as init under `previrt run`,
+# User-Mode Linux and QEMU TCG, natively on the host, and the host's bare costs. Run by `make bench`.
+linux-bench: $(USERLAND)/initramfs-i386.cpio $(USERLAND)/initramfs-x86_64.cpio $(USERLAND)/hostcost $(USERLAND)/i386/bench \
+		$(USERLAND)/uml-xstate.so
+	python3 Benchmarks/linux/bench.py

@@ -26,6 +26,14 @@ if [ -f "$out/vmlinux" ] && [ "$(cat "$out/.previrt-key" 2>/dev/null)" = "$key" 
     echo "$out/vmlinux"
     exit 0
 fi
+# One builder at a time (concurrent test processes, several worktrees sharing KERNEL_WORK); whoever
+# waited finds the cache filled.
+exec 9>"$work/.build-guest.lock"
+flock 9
+if [ -f "$out/vmlinux" ] && [ "$(cat "$out/.previrt-key" 2>/dev/null)" = "$key" ]; then
+    echo "$out/vmlinux"
+    exit 0
+fi
 
 # One extraction, kept apart from kernel-check's tree so the two never race on the same sources.
 src=$work/linux-6.1-src

@@ -40,12 +40,13 @@ enum Guest {
     }
 
     /// Boots `kernel` on `system` (a qemu-system-* program) with `append` as its command line, COM1 on
-    /// standard output and isa-debug-exit at 0xf4; at most 60 s.
-    static func bootOnQEMU(_ system: String, _ kernel: String, _ append: String) throws -> CommandResult {
+    /// standard output and isa-debug-exit at 0xf4, and `initrd` if given; at most 60 s, then SIGKILL: QEMU
+    /// inherits the test process's blocked signals, so a SIGTERM would stay pending and QEMU run forever.
+    static func bootOnQEMU(_ system: String, _ kernel: String, _ append: String, initrd: String? = nil) throws -> CommandResult {
         try Toolchain.run("timeout", [
-            "60", system, "-display", "none", "-no-reboot", "-serial", "stdio",
+            "-s", "KILL", "60", system, "-display", "none", "-no-reboot", "-serial", "stdio",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", kernel, "-append", append,
-        ])
+        ] + (initrd.map { ["-initrd", $0] } ?? []))
     }
 }
 

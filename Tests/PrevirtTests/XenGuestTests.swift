@@ -60,7 +60,7 @@ enum Guest64 {
     /// Boots `kernel` as dom0 of Xen under QEMU (TCG); the output has its carriage returns removed.
     static func bootUnderXen(_ kernel: String) throws -> CommandResult {
         var r = try Toolchain.run("timeout", [
-            "60", "qemu-system-x86_64", "-nographic", "-no-reboot", "-m", "512", "-smp", "1", "-monitor", "none",
+            "-s", "KILL", "60", "qemu-system-x86_64", "-nographic", "-no-reboot", "-m", "512", "-smp", "1", "-monitor", "none",
             "-serial", "stdio", "-kernel", try xen(),
             "-append", "com1=115200,8n1 console=com1 dom0_mem=32M,max:32M dom0_max_vcpus=1", "-initrd", kernel,
         ])
