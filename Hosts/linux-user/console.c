@@ -69,7 +69,7 @@ void vmm_exit(int status, const char *format, ...)
         (void)!write(2, text, strlen(text));
     if (error) {
         report_console_error(error);
-        if (status == VMM_EXIT_HALTED || (status & 1))
+        if (status == VMM_EXIT_RESET || status == VMM_EXIT_HALTED || (status & 1))
             status = VMM_EXIT_ERROR;
     }
     _exit(status);

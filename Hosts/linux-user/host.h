@@ -65,7 +65,7 @@ extern unsigned int host_site_count;
 extern int vmm_trace; /* --trace: log emulated sites and faults on standard error */
 
 /* The VMM's exit statuses (Docs/in-place-vmm.md). The guest's own, through isa-debug-exit, are odd. */
-#define VMM_EXIT_HALTED 0     /* hlt with the virtual interrupt flag clear */
+#define VMM_EXIT_HALTED 4     /* hlt with the virtual interrupt flag clear: the machine stopped for good (Linux's halt) */
 #define VMM_EXIT_RESET 0      /* the guest reset the machine (port 0x64 or 0xcf9): Linux's reboot */
 #define VMM_EXIT_ERROR 2      /* refused to run, guest fault, stopped system call, lost console output */
 #define VMM_EXIT_USAGE 64
