@@ -27,7 +27,8 @@ struct RunCommand: ParsableCommand {
             has a gate for the vector, and otherwise end the run with a message naming the fault and address.
 
             Exit status: the guest's own status when it writes V to QEMU's isa-debug-exit port (0xf4): \
-            (V << 1) | 1, always odd, as under QEMU; 0 when the guest halts with interrupts off; 2 when the guest \
+            (V << 1) | 1, always odd, as under QEMU; 0 when the guest resets the machine (Linux's restart); 4 when \
+            it halts with interrupts off (Linux's halt); 2 when the guest \
             is refused (not a regular file, a bad ELF file, a tampered site, an instruction the VMM does not \
             emulate: nothing runs), faults, tries a host system call, or its console output cannot be written; \
             64 for a usage error; 70 for an internal error of the VMM; 124 when --timeout expires.

@@ -76,32 +76,8 @@ enum LinuxGuest {
         }
     }
 
-    /// The directory Kernel/build-guest.sh caches the kernel in ($KERNEL_WORK, as the script reads it).
-    static var kernelWork: String {
-        ProcessInfo.processInfo.environment["KERNEL_WORK"] ?? Toolchain.packageRoot.appendingPathComponent(".build/kernel").path
-    }
-
-    /// The cached vmlinux, built by Kernel/build-guest.sh the first time (several minutes on 2 cores);
-    /// every later call in this process, concurrent ones included, waits for that one build.
-    static func kernel() throws -> String {
-        kernelLock.lock()
-        defer { kernelLock.unlock() }
-        if let built = kernelBuilt { return try built.get() }
-        let result = Result<String, Error>(catching: {
-            let script = Toolchain.packageRoot.appendingPathComponent("Kernel/build-guest.sh").path
-            let r = try Toolchain.run("timeout", ["-s", "KILL", "1800", "nice", script])
-            let path = r.output.split(separator: "\n").last.map(String.init) ?? ""
-            guard r.succeeded, FileManager.default.fileExists(atPath: path) else {
-                throw CorpusError("Kernel/build-guest.sh failed (status \(r.status)): \(r.output.suffix(3000))")
-            }
-            return path
-        })
-        kernelBuilt = result
-        return try result.get()
-    }
-
-    private static let kernelLock = NSLock()
-    nonisolated(unsafe) private static var kernelBuilt: Result<String, Error>?
+    /// The cached vmlinux (GuestKernel, shared with the other Linux-on-Linux tests).
+    static func kernel() throws -> String { try GuestKernel.path() }
 
     /// The i386 initramfs (init, child, bench), built with the project's Makefile.
     static func initramfs() throws -> String {
@@ -173,7 +149,7 @@ struct LinuxGuestTests {
     func bootsTheCachedFile(_ platform: LinuxGuestPlatform) throws {
         let kernel = try LinuxGuest.kernel()
         #expect(URL(fileURLWithPath: kernel).standardizedFileURL.path
-            == URL(fileURLWithPath: LinuxGuest.kernelWork).appendingPathComponent("guest-i386/vmlinux").standardizedFileURL.path)
+            == URL(fileURLWithPath: GuestKernel.work).appendingPathComponent("guest-i386/vmlinux").standardizedFileURL.path)
         // XEN_ELFNOTE_PHYS32_ENTRY (type 0x12, owner "Xen"): what lets qemu-system-i386 -kernel boot vmlinux.
         let notes = try Toolchain.run("readelf", ["-n", kernel])
         #expect(notes.output.contains("Xen                  0x00000004\tUnknown note type: (0x00000012)"), "\(notes.output)")

@@ -7,27 +7,10 @@ import Foundation
 import Testing
 
 enum LinuxKernel {
-    /// The cached vmlinux (Kernel/build-guest.sh builds it once; KERNEL_WORK may point at another cache).
-    /// A static let: concurrent tests in this process wait for one build; flock(1) on a lock file keeps
-    /// other processes (another test helper, a second `swift test`) from building the same tree at once.
-    static let vmlinux: Result<String, CorpusError> = {
-        do {
-            let lock = Toolchain.packageRoot.appendingPathComponent(".build/build-guest.lock").path
-            let r = try Toolchain.run("flock", [lock, "timeout", "-s", "KILL", "1800", "nice",
-                                                Toolchain.packageRoot.appendingPathComponent("Kernel/build-guest.sh").path])
-            guard r.succeeded, let path = r.output.split(separator: "\n").last.map(String.init),
-                  FileManager.default.fileExists(atPath: path)
-            else { return .failure(CorpusError("Kernel/build-guest.sh failed: \(r.output.suffix(2000))")) }
-            return .success(path)
-        } catch {
-            return .failure(CorpusError("cannot run Kernel/build-guest.sh: \(error)"))
-        }
-    }()
-
     static func path() throws -> String {
         let r = try Toolchain.make(["-s", "out/host/previrt-linux-user"])
         guard r.succeeded else { throw CorpusError("cannot build the linux-user VMM: \(r.output)") }
-        return try vmlinux.get()
+        return try GuestKernel.path()
     }
 
     /// The command line the tests give: the early console on COM1, reboot at once on panic, and a fixed
