@@ -178,8 +178,6 @@ void board_sleep(void);           /* hlt: until the timer's signal or console in
 int board_handles(unsigned port);
 int board_port_in(unsigned port, int size, u32 *value);   /* 0: not a board port */
 int board_port_out(unsigned port, int size, u32 value);
-/* IRQ0: the PIT's rising edges so far, the interrupts the guest took, the edges still owed. */
-void board_statistics(unsigned long long *edges, unsigned long long *delivered, unsigned long long *owed);
 extern volatile u32 vmm_irq_pending; /* board_pending(), for the stubs */
 extern volatile u32 vmm_tick_due;    /* the timer fired while the VMM ran: board_tick when it is done */
 /* Delivers the pending interrupt through the guest's IDT (eip, esp, eflags as for deliver_to_guest). */

@@ -45,6 +45,7 @@ struct LinuxOnLinuxDeviceTests {
             m1 = ms();
             printf("echo init: read: %s", line);
             printf("echo init: jiffies %ld monotonic %lld ms\\n", j1 - j0, m1 - m0);
+            printf("echo init: time %lld\\n", (long long)time(NULL));
             fflush(stdout);
             reboot(RB_AUTOBOOT);
             return 1;
@@ -111,7 +112,10 @@ struct LinuxOnLinuxDeviceTests {
             #expect(abs(tsc - pit) / tsc < 0.001, "TSC \(tsc) MHz (cpuid 0x15), PIT calibration \(pit) MHz")
         }
         #expect(!r.output.contains("Marking TSC unstable"), "\(r.output.prefix(3000))")
+        // The CMOS clock: the kernel read the host's time at boot (the init ran a few seconds at most).
         #expect(!r.output.contains("Unable to read current time from RTC"))
+        let guestTime = r.output.split(separator: "\n").first { $0.hasPrefix("echo init: time ") }.flatMap { Double($0.dropFirst(16)) }
+        #expect(guestTime.map { abs($0 - Date().timeIntervalSince1970) < 30 } == true, "guest time \(String(describing: guestTime))")
         // Jiffies count IRQ0s; CLOCK_MONOTONIC counts TSC cycles. They agree to within 3 ticks although the VMM
         // was stopped for 50 periods in the middle: the owed edges are delivered after SIGCONT.
         let numbers = r.output.split(separator: "\n").first { $0.hasPrefix("echo init: jiffies ") }?
