@@ -269,7 +269,7 @@ kernel-check:
 # libgcc's 64-bit division helpers.
 .PHONY: device-tests
 DEVICE_SOURCES := Hosts/linux-user/devices/pic8259.c Hosts/linux-user/devices/pit8253.c \
-	Hosts/linux-user/devices/uart8250.c
+	Hosts/linux-user/devices/uart8250.c Hosts/linux-user/devices/rtc146818.c
 DEVICE_HEADERS := $(DEVICE_SOURCES:.c=.h)
 DEVICE_TEST := Tests/Devices/devices_test.c Tests/Devices/devices_trace.h Tests/Devices/device_scripts.h \
 	Tests/Devices/device_script_print.h
