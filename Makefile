@@ -233,9 +233,11 @@ run-guest: build guest linux-user
 # at 0xE8000000 (VMM_REGION_BASE in host.h), at the top of the address space: everything below is the guest's.
 HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-user/console.c Hosts/linux-user/cpu.c \
 	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c \
-	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S \
+	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S Hosts/linux-user/devices/pic8259.c \
+	Hosts/linux-user/devices/pit8253.c Hosts/linux-user/devices/uart8250.c Hosts/linux-user/devices/rtc146818.c \
 	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
-HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h
+HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h Hosts/linux-user/devices/pic8259.h \
+	Hosts/linux-user/devices/pit8253.h Hosts/linux-user/devices/uart8250.h Hosts/linux-user/devices/rtc146818.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
 $(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
@@ -267,7 +269,7 @@ kernel-check:
 # libgcc's 64-bit division helpers.
 .PHONY: device-tests
 DEVICE_SOURCES := Hosts/linux-user/devices/pic8259.c Hosts/linux-user/devices/pit8253.c \
-	Hosts/linux-user/devices/uart8250.c
+	Hosts/linux-user/devices/uart8250.c Hosts/linux-user/devices/rtc146818.c
 DEVICE_HEADERS := $(DEVICE_SOURCES:.c=.h)
 DEVICE_TEST := Tests/Devices/devices_test.c Tests/Devices/devices_trace.h Tests/Devices/device_scripts.h \
 	Tests/Devices/device_script_print.h

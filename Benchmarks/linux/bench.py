@@ -120,7 +120,8 @@ def main():
     }
     previrt = previrt_binary()
     if previrt:
-        platforms["previrt"] = ([previrt, "run", "--memory", "256", "--timeout", "100", "--initrd", i386_cpio,
+        # 128 MiB: the linux-user VMM's guest RAM is at most 144 MiB (Docs/linux-on-linux.md, Limits).
+        platforms["previrt"] = ([previrt, "run", "--memory", "128", "--timeout", "100", "--initrd", i386_cpio,
                                  "--append", "console=ttyS0 idle=halt " + APPEND, vmlinux], None, 120)
     uml = uml_binary()
     if uml:

@@ -20,8 +20,10 @@
 
 #include "host.h"
 
-extern void patched_cli(unsigned), patched_sti(unsigned), patched_pushf_popf(unsigned), patched_out(unsigned);
-extern void native_cli(unsigned), native_sti(unsigned), native_pushf_popf(unsigned), native_out(unsigned);
+extern void patched_cli(unsigned), patched_sti(unsigned), patched_pushf_popf(unsigned), patched_out(unsigned),
+    patched_in(unsigned);
+extern void native_cli(unsigned), native_sti(unsigned), native_pushf_popf(unsigned), native_out(unsigned),
+    native_in(unsigned);
 extern unsigned char synthetic_begin[], synthetic_end[];
 
 /* This program's own .note.previrt, from its section headers. */
@@ -78,6 +80,8 @@ static void direct_cli(unsigned n) { while (n--) pv_cli(); }
 static void direct_sti(unsigned n) { while (n--) pv_sti(); }
 static void direct_pushf_popf(unsigned n) { while (n--) pv_restore_fl(pv_save_fl()); }
 static void direct_out(unsigned n) { while (n--) pv_outb(0x80, 0); }
+/* in $0x61: port B of the PIT model (board.c), a clock read included, as the guest's TSC calibration does */
+static void direct_in(unsigned n) { while (n--) port_in(0x61, 1); }
 
 /* --- trap-and-emulate --- */
 static void on_fault(int sig, siginfo_t *info, void *context)
@@ -93,6 +97,7 @@ static void on_fault(int sig, siginfo_t *info, void *context)
     case PREVIRT_KIND_CLI: vmm_vif = 0; break;
     case PREVIRT_KIND_STI: vmm_vif = 0x200; break;
     case PREVIRT_KIND_OUT: pv_outb(eip[insn.imm_offset], (unsigned)uc->uc_mcontext.gregs[REG_EAX] & 0xff); break;
+    case PREVIRT_KIND_IN: uc->uc_mcontext.gregs[REG_EAX] = (greg_t)((uc->uc_mcontext.gregs[REG_EAX] & ~0xff) | port_in(eip[insn.imm_offset], 1)); break;
     default: abort();
     }
     uc->uc_mcontext.gregs[REG_EIP] += insn.length;
@@ -126,10 +131,10 @@ int main(void)
     unsigned long notes_size = 0;
     const unsigned char *notes = own_notes(&notes_size);
     unsigned char *lo = (unsigned char *)patched_cli < synthetic_begin ? (unsigned char *)patched_cli : synthetic_begin;
-    unsigned char *hi = (unsigned char *)native_out > synthetic_end ? (unsigned char *)native_out + 64 : synthetic_end;
+    unsigned char *hi = (unsigned char *)native_in > synthetic_end ? (unsigned char *)native_in + 64 : synthetic_end;
     unsigned char *page = (unsigned char *)((unsigned long)lo & ~0xffful);
 
-    if (!notes || notes_size < 60 + 32ul * 100005) {
+    if (!notes || notes_size < 60 + 32ul * 100006) {
         fprintf(stderr, "no .note.previrt with the expected sites in this program\n");
         return 1;
     }
@@ -140,11 +145,11 @@ int main(void)
     /* Patch the measured loops (the notes before the synthetic ones: the first 4 sites... all sites of
      * the loops come first in the note section, then the 100,000 synthetic ones). */
     image.notes_begin = notes;
-    image.notes_end = notes + 60 + 32 * 5; /* header + the loops' 5 sites */
+    image.notes_end = notes + 60 + 32 * 6; /* header + the loops' 6 sites */
     image.text_begin = page;
     image.text_end = hi;
     linux_user_backend(&backend, stubs, 0);
-    if (previrt_patch(&image, &backend, &result) != 0 || result.patched != 5) {
+    if (previrt_patch(&image, &backend, &result) != 0 || result.patched != 6) {
         fprintf(stderr, "cannot patch the loops: %s, %s (%ld patched)\n", previrt_failure_name(result.failure), result.why ? result.why : "", result.patched);
         return 1;
     }
@@ -162,6 +167,7 @@ int main(void)
             {"sti", patched_sti, native_sti, direct_sti},
             {"pushf + popf (a pair)", patched_pushf_popf, 0, direct_pushf_popf},
             {"out $0x80", patched_out, native_out, direct_out},
+            {"in $0x61 (PIT port B)", patched_in, native_in, direct_in},
         };
         for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
             double p = per_call(rows[i].p, 2000000), d = per_call(rows[i].d, 2000000);
@@ -183,7 +189,7 @@ int main(void)
         for (r = 0; r < 5; r++) {
             double t;
             memcpy(synthetic_begin, pristine, text_size);
-            image.notes_begin = notes + 60 + 32 * 5;
+            image.notes_begin = notes + 60 + 32 * 6;
             image.notes_end = (const unsigned char *)image.notes_begin + 32ul * counts[i];
             linux_user_backend(&backend, stubs, 0);
             t = now();

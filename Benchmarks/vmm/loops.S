@@ -22,12 +22,14 @@
 	loop	patched_sti, sti
 	loop	patched_pushf_popf, pushfl, popfl
 	loop	patched_out, "outb %al, $0x80"
+	loop	patched_in, "inb $0x61, %al"
 
 	previrt_off
 	loop	native_cli, cli
 	loop	native_sti, sti
 	loop	native_pushf_popf, pushfl, popfl
 	loop	native_out, "outb %al, $0x80"
+	loop	native_in, "inb $0x61, %al"
 	previrt_on
 
 /* Synthetic sites for timing the patcher: 100,000 cli sites. */

@@ -1,20 +1,24 @@
-/* board.c: the guest's interrupt sources, as the rest of the VMM sees them: the ports of the 8259A
- * pair (0x20/0x21, 0xa0/0xa1) and of the 8254's channel 0 (0x40, 0x43), the host timer that stands for
- * the 8254's clock, and the question "which vector is pending?".
+/* board.c: the guest's PC board as the rest of the VMM sees it. It owns the three device models
+ * (devices/: the 8259A pair, the 8254 PIT with port 0x61, the 16550A UART on COM1, the CMOS clock), dispatches the
+ * guest's port I/O to them, turns the host timer's signal into IRQ0 edges, feeds standard input to the
+ * UART's receiver, and answers "which vector is pending?".
  *
- * The two device models here are STAND-INS, just enough for Linux's i8259 and i8253 drivers (ICW1-4,
- * the masks, non-specific and specific EOI, IRR/ISR reads; channel 0 in modes 0, 2 and 3 with its
- * count readable through a latch). The full 8259A, 8254 and 8250 models (Hosts/linux-user/devices/)
- * replace them: only this file changes.
+ * Time: the PIT computes everything from CLOCK_MONOTONIC. A POSIX timer (SIGVTALRM, armed with an
+ * absolute time) fires when channel 0's output next rises (pit_next_irq0_ns); board_tick collects the
+ * edges that passed (pit_irq0_edges) before it arms the next one. The 8259A is edge-triggered, so
+ * edges that come while IRQ0 is still requested would collapse into one; the board keeps a count of
+ * the edges it still owes and pulses IRQ0 again as soon as the request has been acknowledged, so no
+ * jiffy is lost (as KVM's PIT re-injection does).
  *
- * The host timer is a POSIX timer on CLOCK_MONOTONIC whose signal (SIGVTALRM) runs board_tick: the
- * 8254's count is worked out from the clock, each period that has passed raises IRQ0, and the signal
- * handler (contain.c) delivers the interrupt at once when the guest runs with its virtual IF set;
- * otherwise it waits for the next sti, popf, iret or hlt (emulate.c).
+ * Console input: standard input (fd 0) is polled with a zero timeout and read only when it has data,
+ * at every tick and when the guest halts (hlt sleeps in poll on fd 0 until input or the timer's
+ * signal). fd 0 is not switched to O_NONBLOCK: that flag belongs to the open file description, which
+ * the parent (a shell's terminal) shares.
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -22,36 +26,35 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "devices/pic8259.h"
+#include "devices/pit8253.h"
+#include "devices/rtc146818.h"
+#include "devices/uart8250.h"
 
-#define PIT_HZ 1193182ull
-#define MIN_PERIOD_NS 100000ull
+#define MIN_TIMER_NS 100000ull /* the host timer fires at most 10,000 times a second */
+#define MAX_OWED 100000ull     /* IRQ0 edges owed beyond this are dropped (a guest stopped for minutes) */
 
-/* --- the 8259A pair (stand-in) --- */
+static struct pic8259 pic;
+static struct pit8253 pit;
+static struct uart8250 uart;
+static struct rtc146818 rtc;
+static int host_timer = -1;   /* the kernel's timer id (raw system calls: seccomp allows this one) */
+static u64 irq0_owed;         /* IRQ0 edges the PIT produced and the 8259 has not been given yet */
+static int input_closed;      /* standard input reached its end (or is not open) */
 
-struct pic {
-    unsigned char irr, isr, imr, base, init_step, icw4_needed, read_isr;
-};
-static struct pic pics[2]; /* master, slave */
-
-static void update_pending(void);
-
-/* The highest-priority request not masked and not below one in service: its IR line, or -1. */
-static int pic_highest(const struct pic *p, unsigned char extra_irr)
+static u64 now_ns(void)
 {
-    unsigned char request = (unsigned char)((p->irr | extra_irr) & ~p->imr);
-    int i;
-    for (i = 0; i < 8; i++) {
-        if (p->isr & (1u << i))
-            return -1; /* fully nested: nothing below an in-service line */
-        if (request & (1u << i))
-            return i;
-    }
-    return -1;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
 }
 
-static int slave_requests(void) { return pic_highest(&pics[1], 0) >= 0; }
-
-int board_pending(void) { return pic_highest(&pics[0], slave_requests() ? 4 : 0) >= 0; }
+static u64 wall_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return t.tv_sec > 0 ? (u64)t.tv_sec : 0;
+}
 
 /* vmm_irq_pending mirrors board_pending() for the stubs of sti and popf (sites.c), which take the
  * emulator's path, where the interrupt is delivered, only while an interrupt is pending. */
@@ -62,252 +65,185 @@ extern void vmm_entry(void);
 
 static void update_pending(void)
 {
-    vmm_irq_pending = (u32)board_pending();
+    vmm_irq_pending = pic_pending(&pic) >= 0;
     vmm_sti_next = vmm_irq_pending ? (void *)vmm_entry : (void *)vmm_sti_fast;
     vmm_popf_next = vmm_irq_pending ? (void *)vmm_entry : (void *)vmm_popf_fast;
 }
 
+int board_pending(void) { return pic_pending(&pic) >= 0; }
+
+/* One owed IRQ0 edge goes to the 8259 if its request for IRQ0 is free (else it waits for the INTA). */
+static void pay_irq0(void)
+{
+    if (irq0_owed && !(pic.master.irr & 1)) {
+        irq0_owed--;
+        pic_pulse(&pic, 0);
+    }
+}
+
 int board_acknowledge(void)
 {
-    int line = pic_highest(&pics[0], slave_requests() ? 4 : 0), s;
-    if (line < 0)
+    int vector;
+    if (pic_pending(&pic) < 0)
         return -1;
-    if (line == 2) {
-        s = pic_highest(&pics[1], 0);
-        pics[0].isr |= 4;
-        pics[0].irr &= ~4u;
-        pics[1].isr |= (unsigned char)(1u << s);
-        pics[1].irr &= (unsigned char)~(1u << s);
-        update_pending();
-        return pics[1].base + s;
-    }
-    pics[0].isr |= (unsigned char)(1u << line);
-    pics[0].irr &= (unsigned char)~(1u << line);
+    vector = pic_acknowledge(&pic);
+    pay_irq0(); /* if that was IRQ0, its request is free again for an owed edge */
     update_pending();
-    return pics[0].base + line;
+    return vector;
 }
 
-void board_raise(unsigned irq)
-{
-    if (irq < 8)
-        pics[0].irr |= (unsigned char)(1u << irq);
-    else if (irq < 16)
-        pics[1].irr |= (unsigned char)(1u << (irq - 8));
-    update_pending();
-}
+/* --- the host timer --- */
 
-static unsigned char pic_read(struct pic *p, int data)
-{
-    if (data)
-        return p->imr;
-    return p->read_isr ? p->isr : p->irr;
-}
-
-static void pic_write(struct pic *p, int data, unsigned char v)
-{
-    int i;
-    if (!data && (v & 0x10)) { /* ICW1 */
-        p->init_step = 2;
-        p->icw4_needed = v & 1;
-        p->imr = p->isr = p->irr = 0;
-        p->read_isr = 0;
-        return;
-    }
-    if (data && p->init_step) {
-        if (p->init_step == 2) {
-            p->base = v & 0xf8;
-            p->init_step = 3;
-        } else if (p->init_step == 3) {
-            p->init_step = p->icw4_needed ? 4 : 0;
-        } else {
-            p->init_step = 0;
-        }
-        return;
-    }
-    if (data) {
-        p->imr = v;
-        return;
-    }
-    if ((v & 0x18) == 0x08) { /* OCW3 */
-        if (v & 2)
-            p->read_isr = v & 1;
-        return;
-    }
-    if ((v & 0xe0) == 0x20) { /* non-specific EOI: the highest in service */
-        for (i = 0; i < 8; i++)
-            if (p->isr & (1u << i)) {
-                p->isr &= (unsigned char)~(1u << i);
-                break;
-            }
-    } else if ((v & 0xe0) == 0x60) { /* specific EOI */
-        p->isr &= (unsigned char)~(1u << (v & 7));
-    }
-}
-
-/* --- the 8254's channel 0 (stand-in) --- */
-
-static struct {
-    unsigned char mode, access, write_high, read_high, latched_valid;
-    unsigned short latched;
-    u32 reload;          /* 1-65536 */
-    u64 start_ns;        /* when the count was loaded */
-    u64 periods_raised;  /* IRQ0 edges raised since start_ns */
-    int running;
-} pit;
-
-static int host_timer = -1; /* the kernel's timer id (raw system calls: seccomp allows this one) */
-
-static u64 now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (u64)t.tv_sec * 1000000000ull + (u64)t.tv_nsec;
-}
-
-static u64 ticks_since_start(u64 now) { return now > pit.start_ns ? (now - pit.start_ns) * PIT_HZ / 1000000000ull : 0; }
-
-static unsigned short pit_count(u64 now)
-{
-    u64 ticks = ticks_since_start(now);
-    if (!pit.running)
-        return 0;
-    if (pit.mode == 0)
-        return ticks >= pit.reload ? (unsigned short)(0x10000 - (ticks - pit.reload) % 0x10000) : (unsigned short)(pit.reload - ticks);
-    return (unsigned short)(pit.reload - ticks % pit.reload);
-}
-
-/* (Re)arms the host timer for channel 0's period (modes 2, 3) or its one expiry (mode 0). */
-static void arm_host_timer(void)
+/* Arms the host timer for channel 0's next rising edge (absolute CLOCK_MONOTONIC), or disarms it. */
+static void arm_host_timer(u64 now)
 {
     struct itimerspec it;
-    u64 period = (u64)pit.reload * 1000000000ull / PIT_HZ;
-    if (period < MIN_PERIOD_NS)
-        period = MIN_PERIOD_NS; /* the host signals at most 10,000 times a second; IRQ0 counts periods from the clock */
+    u64 next = pit_next_irq0_ns(&pit, now);
     if (host_timer < 0)
         return;
     memset(&it, 0, sizeof it);
-    if (pit.running) {
-        it.it_value.tv_sec = (time_t)(period / 1000000000ull);
-        it.it_value.tv_nsec = (long)(period % 1000000000ull);
-        if (!it.it_value.tv_sec && !it.it_value.tv_nsec)
-            it.it_value.tv_nsec = 1;
-        if (pit.mode != 0)
-            it.it_interval = it.it_value;
+    if (next != PIT_NEVER) {
+        if (next < now + MIN_TIMER_NS)
+            next = now + MIN_TIMER_NS;
+        it.it_value.tv_sec = (time_t)(next / 1000000000ull);
+        it.it_value.tv_nsec = (long)(next % 1000000000ull);
     }
-    syscall(SYS_timer_settime, host_timer, 0, &it, 0);
+    syscall(SYS_timer_settime, host_timer, TIMER_ABSTIME, &it, 0);
 }
 
-static void pit_load(void)
+/* Standard input to the UART's receiver, as much as it has room for, without blocking. */
+static void poll_input(void)
 {
-    pit.start_ns = now_ns();
-    pit.periods_raised = 0;
-    pit.running = 1;
-    arm_host_timer();
+    unsigned char buf[UART_FIFO_SIZE];
+    unsigned room = uart_rx_room(&uart), i;
+    struct pollfd p = {.fd = 0, .events = POLLIN};
+    long n;
+    if (input_closed || room == 0)
+        return;
+    if (syscall(SYS_poll, &p, 1, 0) != 1)
+        return;
+    if (!(p.revents & POLLIN)) {
+        if (p.revents & (POLLHUP | POLLNVAL | POLLERR))
+            input_closed = 1;
+        return;
+    }
+    n = syscall(SYS_read, 0, buf, room);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        input_closed = 1;
+    for (i = 0; n > 0 && i < (unsigned)n; i++)
+        uart_receive(&uart, buf[i]);
+    update_pending();
 }
 
 void board_tick(void)
 {
-    u64 ticks, periods;
-    if (!pit.running)
-        return;
-    ticks = ticks_since_start(now_ns());
-    if (pit.mode == 0) {
-        if (ticks >= pit.reload && pit.periods_raised == 0) {
-            pit.periods_raised = 1;
-            board_raise(0);
-        }
-        return;
-    }
-    periods = ticks / pit.reload;
-    if (periods > pit.periods_raised) {
-        pit.periods_raised = periods; /* an edge-triggered line: missed periods are one request */
-        board_raise(0);
-    }
+    u64 now = now_ns(), edges = pit_irq0_edges(&pit, now);
+    irq0_owed += edges;
+    if (irq0_owed > MAX_OWED)
+        irq0_owed = MAX_OWED;
+    pay_irq0();
+    poll_input();
+    arm_host_timer(now); /* after pit_irq0_edges, so no edge already past is missed */
+    update_pending();
 }
 
-static unsigned char pit_read_port(unsigned port)
+void board_sleep(void)
 {
-    unsigned short count;
-    if (port != 0x40)
-        return 0xff;
-    count = pit.latched_valid ? pit.latched : pit_count(now_ns());
-    if (pit.access == 1 || (pit.access == 3 && !pit.read_high)) {
-        if (pit.access == 3)
-            pit.read_high = 1;
-        else
-            pit.latched_valid = 0;
-        return (unsigned char)count;
-    }
-    pit.read_high = 0;
-    pit.latched_valid = 0;
-    return (unsigned char)(count >> 8);
-}
-
-static void pit_write_port(unsigned port, unsigned char v)
-{
-    if (port == 0x43) {
-        if ((v >> 6) != 0)
-            return; /* channels 1 and 2 are not modelled */
-        if (((v >> 4) & 3) == 0) { /* counter latch */
-            pit.latched = pit_count(now_ns());
-            pit.latched_valid = 1;
-            pit.read_high = 0;
-            return;
-        }
-        pit.access = (v >> 4) & 3;
-        pit.mode = (v >> 1) & 7;
-        if (pit.mode > 5)
-            pit.mode -= 4;
-        pit.write_high = pit.read_high = 0;
-        pit.running = 0;
-        arm_host_timer();
+    struct pollfd p = {.fd = 0, .events = POLLIN};
+    if (vmm_irq_pending)
         return;
-    }
-    if (port != 0x40)
-        return;
-    if (pit.access == 1 || (pit.access == 3 && !pit.write_high)) {
-        pit.reload = (pit.reload & 0xff00) | v;
-        if (pit.access == 3) {
-            pit.write_high = 1;
-            return;
-        }
-    } else {
-        pit.reload = (pit.reload & 0xff) | (u32)v << 8;
-        pit.write_high = 0;
-    }
-    pit.reload &= 0xffff;
-    if (pit.reload == 0)
-        pit.reload = 0x10000;
-    pit_load();
+    if (input_closed || uart_rx_room(&uart) == 0)
+        syscall(SYS_pause);
+    else
+        syscall(SYS_poll, &p, 1, -1); /* input, or the timer's signal (EINTR) */
 }
 
 /* --- the ports --- */
 
-int board_port_in(unsigned port, u32 *value)
+static int uart_has(unsigned port) { return port <= 0xffff && uart_handles_port(&uart, (unsigned short)port); }
+
+/* One byte from a device port; 0xff (a floating ISA bus) from nothing. */
+static unsigned char read_byte(unsigned port)
 {
-    if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1) {
-        *value = pic_read(&pics[port >= 0xa0], port & 1);
-        return 1;
-    }
-    if (port >= 0x40 && port <= 0x43) {
-        *value = pit_read_port(port);
-        return 1;
-    }
-    return 0;
+    unsigned char v;
+    if (pic_handles_port((unsigned short)port))
+        v = pic_read(&pic, (unsigned short)port);
+    else if (pit_handles_port((unsigned short)port))
+        v = pit_read(&pit, (unsigned short)port, now_ns());
+    else if (uart_has(port))
+        v = uart_read(&uart, (unsigned short)port);
+    else if (rtc_handles_port((unsigned short)port))
+        return rtc_read(&rtc, (unsigned short)port, wall_seconds());
+    else
+        return 0xff;
+    update_pending();
+    return v;
 }
 
-int board_port_out(unsigned port, u32 value)
+static void write_byte(unsigned port, unsigned char v)
 {
-    if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1) {
-        pic_write(&pics[port >= 0xa0], port & 1, (unsigned char)value);
-        update_pending();
-        return 1;
+    if (pic_handles_port((unsigned short)port)) {
+        pic_write(&pic, (unsigned short)port, v);
+        pay_irq0(); /* ICW1 clears IRR: an owed edge can go in now */
+    } else if (pit_handles_port((unsigned short)port)) {
+        u64 now = now_ns();
+        /* edges before the new programming are collected first, then the timer follows the new count */
+        u64 edges = pit_irq0_edges(&pit, now);
+            irq0_owed += edges;
+        pit_write(&pit, (unsigned short)port, v, now);
+        pay_irq0();
+        arm_host_timer(now);
+    } else if (uart_has(port)) {
+        uart_write(&uart, (unsigned short)port, v);
+    } else if (rtc_handles_port((unsigned short)port)) {
+        rtc_write(&rtc, (unsigned short)port, v);
+        return;
+    } else {
+        return;
     }
-    if (port >= 0x40 && port <= 0x43) {
-        pit_write_port(port, (unsigned char)value);
-        return 1;
-    }
-    return 0;
+    update_pending();
+}
+
+/* A device port the board models (each byte of a word or doubleword access: the ISA bus splits them). */
+int board_handles(unsigned port)
+{
+    return port <= 0xffff && (pic_handles_port((unsigned short)port) || pit_handles_port((unsigned short)port) || uart_has(port)
+                              || rtc_handles_port((unsigned short)port));
+}
+
+int board_port_in(unsigned port, int size, u32 *value)
+{
+    int i;
+    if (!board_handles(port))
+        return 0;
+    *value = 0;
+    for (i = 0; i < size; i++)
+        *value |= (u32)read_byte((port + (unsigned)i) & 0xffff) << (8 * i);
+    return 1;
+}
+
+int board_port_out(unsigned port, int size, u32 value)
+{
+    int i;
+    if (!board_handles(port))
+        return 0;
+    for (i = 0; i < size; i++)
+        write_byte((port + (unsigned)i) & 0xffff, (unsigned char)(value >> (8 * i)));
+    return 1;
+}
+
+/* --- set-up --- */
+
+static void uart_transmit(void *context, uint8_t byte)
+{
+    (void)context;
+    console_putc(byte);
+}
+
+static void uart_irq(void *context, int level)
+{
+    (void)context;
+    pic_set_irq(&pic, UART_COM1_IRQ, level);
 }
 
 /* The host timer, created before the seccomp filter (timer_settime of this one timer is allowed). */
@@ -321,6 +257,9 @@ void board_init(void)
     ev.sigev_signo = SIGVTALRM;
     if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &host_timer) != 0)
         vmm_exit(VMM_EXIT_ERROR, "cannot create the host timer: %s\n", strerror(errno));
-    pics[0].imr = pics[1].imr = 0xff;
+    pic_init(&pic);
+    pit_init(&pit, now_ns());
+    uart_init(&uart, UART_COM1, uart_transmit, uart_irq, 0);
+    rtc_init(&rtc);
     update_pending();
 }

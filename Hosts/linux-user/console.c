@@ -1,8 +1,8 @@
-/* console.c: the guest's ports. COM1's transmitter (write-only, enough for an early console: the line
- * status says "empty" and every byte written to the data register goes to standard output), QEMU's
- * isa-debug-exit (port 0xf4: the guest's exit status), the reset lines Linux pulls when it reboots
- * (0xfe to the keyboard controller at 0x64, a reset through 0xcf9: the run ends with status 0), plain latches (POST/io-delay 0x80, the PIC mask
- * registers), and the VMM's own messages. Kept apart so that full device models can replace it.
+/* console.c: the guest's console output (the UART's transmitted bytes, buffered for standard output),
+ * the VMM's own messages, and the port map: the board's devices (board.c), QEMU's isa-debug-exit (port
+ * 0xf4: the guest's exit status), the reset lines Linux pulls when it reboots (0xfe to the keyboard
+ * controller at 0x64, a reset through 0xcf9: the run ends with status 0), and the POST/io-delay latch
+ * (0x80). Any other port reads all ones and ignores writes.
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
@@ -69,7 +69,7 @@ void vmm_exit(int status, const char *format, ...)
         (void)!write(2, text, strlen(text));
     if (error) {
         report_console_error(error);
-        if (status == VMM_EXIT_HALTED || (status & 1))
+        if (status == VMM_EXIT_RESET || status == VMM_EXIT_HALTED || (status & 1))
             status = VMM_EXIT_ERROR;
     }
     _exit(status);
@@ -88,7 +88,7 @@ void vmm_trace_log(const char *format, ...)
     vmm_selector = selector;
 }
 
-static void com1_write(unsigned char c)
+void console_putc(unsigned char c)
 {
     if (out_len == sizeof out_buf)
         host_flush();
@@ -102,45 +102,15 @@ static void com1_write(unsigned char c)
 unsigned char vmm_port_latch[256];
 int is_latch(unsigned port) { return port == 0x80; }
 
-/* COM1, a 16450 without input: LSR says "transmitter empty", every byte written to THR goes to
- * standard output, IER/LCR/MCR/SCR and the divisor latch read back, and the transmitter-empty
- * interrupt works (IRQ4): raised when IER.THRI is set and after each byte, reported in IIR (0x02) and
- * cleared by reading IIR, as Linux's 8250 driver needs for its tty output. A stand-in for the 8250 model. */
-static unsigned char com1_regs[8], com1_dll, com1_dlm, com1_thre_pending;
-
-static void com1_thre(void)
-{
-    if (com1_regs[1] & 2) {
-        com1_thre_pending = 1;
-        board_raise(4);
-    }
-}
-
 u32 port_in(unsigned port, int size)
 {
     u32 v;
     vcpu.port_reads++;
     if (is_latch(port) && size == 1)
         return vmm_port_latch[port];
-    if (size == 1 && board_port_in(port, &v))
+    if (board_port_in(port, size, &v))
         return v;
-    if (port == 0x3fd)
-        return 0x60;
-    if (port >= 0x3f8 && port <= 0x3ff) {
-        if ((com1_regs[3] & 0x80) && port <= 0x3f9)
-            return port == 0x3f8 ? com1_dll : com1_dlm;
-        if (port == 0x3fa) { /* IIR */
-            if (com1_thre_pending && (com1_regs[1] & 2)) {
-                com1_thre_pending = 0;
-                return 0x02;
-            }
-            return 0x01;
-        }
-        if (port == 0x3fe) /* MSR: CTS, DSR, DCD */
-            return 0xb0;
-        return port == 0x3f8 ? 0 : com1_regs[port - 0x3f8];
-    }
-    return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu;
+    return size == 1 ? 0xff : size == 2 ? 0xffff : 0xffffffffu; /* nothing there: a floating bus */
 }
 
 void port_out(unsigned port, u32 value, int size)
@@ -148,24 +118,9 @@ void port_out(unsigned port, u32 value, int size)
     vcpu.port_writes++;
     if (is_latch(port))
         vmm_port_latch[port] = (unsigned char)value;
-    else if (size == 1 && board_port_out(port, value))
+    else if (board_port_out(port, size, value))
         return;
-    else if (port >= 0x3f8 && port <= 0x3ff) {
-        if ((com1_regs[3] & 0x80) && port <= 0x3f9)
-            *(port == 0x3f8 ? &com1_dll : &com1_dlm) = (unsigned char)value;
-        else if (port == 0x3f8) {
-            com1_write((unsigned char)value);
-            com1_thre();
-        } else if (port == 0x3f9) {
-            unsigned char was = com1_regs[1];
-            com1_regs[1] = (unsigned char)(value & 0x0f);
-            if (!(was & 2))
-                com1_thre();
-            if (!(com1_regs[1] & 2))
-                com1_thre_pending = 0;
-        } else if (port != 0x3fd && port != 0x3fa)
-            com1_regs[port - 0x3f8] = (unsigned char)value;
-    } else if (port == 0xf4)
+    else if (port == 0xf4)
         vmm_exit((int)(((value & 0xff) << 1) | 1), "%s", "");
     else if ((port == 0x64 && (value & 0xff) == 0xfe) || (port == 0xcf9 && (value & 0x04)))
         vmm_exit(VMM_EXIT_RESET, "%s", ""); /* the keyboard controller's reset pulse, or the PCI reset control register */

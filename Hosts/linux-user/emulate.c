@@ -300,14 +300,14 @@ static void emulate(struct frame *f, struct host_site *s, u32 start)
     case PREVIRT_KIND_HLT:
         if (!vmm_vif)
             vmm_exit(VMM_EXIT_HALTED, "the guest halted with interrupts off at %#x\n", start);
-        /* Sleep until an interrupt is pending (the timer's signal interrupts pause). A tick that comes
-         * between the test and pause is seen at the next one. */
+        /* Sleep until an interrupt is pending: the timer's signal or console input ends the sleep. A
+         * tick that comes between the test and the sleep is seen at the next one. */
         for (;;) {
             vmm_catch_up();
             board_tick();
             if (vmm_irq_pending)
                 break;
-            syscall(SYS_pause);
+            board_sleep();
         }
         break;
     case PREVIRT_KIND_MOV_TO_CR:

@@ -65,7 +65,7 @@ extern unsigned int host_site_count;
 extern int vmm_trace; /* --trace: log emulated sites and faults on standard error */
 
 /* The VMM's exit statuses (Docs/in-place-vmm.md). The guest's own, through isa-debug-exit, are odd. */
-#define VMM_EXIT_HALTED 0     /* hlt with the virtual interrupt flag clear */
+#define VMM_EXIT_HALTED 4     /* hlt with the virtual interrupt flag clear: the machine stopped for good (Linux's halt) */
 #define VMM_EXIT_RESET 0      /* the guest reset the machine (port 0x64 or 0xcf9): Linux's reboot */
 #define VMM_EXIT_ERROR 2      /* refused to run, guest fault, stopped system call, lost console output */
 #define VMM_EXIT_USAGE 64
@@ -90,8 +90,9 @@ void linux_user_backend(struct previrt_backend *backend, unsigned char *stubs, l
 int vmm_unavailable(unsigned kind);
 /* The index of the site whose patched call is at guest address `at`, or -1. */
 int site_called_at(u32 at);
-/* console.c: COM1 and the other ports. */
+/* console.c: the console output and the port map. */
 void host_flush(void);
+void console_putc(unsigned char c); /* a byte the UART transmitted, for standard output */
 /* Flushes the console, prints "previrt run: " and the message on stderr, and ends the process. */
 void vmm_exit(int status, const char *format, ...) __attribute__((noreturn, format(printf, 2, 3)));
 void vmm_trace_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -104,6 +105,8 @@ void enter_guest(u32 entry, u32 eax, u32 ebx, u32 esi);
 
 /* cpu.c: what the virtual CPU says it is (cpuid) and its model-specific registers. */
 void cpu_cpuid(u32 leaf, u32 subleaf, u32 r[4]);
+/* Measures the host TSC's frequency (10 ms against CLOCK_MONOTONIC_RAW) for cpuid leaf 0x15. */
+void cpu_measure_tsc(void);
 /* 0, or -1: the MSR does not exist (the caller raises #GP). */
 int cpu_rdmsr(u32 index, u64 *value);
 int cpu_wrmsr(u32 index, u64 value);
@@ -164,15 +167,17 @@ extern unsigned short vmm_cs, vmm_ds, vmm_gs;
 extern int vmm_resume_user;
 void memory_drop_alias(void);
 
-/* board.c: the interrupt controller and the timer (stand-ins for the 8259A and 8254 models). */
+/* board.c: the PC's devices (devices/: the 8259A pair, the 8254 and port 0x61, the 16550A on COM1),
+ * the host timer, console input. */
 void board_init(void);
 int board_timer_id(void);
 int board_pending(void);
 int board_acknowledge(void);      /* the vector of the highest pending request, now in service; -1 if none */
-void board_raise(unsigned irq);
-void board_tick(void);            /* the host timer's signal: raises IRQ0 for the periods that passed */
-int board_port_in(unsigned port, u32 *value);
-int board_port_out(unsigned port, u32 value);
+void board_tick(void);            /* IRQ0 for the PIT's edges, console input, the host timer re-armed */
+void board_sleep(void);           /* hlt: until the timer's signal or console input (returns at once if pending) */
+int board_handles(unsigned port);
+int board_port_in(unsigned port, int size, u32 *value);   /* 0: not a board port */
+int board_port_out(unsigned port, int size, u32 value);
 extern volatile u32 vmm_irq_pending; /* board_pending(), for the stubs */
 extern volatile u32 vmm_tick_due;    /* the timer fired while the VMM ran: board_tick when it is done */
 /* Delivers the pending interrupt through the guest's IDT (eip, esp, eflags as for deliver_to_guest). */

@@ -278,6 +278,7 @@ int main(int argc, char **argv)
     if (guest.pvh_entry) {
         u32 info = pvh_boot_info(append, initrd, initrd_size, image_end);
         munmap(file, size);
+        cpu_measure_tsc(); /* for cpuid leaf 0x15: Linux's TSC frequency */
         contain_guest(timeout);
         enter_guest((u32)guest.pvh_entry, 0, info, 0);
     }

@@ -16,16 +16,19 @@ struct RunCommand: ParsableCommand {
             CONFIG_PVH) starts as QEMU's -kernel starts it: 32-bit protected mode, paging off, %ebx pointing \
             at an hvm_start_info with the command line (--append, plus the reservetop= the VMM needs), the \
             initrd (--initrd) and the memory map (--memory). Any other guest starts as a multiboot loader \
-            would start it, with `previrt=linux-user` as its command line. COM1 output goes to standard output.
+            would start it, with `previrt=linux-user` as its command line. The guest's COM1 (a 16550A on IRQ 4) \
+            writes to standard output and reads standard input, which the VMM polls without blocking.
 
             The guest cannot reach the host kernel: system call instructions in guest code are stopped \
             (Syscall User Dispatch) and reflected to the guest as on hardware, and a seccomp filter allows the \
-            VMM itself only to write to standard output and error and to exit. Guest faults (an unannotated \
+            VMM itself only to write to standard output and error, read standard input and exit (besides the \
+            calls for guest memory and the timer). Guest faults (an unannotated \
             cli, ud2, a divide by zero, a jump to unmapped memory, ...) go to the guest's virtual IDT when it \
             has a gate for the vector, and otherwise end the run with a message naming the fault and address.
 
             Exit status: the guest's own status when it writes V to QEMU's isa-debug-exit port (0xf4): \
-            (V << 1) | 1, always odd, as under QEMU; 0 when the guest halts with interrupts off; 2 when the guest \
+            (V << 1) | 1, always odd, as under QEMU; 0 when the guest resets the machine (Linux's restart); 4 when \
+            it halts with interrupts off (Linux's halt); 2 when the guest \
             is refused (not a regular file, a bad ELF file, a tampered site, an instruction the VMM does not \
             emulate: nothing runs), faults, tries a host system call, or its console output cannot be written; \
             64 for a usage error; 70 for an internal error of the VMM; 124 when --timeout expires.

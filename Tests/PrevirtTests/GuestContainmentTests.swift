@@ -394,7 +394,7 @@ struct RunCommandTests {
     func help() throws {
         let r = try Toolchain.run(Fixture.previrt, ["run", "--help"])
         let help = r.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        for status in ["(V << 1) | 1", "0 when the guest halts", "2 when the guest", "64 for a usage error", "70 for an internal error", "124 when --timeout"] {
+        for status in ["(V << 1) | 1", "0 when the guest resets the machine", "4 when it halts with interrupts off", "2 when the guest", "64 for a usage error", "70 for an internal error", "124 when --timeout"] {
             #expect(help.contains(status), "\(status)")
         }
     }

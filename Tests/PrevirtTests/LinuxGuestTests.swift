@@ -22,19 +22,20 @@ enum LinuxGuestPlatform: String, Sendable, CustomTestStringConvertible {
         // No panic=: a kernel panic hangs, like init's halt on a failed check, so that QEMU's exit status
         // 0 (init restarted the machine) means every check passed.
         case .qemu: "console=ttyS0"
-        // What the linux-user VMM needs the kernel to avoid (see /work/shared/notes/linux-on-linux.md);
-        // the VMM's engineers own this line.
-        case .previrtRun: "console=ttyS0 earlyprintk=serial,ttyS0 idle=halt"
+        // What the linux-user VMM needs the kernel to avoid (Docs/linux-on-linux.md): the idle loop's hlt,
+        // not MONITOR/MWAIT (cpuid hides them anyway). No panic= either: a panic spins until --timeout (124).
+        case .previrtRun: "console=ttyS0 idle=halt"
         }
     }
 
     /// The exit status when init restarts the machine, which it does only when every check passed
     /// (tinyconfig has no ACPI, so no power-off; on failure init halts): QEMU with -no-reboot exits 0.
-    /// nil: not asserted yet (the VMM's status for a reset through port 0x64).
+    /// `previrt run` exits 0 for the reset through port 0x64 that Linux's restart is, and 4 for a halt (hlt
+    /// with interrupts off), so its status carries the same verdict.
     var restartStatus: Int32? {
         switch self {
         case .qemu: 0
-        case .previrtRun: nil
+        case .previrtRun: 0
         }
     }
 
@@ -57,9 +58,9 @@ enum LinuxGuestPlatform: String, Sendable, CustomTestStringConvertible {
 }
 
 enum LinuxGuest {
-    /// The platforms every test below runs on. When `previrt run` boots the kernel, add `.previrtRun`:
-    /// each test then runs on it too, and its init lines are compared with QEMU's.
-    static let platforms: [LinuxGuestPlatform] = [.qemu]
+    /// The platforms every test below runs on: each test runs on each, and the init lines of every
+    /// platform but QEMU are compared with QEMU's.
+    static let platforms: [LinuxGuestPlatform] = [.qemu, .previrtRun]
 
     /// The platforms compared with QEMU, the reference (bare hardware).
     static var comparedWithQEMU: [LinuxGuestPlatform] { platforms.filter { $0 != .qemu } }
@@ -75,32 +76,8 @@ enum LinuxGuest {
         }
     }
 
-    /// The directory Kernel/build-guest.sh caches the kernel in ($KERNEL_WORK, as the script reads it).
-    static var kernelWork: String {
-        ProcessInfo.processInfo.environment["KERNEL_WORK"] ?? Toolchain.packageRoot.appendingPathComponent(".build/kernel").path
-    }
-
-    /// The cached vmlinux, built by Kernel/build-guest.sh the first time (several minutes on 2 cores);
-    /// every later call in this process, concurrent ones included, waits for that one build.
-    static func kernel() throws -> String {
-        kernelLock.lock()
-        defer { kernelLock.unlock() }
-        if let built = kernelBuilt { return try built.get() }
-        let result = Result<String, Error>(catching: {
-            let script = Toolchain.packageRoot.appendingPathComponent("Kernel/build-guest.sh").path
-            let r = try Toolchain.run("timeout", ["-s", "KILL", "1800", "nice", script])
-            let path = r.output.split(separator: "\n").last.map(String.init) ?? ""
-            guard r.succeeded, FileManager.default.fileExists(atPath: path) else {
-                throw CorpusError("Kernel/build-guest.sh failed (status \(r.status)): \(r.output.suffix(3000))")
-            }
-            return path
-        })
-        kernelBuilt = result
-        return try result.get()
-    }
-
-    private static let kernelLock = NSLock()
-    nonisolated(unsafe) private static var kernelBuilt: Result<String, Error>?
+    /// The cached vmlinux (GuestKernel, shared with the other Linux-on-Linux tests).
+    static func kernel() throws -> String { try GuestKernel.path() }
 
     /// The i386 initramfs (init, child, bench), built with the project's Makefile.
     static func initramfs() throws -> String {
@@ -172,7 +149,7 @@ struct LinuxGuestTests {
     func bootsTheCachedFile(_ platform: LinuxGuestPlatform) throws {
         let kernel = try LinuxGuest.kernel()
         #expect(URL(fileURLWithPath: kernel).standardizedFileURL.path
-            == URL(fileURLWithPath: LinuxGuest.kernelWork).appendingPathComponent("guest-i386/vmlinux").standardizedFileURL.path)
+            == URL(fileURLWithPath: GuestKernel.work).appendingPathComponent("guest-i386/vmlinux").standardizedFileURL.path)
         // XEN_ELFNOTE_PHYS32_ENTRY (type 0x12, owner "Xen"): what lets qemu-system-i386 -kernel boot vmlinux.
         let notes = try Toolchain.run("readelf", ["-n", kernel])
         #expect(notes.output.contains("Xen                  0x00000004\tUnknown note type: (0x00000012)"), "\(notes.output)")
