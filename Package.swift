@@ -25,7 +25,7 @@ let package = Package(
         // Generators: GNU-as macro sets and the C header, all from the catalog.
         .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote", "CByteMarks"]),
         // `previrt as`: the drop-in assembler: sites written in place, or only the macros its input needs.
-        .target(name: "PrevirtAssembler", dependencies: ["PrevirtCatalog", "PrevirtMacros"]),
+        .target(name: "PrevirtAssembler", dependencies: ["PrevirtCatalog", "PrevirtMacros", "CByteMarks"]),
         // Freestanding C runtime (MIT): the note ABI header and the note walker.
         .target(name: "PrevirtRuntime"),
         // libbfd and libopcodes (binutils-dev) behind a small C interface; only PrevirtBinutils uses it.

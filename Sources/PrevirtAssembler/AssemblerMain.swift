@@ -115,6 +115,12 @@ public enum AssemblerMain {
         }
         feeds.sort { $0.position < $1.position }
         let status = spawn(real, args, feeds: feeds)
+        // An input GNU as read from its own pages (spliced) must not have changed since it was scanned.
+        for source in sources where !source.bytes.isUnchanged {
+            guard case .named(let argument) = source.delivery, assembled.contains(where: { $0.original == argument.text }) else { continue }
+            fail("\(argument.text) changed while it was assembled: assemble it again")
+            return 2
+        }
         if status == 0, let dependencies = inv.dependencyFile {
             // GNU as lists the files it read: name the user's files, not previrt's temporary ones.
             let replacements = temporaries.paths.map { path in (path, nil as String?) } + assembled.map { ($0.copy, $0.original as String?) }
@@ -319,7 +325,7 @@ public enum AssemblerMain {
         signal(SIGPIPE, SIG_IGN)
         for (feed, p) in zip(feeds, pipes) {
             if let (rewritten, input) = feed.rewritten {
-                _ = withExtendedLifetime(input) { rewritten.write(to: p.write, from: input.buffer) }
+                _ = rewritten.write(to: p.write, from: input)
             } else {
                 _ = writeAll(p.write, feed.bytes)
             }

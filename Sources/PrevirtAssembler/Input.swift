@@ -4,6 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CByteMarks
 
 /// An input of GNU as, read once: a pipe or a FIFO cannot be read again.
 struct Input {
@@ -19,6 +20,9 @@ struct Input {
         // A directory: gas says why it cannot be assembled.
         guard fstat(fd, &s) == 0, (s.st_mode & S_IFMT) != S_IFDIR else { return nil }
         let isRegularFile = (s.st_mode & S_IFMT) == S_IFREG
+        if isRegularFile, let mapped = InputBytes(mapping: fd, s) {
+            return Input(bytes: mapped, isRegularFile: true)
+        }
         if isRegularFile, let whole = InputBytes(reading: fd, size: Int(s.st_size)) {
             return Input(bytes: whole, isRegularFile: true)
         }
@@ -60,11 +64,40 @@ struct Input {
     }
 }
 
-/// The bytes of an input, at an address that stays put while the object lives: a private read-only
-/// mapping of a regular file, or a copy of what was read.
+/// The bytes of an input, at an address that stays put while the object lives: a regular file mapped
+/// read-only, memory mapped for it and filled by read, or a copy of what was read.
 final class InputBytes {
     let buffer: UnsafeBufferPointer<UInt8>
     private let mapped: Bool
+    /// The file mapped (its own descriptor, to splice from), and what fstat said of it then.
+    private(set) var file: (fd: Int32, status: stat)? = nil
+
+    /// A regular file mapped (no copy made, no page zeroed), or nil when it cannot be. Its bytes are
+    /// the file's own pages: `isUnchanged` says afterwards whether they stayed what they were.
+    init?(mapping fd: Int32, _ status: stat) {
+        let size = Int(status.st_size)
+        guard size > 0 else { return nil }
+        let own = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard own >= 0 else { return nil }
+        guard let p = pv_map_file(own, size) else {
+            close(own)
+            return nil
+        }
+        buffer = UnsafeBufferPointer(start: p, count: size)
+        mapped = true
+        file = (own, status)
+    }
+
+    /// False when the file mapped was changed, replaced or shrank since it was mapped: what was scanned
+    /// (or moved into GNU as's pipe) may not be what the file holds. True for bytes held in memory.
+    var isUnchanged: Bool {
+        guard let (fd, then) = file else { return true }
+        var now = stat()
+        guard pv_mapping_damaged() == 0, fstat(fd, &now) == 0 else { return false }
+        return now.st_size == then.st_size && now.st_ino == then.st_ino && now.st_dev == then.st_dev
+            && now.st_ctim.tv_sec == then.st_ctim.tv_sec && now.st_ctim.tv_nsec == then.st_ctim.tv_nsec
+            && now.st_mtim.tv_sec == then.st_mtim.tv_sec && now.st_mtim.tv_nsec == then.st_mtim.tv_nsec
+    }
 
     init(_ bytes: [UInt8]) {
         let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
@@ -97,7 +130,10 @@ final class InputBytes {
     }
 
     deinit {
-        if mapped {
+        if let (fd, _) = file {
+            pv_unmap_file(buffer.baseAddress!, buffer.count)
+            close(fd)
+        } else if mapped {
             munmap(UnsafeMutableRawPointer(mutating: buffer.baseAddress!), buffer.count)
         } else {
             UnsafeMutableBufferPointer(mutating: buffer).baseAddress!.deallocate()
@@ -131,7 +167,40 @@ struct Rewritten {
         return Rewritten(pieces: [.text(label)] + body)
     }
 
-    /// Writes every piece to `fd`; false on an I/O error.
+    /// Writes every piece to `fd`; false on an I/O error. The input's slices are moved from the file's
+    /// pages into the pipe when `input` is a mapped file and `fd` a pipe (splice: no copy); then the
+    /// reader reads the file's pages themselves, and `input.isUnchanged` after it has read them says
+    /// whether they are the bytes that were scanned.
+    func write(to fd: Int32, from bytes: InputBytes) -> Bool {
+        guard let (file, _) = bytes.file else { return write(to: fd, from: bytes.buffer) }
+        var pending: [Piece] = []
+        for piece in pieces {
+            guard case .input(let r) = piece else {
+                pending.append(piece)
+                continue
+            }
+            if !pending.isEmpty {
+                guard Rewritten(pieces: pending).write(to: fd, from: bytes.buffer) else { return false }
+                pending = []
+            }
+            var at = r.lowerBound
+            while at < r.upperBound {
+                let n = pv_splice_to_pipe(file, Int64(at), fd, r.upperBound - at)
+                if n < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                if n < 0 && (errno == EINVAL || errno == ENOSYS) {
+                    // No splice here: write the rest from the mapping.
+                    pending.append(.input(at..<r.upperBound))
+                    break
+                }
+                // The file ended early (it shrank): GNU as must not get less than was scanned.
+                if n <= 0 { return false }
+                at += n
+            }
+        }
+        return pending.isEmpty || Rewritten(pieces: pending).write(to: fd, from: bytes.buffer)
+    }
+
+    /// Writes every piece to `fd` from `input`; false on an I/O error.
     func write(to fd: Int32, from input: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         while i < pieces.count {

@@ -141,9 +141,16 @@ public struct InPlaceExpansion: Sendable {
     ) {
         var i = 0
         while i < template.count {
+            // The bytes up to the next backslash, in one append (a body is mostly such runs).
+            let run = template[i...].firstIndex(of: Byte.backslash) ?? template.count
+            if run > i {
+                out.append(contentsOf: template[i..<run])
+                i = run
+                continue
+            }
             let c = template[i]
             i += 1
-            guard c == Byte.backslash, i < template.count else {
+            guard i < template.count else {
                 out.append(c)
                 continue
             }
