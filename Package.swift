@@ -20,7 +20,8 @@ let package = Package(
         // Test support: a small ELF32/ELF64 reader written without libbfd, the tests' independent oracle
         // for where sites are (the tools themselves read objects through libbfd, in PrevirtInspector).
         .target(name: "PrevirtELF", dependencies: ["PrevirtNote"]),
-        // Where given bytes occur in a buffer, 16 bytes at a time: the source scan's first pass.
+        // Where given bytes occur in a buffer, 16 bytes at a time (the source scan's first pass), and a
+        // mapped input handed to a pipe by splice (previrt-as).
         .target(name: "CByteMarks"),
         // Generators: GNU-as macro sets and the C header, all from the catalog.
         .target(name: "PrevirtMacros", dependencies: ["PrevirtCatalog", "PrevirtNote", "CByteMarks"]),
