@@ -49,9 +49,8 @@ static unsigned long fills; /* host pages mapped since the last full flush */
 static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
 
 /* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them for a quick
- * clear: the prefault (mmu_host_fault) maps a user page's accessed neighbours only where nothing is. */
+ * clear: switch_space maps an address space's recent pages only where nothing is. */
 #define MAX_LOW_LIST 4096
-#define PREFAULT 8 /* pages on either side of a user page fill */
 static unsigned char low_mapped[KERNEL_SPLIT >> 15];
 static u32 low_list[MAX_LOW_LIST];
 static unsigned low_count;
@@ -247,18 +246,6 @@ static void map_accessed_user_page(u32 linear)
     low_mark(linear);
 }
 
-/* After a user page is filled: its neighbours in the same page table that the guest has already
- * accessed (A set; present, user) are mapped too, read-only unless dirty and writable, so that a process
- * coming back after a context switch takes one host fault for a run of pages, not one each. Nothing
- * the guest can see changes: no accessed or dirty bit is set here. */
-static void prefault(u32 page)
-{
-    u32 i, index = (page >> 12) & 0x3ff;
-    for (i = index > PREFAULT ? index - PREFAULT : 0; i <= index + PREFAULT && i < 1024; i++)
-        if (i != index)
-            map_accessed_user_page((page & 0xffc00000u) | i << 12);
-}
-
 int mmu_host_fault(u32 address, int write)
 {
     u32 pa, page = address & ~0xfffu;
@@ -285,7 +272,6 @@ int mmu_host_fault(u32 address, int write)
     }
     if (page < KERNEL_SPLIT) {
         low_mark(page);
-        prefault(page);
     }
     return 0;
 }
