@@ -48,11 +48,14 @@ u32 mmu_fault_address, mmu_fault_error;
 static unsigned long fills; /* host pages mapped since the last full flush */
 static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
 
-/* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them for a quick
- * clear: switch_space maps an address space's recent pages only where nothing is. */
+/* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them with the
+ * guest frame each maps (MAPPED_WRITABLE set if the host mapping is writable): switch_space maps an
+ * address space's recent pages only where nothing is, and a CR3 write keeps the pages the new page
+ * tables translate the same way (flush_local). */
 #define MAX_LOW_LIST 4096
+#define MAPPED_WRITABLE 0x1u
 static unsigned char low_mapped[KERNEL_SPLIT >> 15];
-static u32 low_list[MAX_LOW_LIST];
+static u32 low_list[MAX_LOW_LIST], low_frame[MAX_LOW_LIST];
 static unsigned low_count;
 static int low_overflow;
 
@@ -93,13 +96,14 @@ static void space_record(u32 page)
 
 static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >> 12) & 7)) & 1; }
 
-static void low_mark(u32 page)
+static void low_mark(u32 page, u32 frame, int writable)
 {
     space_record(page);
     low_mapped[page >> 15] |= (unsigned char)(1u << ((page >> 12) & 7));
-    if (low_count < MAX_LOW_LIST)
+    if (low_count < MAX_LOW_LIST) {
+        low_frame[low_count] = (frame & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0);
         low_list[low_count++] = page;
-    else
+    } else
         low_overflow = 1;
 }
 
@@ -158,22 +162,58 @@ static void switch_space(void)
         map_accessed_user_page(pages[i]);
 }
 
-/* A CR3 write with CR4.PGE set: every mapping but the global ones goes. */
+/* Whether the current page tables translate the user page at `linear` to `frame` (low_frame's form)
+ * the way its host mapping does: present, user, accessed, not a 4 MiB page, the same frame, and
+ * writable and dirty if the host mapping is writable. Such a mapping is one the CPU could have
+ * prefetched into its TLB for the new address space, so it may stay across the CR3 write. */
+static int same_translation(u32 linear, u32 frame)
+{
+    u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
+    if (!pde || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U)
+        || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
+        || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || (*pte & ~0xfffu) != (frame & ~0xfffu))
+        return 0;
+    return !(frame & MAPPED_WRITABLE) || ((*pte & *pde & PTE_W) && (*pte & PTE_D));
+}
+
+/* Below this many host pages, a CR3 write checks each against the new page tables; above, it drops them
+ * all in one munmap (a munmap per page costs more than its share of one over the range). */
+#define KEEP_CHECK_LIMIT 64
+
+/* A CR3 write with CR4.PGE set: every mapping but the global ones goes, except user pages the new
+ * address space translates the same way (a forked process's shared text, for one): a munmap of a page,
+ * then an mmap and a host fault to map it again, are the largest costs of a context switch. */
 static void flush_local(void)
 {
-    unsigned i;
+    unsigned i, kept = 0;
     if (local_high_overflow) {
         flush_all();
         return;
     }
     vcpu.tlb_flushes++;
-    if (munmap(0, KERNEL_SPLIT) != 0)
-        vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+    if (low_overflow || low_count > KEEP_CHECK_LIMIT) {
+        if (munmap(0, KERNEL_SPLIT) != 0)
+            vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+        low_clear_all();
+        memory_restore_alias();
+    } else {
+        for (i = 0; i < low_count; i++) {
+            u32 page = low_list[i];
+            if (!low_is_mapped(page))
+                continue; /* invlpg dropped it, or an earlier entry for the same page did */
+            if (same_translation(page, low_frame[i])) {
+                low_list[kept] = page;
+                low_frame[kept++] = low_frame[i];
+                continue;
+            }
+            munmap((void *)(unsigned long)page, 0x1000);
+            low_mapped[page >> 15] &= (unsigned char)~(1u << ((page >> 12) & 7));
+        }
+        low_count = kept;
+    }
     for (i = 0; i < local_high_count; i++)
         munmap((void *)(unsigned long)local_high[i], 0x1000);
     local_high_count = 0;
-    low_clear_all();
-    memory_restore_alias();
     switch_space();
 }
 
@@ -230,11 +270,18 @@ not_present:
 }
 
 /* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
- * set; present, user; writable only if dirty) and the host has nothing there. */
+ * set; present, user; writable only if dirty) and the host has nothing there (a page already there was
+ * kept by flush_local because it translates the same way: it stays in the address space's record). */
 static void map_accessed_user_page(u32 linear)
 {
     u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
-    if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS || low_is_mapped(linear) || memory_in_stub_alias(linear) || !pde
+    if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS)
+        return;
+    if (low_is_mapped(linear)) { /* kept across the CR3 write: still this address space's */
+        space_record(linear);
+        return;
+    }
+    if (memory_in_stub_alias(linear) || !pde
         || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
         || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || !guest_phys(*pte & ~0xfffu, 0x1000))
         return;
@@ -243,7 +290,7 @@ static void map_accessed_user_page(u32 linear)
              guest_ram_fd, *pte & ~0xfffu) == MAP_FAILED)
         return;
     fills++;
-    low_mark(linear);
+    low_mark(linear, *pte, (*pte & *pde & PTE_W) && (*pte & PTE_D));
 }
 
 int mmu_host_fault(u32 address, int write)
@@ -271,7 +318,7 @@ int mmu_host_fault(u32 address, int write)
             local_high_overflow = 1;
     }
     if (page < KERNEL_SPLIT) {
-        low_mark(page);
+        low_mark(page, pa, writable);
     }
     return 0;
 }
