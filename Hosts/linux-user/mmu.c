@@ -54,6 +54,10 @@ static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KE
  * tables translate the same way (flush_local). */
 #define MAX_LOW_LIST 4096
 #define MAPPED_WRITABLE 0x1u
+#define MAPPED_VALID 0x2u /* map_user_translation's result is never 0 */
+/* Below this many host pages, a CR3 write checks each against the new page tables; above, it drops them
+ * all in one munmap (a munmap per page costs more than its share of one over the range). */
+#define KEEP_CHECK_LIMIT 64
 static unsigned char low_mapped[KERNEL_SPLIT >> 15];
 static u32 low_list[MAX_LOW_LIST], low_frame[MAX_LOW_LIST];
 static unsigned low_count;
@@ -96,9 +100,25 @@ static void space_record(u32 page)
 
 static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >> 12) & 7)) & 1; }
 
+/* The list's entry for a mapped page, if the list is short enough to search (else MAX_LOW_LIST). */
+static unsigned low_find(u32 page)
+{
+    unsigned i;
+    if (low_count <= KEEP_CHECK_LIMIT && !low_overflow)
+        for (i = 0; i < low_count; i++)
+            if (low_list[i] == page)
+                return i;
+    return MAX_LOW_LIST;
+}
+
 static void low_mark(u32 page, u32 frame, int writable)
 {
+    unsigned i;
     space_record(page);
+    if (low_is_mapped(page) && (i = low_find(page)) != MAX_LOW_LIST) { /* mapped again (a write to a clean page) */
+        low_frame[i] = (frame & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0);
+        return;
+    }
     low_mapped[page >> 15] |= (unsigned char)(1u << ((page >> 12) & 7));
     if (low_count < MAX_LOW_LIST) {
         low_frame[low_count] = (frame & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0);
@@ -149,6 +169,7 @@ static void flush_all(void)
 void mmu_start(void) { flush_all(); }
 
 static void map_accessed_user_page(u32 linear);
+static u32 map_user_translation(u32 linear);
 
 /* The address space CR3 names becomes current: the user pages it had mapped are mapped again. */
 static void switch_space(void)
@@ -176,16 +197,13 @@ static int same_translation(u32 linear, u32 frame)
     return !(frame & MAPPED_WRITABLE) || ((*pte & *pde & PTE_W) && (*pte & PTE_D));
 }
 
-/* Below this many host pages, a CR3 write checks each against the new page tables; above, it drops them
- * all in one munmap (a munmap per page costs more than its share of one over the range). */
-#define KEEP_CHECK_LIMIT 64
-
 /* A CR3 write with CR4.PGE set: every mapping but the global ones goes, except user pages the new
  * address space translates the same way (a forked process's shared text, for one): a munmap of a page,
  * then an mmap and a host fault to map it again, are the largest costs of a context switch. */
 static void flush_local(void)
 {
     unsigned i, kept = 0;
+    u32 frame;
     if (local_high_overflow) {
         flush_all();
         return;
@@ -204,6 +222,13 @@ static void flush_local(void)
             if (same_translation(page, low_frame[i])) {
                 low_list[kept] = page;
                 low_frame[kept++] = low_frame[i];
+                continue;
+            }
+            /* The new address space's own translation of the page, if it has used it, replaces the
+             * old mapping in one mmap (a forked process's stack and data); otherwise the page goes. */
+            if ((frame = map_user_translation(page)) != 0) {
+                low_list[kept] = page;
+                low_frame[kept++] = frame & ~MAPPED_VALID;
                 continue;
             }
             munmap((void *)(unsigned long)page, 0x1000);
@@ -272,25 +297,36 @@ not_present:
 /* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
  * set; present, user; writable only if dirty) and the host has nothing there (a page already there was
  * kept by flush_local because it translates the same way: it stays in the address space's record). */
-static void map_accessed_user_page(u32 linear)
+/* Maps the user page at `linear` as the current page tables translate it, if the guest has already
+ * accessed it (present, user, A set; writable only if dirty), over whatever the host has there.
+ * Returns the frame in low_frame's form, or 0 if there is no such translation (nothing mapped). */
+static u32 map_user_translation(u32 linear)
 {
     u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
+    int writable;
+    if (memory_in_stub_alias(linear) || !pde
+        || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
+        || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || !guest_phys(*pte & ~0xfffu, 0x1000))
+        return 0;
+    writable = (*pte & *pde & PTE_W) && (*pte & PTE_D);
+    if (mmap((void *)(unsigned long)linear, 0x1000, PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+             guest_ram_fd, *pte & ~0xfffu) == MAP_FAILED)
+        return 0;
+    fills++;
+    return (*pte & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0) | MAPPED_VALID;
+}
+
+static void map_accessed_user_page(u32 linear)
+{
+    u32 frame;
     if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS)
         return;
     if (low_is_mapped(linear)) { /* kept across the CR3 write: still this address space's */
         space_record(linear);
         return;
     }
-    if (memory_in_stub_alias(linear) || !pde
-        || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
-        || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || !guest_phys(*pte & ~0xfffu, 0x1000))
-        return;
-    if (mmap((void *)(unsigned long)linear, 0x1000,
-             PROT_READ | PROT_EXEC | ((*pte & *pde & PTE_W) && (*pte & PTE_D) ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
-             guest_ram_fd, *pte & ~0xfffu) == MAP_FAILED)
-        return;
-    fills++;
-    low_mark(linear, *pte, (*pte & *pde & PTE_W) && (*pte & PTE_D));
+    if ((frame = map_user_translation(linear)) != 0)
+        low_mark(linear, frame, (frame & MAPPED_WRITABLE) != 0);
 }
 
 int mmu_host_fault(u32 address, int write)
@@ -385,7 +421,13 @@ void mmu_invlpg(u32 address)
     vcpu.tlb_flushes++;
     if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address)) {
         munmap((void *)(unsigned long)(address & ~0xfffu), 0x1000);
-        if (address < KERNEL_SPLIT)
+        if (address < KERNEL_SPLIT) {
+            unsigned i = low_find(address & ~0xfffu);
+            if (i != MAX_LOW_LIST) { /* off the list, so that a CR3 write does not look at it */
+                low_list[i] = low_list[--low_count];
+                low_frame[i] = low_frame[low_count];
+            }
             low_mapped[address >> 15] &= (unsigned char)~(1u << ((address >> 12) & 7));
+        }
     }
 }
