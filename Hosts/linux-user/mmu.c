@@ -11,9 +11,12 @@
  * first write faults again and sets the dirty bit. A walk that fails is a #PF for the guest, with the
  * error code a CPU would give (present, write, user). The whole TLB is dropped when the guest changes
  * CR0.PG/WP or CR4.PSE/PGE, and one page on invlpg. A CR3 write drops every page but the global ones
- * (the G bit, with CR4.PGE set): everything below the kernel's range (KERNEL_SPLIT) in one munmap,
- * and the few non-global pages above it the VMM keeps a list of; a guest that marks user pages global
- * gets them flushed anyway (more than a CPU does, never less).
+ * (the G bit, with CR4.PGE set) and the user pages the new page tables translate the same way (kept:
+ * a TLB prefetch for the new address space could have loaded them); a user page the new tables map to
+ * another frame the guest has already accessed gets that frame mapped over it in one mmap; the few
+ * non-global pages above the kernel's split (KERNEL_SPLIT) go one by one from a list. With more than
+ * KEEP_CHECK_LIMIT user pages mapped, everything below the split goes in one munmap instead. A guest
+ * that marks user pages global gets them flushed anyway (more than a CPU does, never less).
  *
  * The VMM's own accesses to guest linear memory (the emulator's operands, exception frames, the IDT)
  * go through the same walk and then through the window (memory.c), never through a host mapping.
@@ -294,9 +297,6 @@ not_present:
     return -1;
 }
 
-/* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
- * set; present, user; writable only if dirty) and the host has nothing there (a page already there was
- * kept by flush_local because it translates the same way: it stays in the address space's record). */
 /* Maps the user page at `linear` as the current page tables translate it, if the guest has already
  * accessed it (present, user, A set; writable only if dirty), over whatever the host has there.
  * Returns the frame in low_frame's form, or 0 if there is no such translation (nothing mapped). */
@@ -316,6 +316,9 @@ static u32 map_user_translation(u32 linear)
     return (*pte & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0) | MAPPED_VALID;
 }
 
+/* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
+ * set; present, user; writable only if dirty) and the host has nothing there (a page already there was
+ * kept by flush_local because it translates the same way: it stays in the address space's record). */
 static void map_accessed_user_page(u32 linear)
 {
     u32 frame;
