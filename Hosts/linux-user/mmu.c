@@ -11,9 +11,12 @@
  * first write faults again and sets the dirty bit. A walk that fails is a #PF for the guest, with the
  * error code a CPU would give (present, write, user). The whole TLB is dropped when the guest changes
  * CR0.PG/WP or CR4.PSE/PGE, and one page on invlpg. A CR3 write drops every page but the global ones
- * (the G bit, with CR4.PGE set): everything below the kernel's range (KERNEL_SPLIT) in one munmap,
- * and the few non-global pages above it the VMM keeps a list of; a guest that marks user pages global
- * gets them flushed anyway (more than a CPU does, never less).
+ * (the G bit, with CR4.PGE set) and the user pages the new page tables translate the same way (kept:
+ * a TLB prefetch for the new address space could have loaded them); a user page the new tables map to
+ * another frame the guest has already accessed gets that frame mapped over it in one mmap; the few
+ * non-global pages above the kernel's split (KERNEL_SPLIT) go one by one from a list. With more than
+ * KEEP_CHECK_LIMIT user pages mapped, everything below the split goes in one munmap instead. A guest
+ * that marks user pages global gets them flushed anyway (more than a CPU does, never less).
  *
  * The VMM's own accesses to guest linear memory (the emulator's operands, exception frames, the IDT)
  * go through the same walk and then through the window (memory.c), never through a host mapping.
@@ -48,12 +51,18 @@ u32 mmu_fault_address, mmu_fault_error;
 static unsigned long fills; /* host pages mapped since the last full flush */
 static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
 
-/* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them for a quick
- * clear: the prefault (mmu_host_fault) maps a user page's accessed neighbours only where nothing is. */
+/* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them with the
+ * guest frame each maps (MAPPED_WRITABLE set if the host mapping is writable): switch_space maps an
+ * address space's recent pages only where nothing is, and a CR3 write keeps the pages the new page
+ * tables translate the same way (flush_local). */
 #define MAX_LOW_LIST 4096
-#define PREFAULT 8 /* pages on either side of a user page fill */
+#define MAPPED_WRITABLE 0x1u
+#define MAPPED_VALID 0x2u /* map_user_translation's result is never 0 */
+/* Below this many host pages, a CR3 write checks each against the new page tables; above, it drops them
+ * all in one munmap (a munmap per page costs more than its share of one over the range). */
+#define KEEP_CHECK_LIMIT 64
 static unsigned char low_mapped[KERNEL_SPLIT >> 15];
-static u32 low_list[MAX_LOW_LIST];
+static u32 low_list[MAX_LOW_LIST], low_frame[MAX_LOW_LIST];
 static unsigned low_count;
 static int low_overflow;
 
@@ -94,13 +103,30 @@ static void space_record(u32 page)
 
 static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >> 12) & 7)) & 1; }
 
-static void low_mark(u32 page)
+/* The list's entry for a mapped page, if the list is short enough to search (else MAX_LOW_LIST). */
+static unsigned low_find(u32 page)
 {
+    unsigned i;
+    if (low_count <= KEEP_CHECK_LIMIT && !low_overflow)
+        for (i = 0; i < low_count; i++)
+            if (low_list[i] == page)
+                return i;
+    return MAX_LOW_LIST;
+}
+
+static void low_mark(u32 page, u32 frame, int writable)
+{
+    unsigned i;
     space_record(page);
+    if (low_is_mapped(page) && (i = low_find(page)) != MAX_LOW_LIST) { /* mapped again (a write to a clean page) */
+        low_frame[i] = (frame & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0);
+        return;
+    }
     low_mapped[page >> 15] |= (unsigned char)(1u << ((page >> 12) & 7));
-    if (low_count < MAX_LOW_LIST)
+    if (low_count < MAX_LOW_LIST) {
+        low_frame[low_count] = (frame & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0);
         low_list[low_count++] = page;
-    else
+    } else
         low_overflow = 1;
 }
 
@@ -146,6 +172,7 @@ static void flush_all(void)
 void mmu_start(void) { flush_all(); }
 
 static void map_accessed_user_page(u32 linear);
+static u32 map_user_translation(u32 linear);
 
 /* The address space CR3 names becomes current: the user pages it had mapped are mapped again. */
 static void switch_space(void)
@@ -159,22 +186,62 @@ static void switch_space(void)
         map_accessed_user_page(pages[i]);
 }
 
-/* A CR3 write with CR4.PGE set: every mapping but the global ones goes. */
+/* Whether the current page tables translate the user page at `linear` to `frame` (low_frame's form)
+ * the way its host mapping does: present, user, accessed, not a 4 MiB page, the same frame, and
+ * writable and dirty if the host mapping is writable. Such a mapping is one the CPU could have
+ * prefetched into its TLB for the new address space, so it may stay across the CR3 write. */
+static int same_translation(u32 linear, u32 frame)
+{
+    u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
+    if (!pde || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U)
+        || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
+        || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || (*pte & ~0xfffu) != (frame & ~0xfffu))
+        return 0;
+    return !(frame & MAPPED_WRITABLE) || ((*pte & *pde & PTE_W) && (*pte & PTE_D));
+}
+
+/* A CR3 write with CR4.PGE set: every mapping but the global ones goes, except user pages the new
+ * address space translates the same way (a forked process's shared text, for one): a munmap of a page,
+ * then an mmap and a host fault to map it again, are the largest costs of a context switch. */
 static void flush_local(void)
 {
-    unsigned i;
+    unsigned i, kept = 0;
+    u32 frame;
     if (local_high_overflow) {
         flush_all();
         return;
     }
     vcpu.tlb_flushes++;
-    if (munmap(0, KERNEL_SPLIT) != 0)
-        vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+    if (low_overflow || low_count > KEEP_CHECK_LIMIT) {
+        if (munmap(0, KERNEL_SPLIT) != 0)
+            vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+        low_clear_all();
+        memory_restore_alias();
+    } else {
+        for (i = 0; i < low_count; i++) {
+            u32 page = low_list[i];
+            if (!low_is_mapped(page))
+                continue; /* invlpg dropped it, or an earlier entry for the same page did */
+            if (same_translation(page, low_frame[i])) {
+                low_list[kept] = page;
+                low_frame[kept++] = low_frame[i];
+                continue;
+            }
+            /* The new address space's own translation of the page, if it has used it, replaces the
+             * old mapping in one mmap (a forked process's stack and data); otherwise the page goes. */
+            if ((frame = map_user_translation(page)) != 0) {
+                low_list[kept] = page;
+                low_frame[kept++] = frame & ~MAPPED_VALID;
+                continue;
+            }
+            munmap((void *)(unsigned long)page, 0x1000);
+            low_mapped[page >> 15] &= (unsigned char)~(1u << ((page >> 12) & 7));
+        }
+        low_count = kept;
+    }
     for (i = 0; i < local_high_count; i++)
         munmap((void *)(unsigned long)local_high[i], 0x1000);
     local_high_count = 0;
-    low_clear_all();
-    memory_restore_alias();
     switch_space();
 }
 
@@ -230,33 +297,39 @@ not_present:
     return -1;
 }
 
-/* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
- * set; present, user; writable only if dirty) and the host has nothing there. */
-static void map_accessed_user_page(u32 linear)
+/* Maps the user page at `linear` as the current page tables translate it, if the guest has already
+ * accessed it (present, user, A set; writable only if dirty), over whatever the host has there.
+ * Returns the frame in low_frame's form, or 0 if there is no such translation (nothing mapped). */
+static u32 map_user_translation(u32 linear)
 {
     u32 *pde = guest_phys((vcpu.cr[3] & ~0xfffu) + (linear >> 22) * 4, 4), *pte;
-    if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS || low_is_mapped(linear) || memory_in_stub_alias(linear) || !pde
+    int writable;
+    if (memory_in_stub_alias(linear) || !pde
         || (*pde & (PTE_P | PTE_U | PDE_PS)) != (PTE_P | PTE_U) || !(pte = guest_phys((*pde & ~0xfffu) + ((linear >> 12) & 0x3ff) * 4, 4))
         || (*pte & (PTE_P | PTE_U | PTE_A)) != (PTE_P | PTE_U | PTE_A) || !guest_phys(*pte & ~0xfffu, 0x1000))
-        return;
-    if (mmap((void *)(unsigned long)linear, 0x1000,
-             PROT_READ | PROT_EXEC | ((*pte & *pde & PTE_W) && (*pte & PTE_D) ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+        return 0;
+    writable = (*pte & *pde & PTE_W) && (*pte & PTE_D);
+    if (mmap((void *)(unsigned long)linear, 0x1000, PROT_READ | PROT_EXEC | (writable ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
              guest_ram_fd, *pte & ~0xfffu) == MAP_FAILED)
-        return;
+        return 0;
     fills++;
-    low_mark(linear);
+    return (*pte & ~0xfffu) | (writable ? MAPPED_WRITABLE : 0) | MAPPED_VALID;
 }
 
-/* After a user page is filled: its neighbours in the same page table that the guest has already
- * accessed (A set; present, user) are mapped too, read-only unless dirty and writable, so that a process
- * coming back after a context switch takes one host fault for a run of pages, not one each. Nothing
- * the guest can see changes: no accessed or dirty bit is set here. */
-static void prefault(u32 page)
+/* Maps the user page at `linear` from the current page tables if the guest has already accessed it (A
+ * set; present, user; writable only if dirty) and the host has nothing there (a page already there was
+ * kept by flush_local because it translates the same way: it stays in the address space's record). */
+static void map_accessed_user_page(u32 linear)
 {
-    u32 i, index = (page >> 12) & 0x3ff;
-    for (i = index > PREFAULT ? index - PREFAULT : 0; i <= index + PREFAULT && i < 1024; i++)
-        if (i != index)
-            map_accessed_user_page((page & 0xffc00000u) | i << 12);
+    u32 frame;
+    if (linear >= KERNEL_SPLIT || linear < GUEST_LOWEST_ADDRESS)
+        return;
+    if (low_is_mapped(linear)) { /* kept across the CR3 write: still this address space's */
+        space_record(linear);
+        return;
+    }
+    if ((frame = map_user_translation(linear)) != 0)
+        low_mark(linear, frame, (frame & MAPPED_WRITABLE) != 0);
 }
 
 int mmu_host_fault(u32 address, int write)
@@ -284,8 +357,7 @@ int mmu_host_fault(u32 address, int write)
             local_high_overflow = 1;
     }
     if (page < KERNEL_SPLIT) {
-        low_mark(page);
-        prefault(page);
+        low_mark(page, pa, writable);
     }
     return 0;
 }
@@ -352,7 +424,13 @@ void mmu_invlpg(u32 address)
     vcpu.tlb_flushes++;
     if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address)) {
         munmap((void *)(unsigned long)(address & ~0xfffu), 0x1000);
-        if (address < KERNEL_SPLIT)
+        if (address < KERNEL_SPLIT) {
+            unsigned i = low_find(address & ~0xfffu);
+            if (i != MAX_LOW_LIST) { /* off the list, so that a CR3 write does not look at it */
+                low_list[i] = low_list[--low_count];
+                low_frame[i] = low_frame[low_count];
+            }
             low_mapped[address >> 15] &= (unsigned char)~(1u << ((address >> 12) & 7));
+        }
     }
 }
