@@ -97,7 +97,7 @@ struct LinuxOnLinuxDeviceTests {
         let r = try Self.boot(line: line)
         #expect(r.output.contains("serial8250: ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) is a 16550A"), "\(r.output.prefix(4000))")
         #expect(r.output.contains("echo init: read: \(line)\n"), "\(r.output.suffix(3000))")
-        // The TSC's frequency from cpuid leaf 0x15 (the VMM's measurement), not marked unstable; when the PIT
+        // The TSC's frequency from cpuid leaf 0x15 (the VMM's measurement); when the PIT
         // calibration through channel 2 and port 0x61 also succeeded (it fails when the host deschedules the VMM
         // in the middle of it), the two agree to 0.1%.
         let mhz = { (suffix: String) -> Double? in
@@ -111,7 +111,10 @@ struct LinuxOnLinuxDeviceTests {
         if let tsc, let pit, r.output.contains("tsc: Fast TSC calibration using PIT") {
             #expect(abs(tsc - pit) / tsc < 0.001, "TSC \(tsc) MHz (cpuid 0x15), PIT calibration \(pit) MHz")
         }
-        #expect(!r.output.contains("Marking TSC unstable"), "\(r.output.prefix(3000))")
+        // Not asserted: "Marking TSC unstable". The clocksource watchdog compares the TSC with jiffies every
+        // 0.5 s; this test stops the VMM for 0.5 s, and a loaded host deschedules it, so a watchdog run that
+        // falls between the stop and the delivery of the owed IRQ0 edges can see a skew, as on any virtual
+        // machine with stolen time (it flaked so under a parallel test run).
         // The CMOS clock: the kernel read the host's time at boot (the init ran a few seconds at most).
         #expect(!r.output.contains("Unable to read current time from RTC"))
         let guestTime = r.output.split(separator: "\n").first { $0.hasPrefix("echo init: time ") }.flatMap { Double($0.dropFirst(16)) }
