@@ -1,12 +1,14 @@
 /* binutils.c: libbfd and libopcodes behind pv_binutils.h.
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#define _GNU_SOURCE /* PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP */
 #define PACKAGE "previrt"
 #define PACKAGE_VERSION "0.1.0"
 #include <bfd.h>
 #include <dis-asm.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,15 @@
 #include <unistd.h>
 
 #include "pv_binutils.h"
+
+/* libbfd is not thread-safe: its file cache is one global LRU list that every open, close, seek and
+ * read rearranges. The Swift side may use several files at once from several threads (the tests run in
+ * parallel in one process), so every entry point below that reaches libbfd or libopcodes holds one
+ * process-wide lock, recursive because some call others; it is released however the function returns. */
+static pthread_mutex_t binutils_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static void binutils_unlock(int *unused) { (void)unused; pthread_mutex_unlock(&binutils_lock); }
+#define HOLD_BINUTILS_LOCK \
+    int binutils_locked_ __attribute__((cleanup(binutils_unlock), unused)) = pthread_mutex_lock(&binutils_lock)
 
 /* A program header made into a section, for a file without section headers (libbfd makes none). */
 struct segment {
@@ -83,6 +94,7 @@ static const char *file_type_name(mode_t mode)
 
 pv_file *pv_file_open(const char *path, char *err, size_t errlen)
 {
+    HOLD_BINUTILS_LOCK;
     pv_file *file;
     bfd *abfd;
     struct stat st;
@@ -140,6 +152,7 @@ static void object_free(struct pv_object *o)
 
 void pv_file_close(pv_file *file)
 {
+    HOLD_BINUTILS_LOCK;
     struct pv_object *o, *next;
     if (!file)
         return;
@@ -350,6 +363,7 @@ static pv_object *make_object(pv_file *file, bfd *abfd, int is_member)
 
 pv_object *pv_file_next_object(pv_file *file, char *err, size_t errlen)
 {
+    HOLD_BINUTILS_LOCK;
     if (err && errlen)
         err[0] = 0;
     if (!file->is_archive) {
@@ -383,6 +397,7 @@ int pv_object_has_section_headers(const pv_object *o) { return o->has_section_he
 
 unsigned int pv_object_machine(const pv_object *o)
 {
+    HOLD_BINUTILS_LOCK;
     if (bfd_get_arch(o->abfd) != bfd_arch_i386)
         return 0;
     return bfd_get_mach(o->abfd) & bfd_mach_x86_64 ? 62u : 3u;
@@ -394,6 +409,7 @@ int pv_object_section_count(const pv_object *o) { return o->nsections + o->nsegm
 
 int pv_object_section(const pv_object *o, int index, struct pv_section *out)
 {
+    HOLD_BINUTILS_LOCK;
     asection *s;
     if (index >= o->nsections && index - o->nsections < o->nsegments) {
         const struct segment *seg = &o->segments[index - o->nsections];
@@ -429,6 +445,7 @@ int pv_object_section(const pv_object *o, int index, struct pv_section *out)
 
 int pv_object_section_contents(const pv_object *o, int index, unsigned char *buf, unsigned long long size)
 {
+    HOLD_BINUTILS_LOCK;
     asection *s;
     if (index >= o->nsections && index - o->nsections < o->nsegments) {
         const struct segment *seg = &o->segments[index - o->nsections];
@@ -479,6 +496,7 @@ static int load_symbols(pv_object *o)
 
 long pv_object_symbol_count(pv_object *o)
 {
+    HOLD_BINUTILS_LOCK;
     if (load_symbols(o) != 0)
         return -1;
     return o->nsymbols;
@@ -486,6 +504,7 @@ long pv_object_symbol_count(pv_object *o)
 
 int pv_object_symbol(const pv_object *o, long index, struct pv_symbol *out)
 {
+    HOLD_BINUTILS_LOCK;
     asymbol *sym;
     if (index < 0 || index >= o->nsymbols)
         return -1;
@@ -509,6 +528,7 @@ int pv_object_symbol(const pv_object *o, long index, struct pv_symbol *out)
 
 long pv_object_reloc_count(pv_object *o, int index)
 {
+    HOLD_BINUTILS_LOCK;
     asection *s;
     long size;
     if (index >= o->nsections && index - o->nsections < o->nsegments)
@@ -539,6 +559,7 @@ long pv_object_reloc_count(pv_object *o, int index)
 
 int pv_object_reloc(const pv_object *o, long index, struct pv_reloc *out)
 {
+    HOLD_BINUTILS_LOCK;
     arelent *r;
     asymbol *sym;
     if (index < 0 || index >= o->nrelocs)
@@ -601,6 +622,7 @@ static int styled_printf(void *stream, enum disassembler_style style, const char
 
 pv_disasm *pv_disasm_new(int mode_bits)
 {
+    HOLD_BINUTILS_LOCK;
     pv_disasm *d = calloc(1, sizeof *d);
     unsigned long mach = mode_bits == 64 ? bfd_mach_x86_64 : mode_bits == 16 ? bfd_mach_i386_i8086 : bfd_mach_i386_i386;
     if (!d)
@@ -624,6 +646,7 @@ void pv_disasm_free(pv_disasm *d) { free(d); }
 
 int pv_disasm_one(pv_disasm *d, const unsigned char *buf, size_t len, unsigned long long vma, char *out, size_t outlen)
 {
+    HOLD_BINUTILS_LOCK;
     int n;
     if (out && !outlen)
         return -1;
