@@ -59,6 +59,8 @@ struct host_site {
 };
 
 extern struct vcpu vcpu;
+/* The virtual segment register with ModRM number n (es, cs, ss, ds, fs, gs), or 0 (emulate.c). */
+unsigned short *vcpu_segment(int n);
 extern unsigned int vmm_vif; /* the virtual interrupt flag: 0 or 0x200 */
 extern struct host_site host_sites[HOST_MAX_SITES];
 extern unsigned int host_site_count;

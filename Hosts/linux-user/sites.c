@@ -115,18 +115,6 @@ static unsigned char *fast_path(unsigned kind)
 }
 
 /* The virtual segment register a push, pop or mov names (0 es, 1 cs, 2 ss, 3 ds, 4 fs, 5 gs), or 0. */
-static unsigned short *segment_field(int n)
-{
-    switch (n) {
-    case 0: return &vcpu.es;
-    case 1: return &vcpu.cs;
-    case 2: return &vcpu.ss;
-    case 3: return &vcpu.ds;
-    case 4: return &vcpu.fs;
-    case 5: return &vcpu.gs;
-    }
-    return 0;
-}
 
 static int push_pop_segment(const struct previrt_insn *d)
 {
@@ -147,7 +135,7 @@ static unsigned segment_stub(unsigned char *p, const struct previrt_insn *d)
         return 0;
     if (d->kind == PREVIRT_KIND_PUSH_SEG || d->kind == PREVIRT_KIND_POP_SEG) {
         seg = (unsigned)push_pop_segment(d);
-        if (!(field = segment_field((int)seg)) || (d->kind == PREVIRT_KIND_POP_SEG && seg == 1))
+        if (!(field = vcpu_segment((int)seg)) || (d->kind == PREVIRT_KIND_POP_SEG && seg == 1))
             return 0;
         if (d->kind == PREVIRT_KIND_PUSH_SEG) {
             /* E = esp before the call: [E-4] = return address. Leaves [E-4] = the selector, returns. */
@@ -174,7 +162,7 @@ static unsigned segment_stub(unsigned char *p, const struct previrt_insn *d)
         return 0;
     seg = (d->modrm >> 3) & 7;
     reg = d->modrm & 7;
-    if (!(field = segment_field((int)seg)) || reg == 4 || (d->kind == PREVIRT_KIND_MOV_TO_SEG && seg == 1))
+    if (!(field = vcpu_segment((int)seg)) || reg == 4 || (d->kind == PREVIRT_KIND_MOV_TO_SEG && seg == 1))
         return 0; /* %esp is the stub's own stack pointer: the general path knows the guest's */
     if (d->kind == PREVIRT_KIND_MOV_TO_SEG) {
         p[n++] = 0x66; p[n++] = 0x89; p[n++] = (unsigned char)(0x05 | reg << 3); /* mov %reg16, field */
