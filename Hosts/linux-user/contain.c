@@ -157,11 +157,7 @@ static void on_sigsys(siginfo_t *si, ucontext_t *uc)
             r = deliver_from(13, 0, 1, 0x80 * 8 + 2, &eip, &esp, &eflags);
         }
         if (r == 0) {
-            g[REG_EIP] = (greg_t)eip;
-            g[REG_ESP] = (greg_t)esp;
-            g[REG_EFL] = (greg_t)eflags;
-            if (vmm_left_user)
-                context_to_kernel(uc);
+            context_continue(uc, eip, esp, eflags);
             return;
         }
         vmm_exit(VMM_EXIT_ERROR, "guest fault: int $0x80 at %#x (eax %u): %s; the host system call was stopped\n", after - 2,
@@ -170,11 +166,7 @@ static void on_sigsys(siginfo_t *si, ucontext_t *uc)
     if (guest_read(after - 2, p, 2) == 0 && p[0] == 0x0f && p[1] == 0x05) {
         eip = after - 2; /* syscall: #UD on an i386 CPU, a fault at the instruction */
         if (deliver_from(6, 0, 0, 0, &eip, &esp, &eflags) == 0) {
-            g[REG_EIP] = (greg_t)eip;
-            g[REG_ESP] = (greg_t)esp;
-            g[REG_EFL] = (greg_t)eflags;
-            if (vmm_left_user)
-                context_to_kernel(uc);
+            context_continue(uc, eip, esp, eflags);
             return;
         }
         vmm_exit(VMM_EXIT_ERROR, "guest fault: #UD at %#x (syscall, eax %u); the host system call was stopped\n", after - 2, si->si_syscall);
@@ -209,11 +201,7 @@ static void on_timer(unsigned char selector, ucontext_t *uc)
     esp = (u32)g[REG_ESP];
     eflags = (u32)g[REG_EFL];
     deliver_pending(&eip, &esp, &eflags);
-    g[REG_EIP] = (greg_t)eip;
-    g[REG_ESP] = (greg_t)esp;
-    g[REG_EFL] = (greg_t)eflags;
-    if (vmm_left_user)
-        context_to_kernel(uc);
+    context_continue(uc, eip, esp, eflags);
 }
 
 static void on_alarm(ucontext_t *uc)

@@ -165,6 +165,8 @@ int usermode_segments(unsigned long *fs, unsigned long *gs);
 /* traps.c: a signal context that was in guest user mode now continues in the guest kernel. */
 struct ucontext_t;
 void context_to_kernel(void *uc);
+/* The signal context continues at eip/esp/eflags, on the kernel's segments if the delivery left user mode. */
+void context_continue(void *uc, u32 eip, u32 esp, u32 eflags);
 extern unsigned short vmm_cs, vmm_ds, vmm_gs;
 extern int vmm_resume_user;
 void memory_drop_alias(void);

@@ -105,6 +105,18 @@ void context_to_kernel(void *context)
     g[REG_GS] = vmm_gs;
 }
 
+/* The signal context continues in the guest at eip with esp and eflags, as a delivery left them; on
+ * the guest kernel's segments if that delivery left guest user mode. */
+void context_continue(void *context, u32 eip, u32 esp, u32 eflags)
+{
+    greg_t *g = ((ucontext_t *)context)->uc_mcontext.gregs;
+    g[REG_EIP] = (greg_t)eip;
+    g[REG_ESP] = (greg_t)esp;
+    g[REG_EFL] = (greg_t)eflags;
+    if (vmm_left_user)
+        context_to_kernel(context);
+}
+
 /* A fault in guest user mode: delivered to the guest kernel, as the CPU would (no VMM message: the
  * guest kernel decides, and usually sends its process a signal). */
 static void user_fault(int sig, siginfo_t *si, ucontext_t *uc)
@@ -147,11 +159,7 @@ static void user_fault(int sig, siginfo_t *si, ucontext_t *uc)
     if (r != 0)
         vmm_exit(VMM_EXIT_ERROR, "guest fault: %s in guest user mode at %#x: the guest kernel cannot take it (%s)\n", vector_name(vector), eip,
                  r == -2 ? "no kernel stack in its TSS" : "no gate in its IDT");
-    g[REG_EIP] = (greg_t)eip;
-    g[REG_ESP] = (greg_t)esp;
-    g[REG_EFL] = (greg_t)eflags;
-    if (vmm_left_user)
-        context_to_kernel(uc);
+    context_continue(uc, eip, esp, eflags);
 }
 
 void vmm_fault(int sig, siginfo_t *si, void *context)
