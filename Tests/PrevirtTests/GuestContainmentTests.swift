@@ -181,22 +181,11 @@ struct GuestContainmentTests {
     func intReflected() throws {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let guest = try HostileGuest.build("""
-                set_gate 0x80, handler
+        let guest = try HostileGuest.build(gateCheck(vector: 0x80, trigger: """
                 mov $4, %eax
                 mov $1, %ebx
             escape: .byte 0xcd, 0x80
-            after:
-                mov $0x11, %al
-                out %al, $0xf4
-            handler:
-                cmpl $after, (%esp)
-                jne 1f
-                mov $0x10, %al
-                out %al, $0xf4
-            1:  mov $0x12, %al
-                out %al, $0xf4
-            """, in: dir)
+            """), in: dir)
         let r = try runUnderLinuxUser(guest.path)
         #expect(r.output == "")
         #expect(r.status == Guest.passStatus)
@@ -291,20 +280,7 @@ struct GuestFaultTests {
     func rawIntDelivered() throws {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let guest = try HostileGuest.build("""
-                set_gate 0x30, handler
-            fault: .byte 0xcd, 0x30
-            after:
-                mov $0x11, %al
-                out %al, $0xf4
-            handler:
-                cmpl $after, (%esp)
-                jne 1f
-                mov $0x10, %al
-                out %al, $0xf4
-            1:  mov $0x12, %al
-                out %al, $0xf4
-            """, in: dir)
+        let guest = try HostileGuest.build(gateCheck(vector: 0x30, trigger: "fault: .byte 0xcd, 0x30"), in: dir)
         let r = try runUnderLinuxUser(guest.path)
         #expect(r.output == "")
         #expect(r.status == Guest.passStatus)
@@ -398,4 +374,24 @@ struct RunCommandTests {
             #expect(help.contains(status), "\(status)")
         }
     }
+}
+
+/// A guest that sets a gate for `vector`, runs `trigger` (which must reach that gate) and passes (0x10) only
+/// when the handler's return address is the instruction after the trigger; falling through is 0x11, a
+/// wrong return address 0x12.
+private func gateCheck(vector: Int, trigger: String) -> String {
+    """
+        set_gate 0x\(String(vector, radix: 16)), handler
+    \(trigger)
+    after:
+        mov $0x11, %al
+        out %al, $0xf4
+    handler:
+        cmpl $after, (%esp)
+        jne 1f
+        mov $0x10, %al
+        out %al, $0xf4
+    1:  mov $0x12, %al
+        out %al, $0xf4
+    """
 }
