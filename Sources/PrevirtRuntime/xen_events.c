@@ -243,6 +243,23 @@ void xen_set_virtual_if(struct previrt_xen *xen, int enabled)
 }
 
 
+/* pushfq, every general register, the C function called with %rdi pointing at that frame on a 16-byte
+ * aligned stack, everything restored, and `ret` (to where the function chose): the upcall's and the
+ * traps' common body. */
+#define SAVED_FRAME_CALL(function) \
+    "  .byte 0x9c\n" \
+    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n" \
+    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n" \
+    "  movq %rsp, %rdi\n" \
+    "  movq %rsp, %rbx\n" \
+    "  andq $-16, %rsp\n" \
+    "  call " function "\n" \
+    "  movq %rbx, %rsp\n" \
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n" \
+    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n" \
+    "  .byte 0x9d\n" \
+    "  ret\n"
+
 /* Xen enters an event upcall with %rcx and %r11 pushed above an iretq frame. The registers are saved
  * around previrt_xen_event, which chooses where to go (`ret` pops it): a virtual interrupt's handler,
  * entered on the iretq frame, or previrt_xen_upcall_return. iretq as bytes, as pushfq and popfq. */
@@ -252,18 +269,7 @@ asm(".text\n"
     "previrt_xen_upcall:\n"
     "  popq %rcx\n  popq %r11\n"
     "  pushq $0\n"
-    "  .byte 0x9c\n"
-    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n"
-    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
-    "  movq %rsp, %rdi\n"
-    "  movq %rsp, %rbx\n"
-    "  andq $-16, %rsp\n"
-    "  call previrt_xen_event\n"
-    "  movq %rbx, %rsp\n"
-    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n"
-    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n"
-    "  .byte 0x9d\n"
-    "  ret\n"
+    SAVED_FRAME_CALL("previrt_xen_event")
     "previrt_xen_upcall_return:\n"
     "  .byte 0x48, 0xcf\n" /* iretq */
     "previrt_xen_upcall_return_user:\n"
@@ -271,17 +277,6 @@ asm(".text\n"
     "  jmpq *previrt_xen_iret(%rip)\n"
     ".globl previrt_xen_trap\n"
     "previrt_xen_trap:\n"
-    "  .byte 0x9c\n"
-    "  pushq %rax\n  pushq %rcx\n  pushq %rdx\n  pushq %rbx\n  pushq %rbp\n  pushq %rsi\n  pushq %rdi\n"
-    "  pushq %r8\n  pushq %r9\n  pushq %r10\n  pushq %r11\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
-    "  movq %rsp, %rdi\n"
-    "  movq %rsp, %rbx\n"
-    "  andq $-16, %rsp\n"
-    "  call previrt_xen_trap_entry\n"
-    "  movq %rbx, %rsp\n"
-    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %r11\n  popq %r10\n  popq %r9\n  popq %r8\n"
-    "  popq %rdi\n  popq %rsi\n  popq %rbp\n  popq %rbx\n  popq %rdx\n  popq %rcx\n  popq %rax\n"
-    "  .byte 0x9d\n"
-    "  ret\n");
+    SAVED_FRAME_CALL("previrt_xen_trap_entry"));
 
 #endif /* __x86_64__ */
