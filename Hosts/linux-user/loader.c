@@ -92,12 +92,11 @@ static u32 parse_memory(const char *text)
     return (u32)m;
 }
 
-/* Reads a whole regular file (the guest or the initrd) into a private read-only mapping. */
-static unsigned char *map_file(const char *path, unsigned long *size, const char *what)
+/* Opens a regular file of 1 byte to 1 GiB (the guest or the initrd) and gives its size, or ends the run. */
+static int open_file(const char *path, unsigned long *size, const char *what)
 {
     char why[512];
     struct stat st;
-    unsigned char *file;
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -114,11 +113,18 @@ static unsigned char *map_file(const char *path, unsigned long *size, const char
         snprintf(why, sizeof why, "%s%s", what, st.st_size == 0 ? "an empty file" : "larger than 1 GiB");
         die(why);
     }
-    file = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    *size = (unsigned long)st.st_size;
+    return fd;
+}
+
+/* Reads a whole regular file (the guest) into a private read-only mapping. */
+static unsigned char *map_file(const char *path, unsigned long *size, const char *what)
+{
+    int fd = open_file(path, size, what);
+    unsigned char *file = mmap(0, *size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (file == MAP_FAILED)
         die("cannot read");
     close(fd);
-    *size = (unsigned long)st.st_size;
     return file;
 }
 
@@ -127,7 +133,7 @@ static struct previrt_span spans[HOST_MAX_SITES];
 
 /* Writes the PVH start info, its memory map, the command line and the initrd's module entry into guest
  * RAM; returns the start info's physical address. */
-static u32 pvh_boot_info(const char *append, const unsigned char *initrd, unsigned long initrd_size, u32 image_end)
+static u32 pvh_boot_info(const char *append, int initrd, unsigned long initrd_size, u32 image_end)
 {
     struct hvm_start_info *info = guest_phys(BOOT_INFO_PA, 0x1000);
     struct hvm_memmap_table_entry *map = (void *)(info + 1);
@@ -150,13 +156,25 @@ static u32 pvh_boot_info(const char *append, const unsigned char *initrd, unsign
     if (n < 0 || n >= BOOT_CMDLINE_MAX)
         vmm_exit(VMM_EXIT_USAGE, "--append: the command line is longer than %d bytes\n", BOOT_CMDLINE_MAX - 32);
     info->cmdline_paddr = cmdline_pa;
-    if (initrd) {
-        /* At the top of RAM, page-aligned, as QEMU places it. */
+    if (initrd >= 0) {
+        /* At the top of RAM, page-aligned, as QEMU places it; read straight into guest RAM (a mapping of
+         * the file would take addresses the host may choose inside the guest's range or the VMM's window). */
+        unsigned char *to;
+        unsigned long done = 0;
         u32 at = (u32)((guest_ram_size - initrd_size) & ~0xffful);
         if (initrd_size > guest_ram_size || at < image_end)
             vmm_exit(VMM_EXIT_ERROR, "--initrd: %lu bytes do not fit in guest RAM above the kernel (--memory %u)\n", initrd_size,
                      guest_ram_size >> 20);
-        memcpy(guest_phys(at, initrd_size), initrd, initrd_size);
+        to = guest_phys(at, initrd_size);
+        while (done < initrd_size) {
+            ssize_t n = pread(initrd, to + done, initrd_size - done, (off_t)done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                vmm_exit(VMM_EXIT_ERROR, "--initrd: cannot read (%s)\n", n < 0 ? strerror(errno) : "the file shrank");
+            done += (unsigned long)n;
+        }
+        close(initrd);
         module->paddr = at;
         module->size = initrd_size;
         info->nr_modules = 1;
@@ -179,7 +197,8 @@ static u32 multiboot_info(void)
 
 int main(int argc, char **argv)
 {
-    unsigned char *file, *initrd = 0;
+    unsigned char *file;
+    int initrd = -1;
     unsigned long size, initrd_size = 0;
     struct guest_reserved region = {VMM_REGION_BASE, 0x100000000ull, "region (reservetop)"};
     unsigned int i;
@@ -221,7 +240,7 @@ int main(int argc, char **argv)
     if (elf_check(file, size, &region, 1, &guest, why, sizeof why) != 0)
         die(why);
     if (initrd_path)
-        initrd = map_file(initrd_path, &initrd_size, "--initrd: ");
+        initrd = open_file(initrd_path, &initrd_size, "--initrd: ");
 
     /* Without --memory: 64 MiB, or enough for a guest linked higher (a multiboot guest at 0x08048000). */
     if (!memory) {
@@ -282,7 +301,7 @@ int main(int argc, char **argv)
         contain_guest(timeout);
         enter_guest((u32)guest.pvh_entry, 0, info, 0);
     }
-    if (append || initrd)
+    if (append || initrd >= 0)
         vmm_exit(VMM_EXIT_USAGE, "--append and --initrd are for a PVH kernel; %s is a multiboot guest\n", guest_path);
     munmap(file, size);
     contain_guest(timeout);
