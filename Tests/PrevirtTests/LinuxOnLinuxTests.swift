@@ -197,6 +197,28 @@ struct LinuxOnLinuxTests {
         #expect(missing.status == 2, "\(missing.output)")
         #expect(missing.output.contains("/nonexistent/initrd"), "\(missing.output)")
     }
+
+    @Test("hostile --initrd and --append: larger than guest RAM, a directory, a FIFO, a command line past the limit: a message and exit 2 or 64, no hang")
+    func hostileBootInputs() throws {
+        let kernel = try LinuxKernel.path()
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let big = dir.appendingPathComponent("big.img").path, fifo = dir.appendingPathComponent("fifo").path
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        try FileHandle(forWritingAtPath: big).map { try $0.truncate(atOffset: 200 << 20); try $0.close() }
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let cases: [(arguments: [String], status: Int32, message: String)] = [
+            (["--initrd", big], 2, "--initrd: \(200 << 20) bytes do not fit in guest RAM above the kernel (--memory 64)"),
+            (["--initrd", dir.path], 2, "\(dir.path): not a regular file"),
+            (["--initrd", fifo], 2, "\(fifo): not a regular file"),
+            (["--append", String(repeating: "a", count: 70_000)], 64, "--append must be at most 2000 bytes"),
+        ]
+        for c in cases {
+            let r = try Toolchain.run("timeout", ["-s", "KILL", "60", Fixture.previrt, "run", "--timeout", "20"] + c.arguments + [kernel])
+            #expect(r.status == c.status, "\(c.arguments.prefix(2)): \(r.output.prefix(500))")
+            #expect(r.output.contains(c.message), "\(c.arguments.prefix(2)): \(r.output.prefix(500))")
+        }
+    }
 }
 
 @Suite("The MMU: the paging guest on QEMU and under previrt run", .serialized)
