@@ -235,13 +235,13 @@ HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-use
 	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c \
 	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S Hosts/linux-user/devices/pic8259.c \
 	Hosts/linux-user/devices/pit8253.c Hosts/linux-user/devices/uart8250.c Hosts/linux-user/devices/rtc146818.c \
-	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
+	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c Hosts/linux-user/pool.c $(RUNTIME_CORE)
 HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h Hosts/linux-user/devices/pic8259.h \
 	Hosts/linux-user/devices/pit8253.h Hosts/linux-user/devices/uart8250.h Hosts/linux-user/devices/rtc146818.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
-$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Makefile $(RUNTIME_HEADERS)
+$(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Hosts/linux-user/vmm.ld Makefile $(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/host
-	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0xE8000000 -Wall -Wextra \
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -fno-stack-protector -Wl,-Ttext-segment=0xE8000000 -Wl,-T,Hosts/linux-user/vmm.ld -Wall -Wextra \
 		-ISources/PrevirtRuntime/include -IHosts/linux-user \
 		-o $@ $(HOST_SOURCES)
 
@@ -253,8 +253,8 @@ $(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S $(HOST_HEADE
 		$(RUNTIME_HEADERS)
 	@mkdir -p $(OUT)/bench
 	$(CC) -m32 -c -Wa,Macros/previrt-i386.s Benchmarks/vmm/loops.S -o $(OUT)/bench/loops.o
-	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wall -Wextra -ISources/PrevirtRuntime/include -IHosts/linux-user \
-		-o $@ $(VMM_BENCH_SOURCES) $(OUT)/bench/loops.o
+	$(CC) -m32 -O2 -static -fno-pie -no-pie -Wl,-T,Hosts/linux-user/vmm.ld -Wall -Wextra -ISources/PrevirtRuntime/include \
+		-IHosts/linux-user -o $@ $(VMM_BENCH_SOURCES) $(OUT)/bench/loops.o
 
 # Linux 6.1 (Debian's linux-source-6.1), x86_64 tinyconfig + serial console + initramfs, built without
 # and with the macro set and booted on QEMU; not part of `make test` (about 5 minutes on 2 cores).

@@ -38,7 +38,14 @@ static struct pic8259 pic;
 static struct pit8253 pit;
 static struct uart8250 uart;
 static struct rtc146818 rtc;
-static int host_timer = -1;   /* the kernel's timer id (raw system calls: seccomp allows this one) */
+/* Each process of the address-space pool (pool.c) has its own host timer (timers are not inherited by
+ * fork): the running slot's follows the PIT (next_edge); a slot that takes over re-arms its own only if
+ * it is not already armed for that edge (board_follow_timer). A slot's timer that fires while it waits
+ * for its turn only leaves a tick for the running slot to catch up (vmm_tick_due). */
+static int host_timer PER_PROCESS;    /* the kernel's timer id (raw system calls: seccomp allows this one) */
+static int timer_created PER_PROCESS;
+static u64 armed_for PER_PROCESS;     /* the absolute time this process's timer is armed for, or 0 */
+static u64 next_edge;                 /* the time the running slot armed its timer for (PIT_NEVER: none) */
 static u64 irq0_owed;         /* IRQ0 edges the PIT produced and the 8259 has not been given yet */
 static int input_closed;      /* standard input reached its end (or is not open) */
 
@@ -95,11 +102,10 @@ int board_acknowledge(void)
 /* --- the host timer --- */
 
 /* Arms the host timer for channel 0's next rising edge (absolute CLOCK_MONOTONIC), or disarms it. */
-static void arm_host_timer(u64 now)
+static void set_host_timer(u64 next, u64 now)
 {
     struct itimerspec it;
-    u64 next = pit_next_irq0_ns(&pit, now);
-    if (host_timer < 0)
+    if (!timer_created)
         return;
     memset(&it, 0, sizeof it);
     if (next != PIT_NEVER) {
@@ -109,7 +115,19 @@ static void arm_host_timer(u64 now)
         it.it_value.tv_nsec = (long)(next % 1000000000ull);
     }
     syscall(SYS_timer_settime, host_timer, TIMER_ABSTIME, &it, 0);
+    armed_for = next == PIT_NEVER ? 0 : next;
+    next_edge = next;
 }
+
+static void arm_host_timer(u64 now) { set_host_timer(pit_next_irq0_ns(&pit, now), now); }
+
+void board_follow_timer(void)
+{
+    if (timer_created && armed_for != (next_edge == PIT_NEVER ? 0 : next_edge))
+        set_host_timer(next_edge, now_ns());
+}
+
+void board_timer_fired(void) { armed_for = 0; }
 
 /* Standard input to the UART's receiver, as much as it has room for, without blocking. */
 static void poll_input(void)
@@ -246,10 +264,11 @@ static void uart_irq(void *context, int level)
     pic_set_irq(&pic, UART_COM1_IRQ, level);
 }
 
-/* The host timer, created before the seccomp filter (timer_settime of this one timer is allowed). */
-int board_timer_id(void) { return host_timer; }
+/* The host timer, created in each slot before the seccomp filter (timer_settime of this one timer is
+ * allowed). */
+int board_timer_id(void) { return timer_created ? host_timer : -1; }
 
-void board_init(void)
+void board_timer_create(void)
 {
     struct sigevent ev;
     memset(&ev, 0, sizeof ev);
@@ -257,6 +276,11 @@ void board_init(void)
     ev.sigev_signo = SIGVTALRM;
     if (syscall(SYS_timer_create, CLOCK_MONOTONIC, &ev, &host_timer) != 0)
         vmm_exit(VMM_EXIT_ERROR, "cannot create the host timer: %s\n", strerror(errno));
+    timer_created = 1;
+}
+
+void board_init(void)
+{
     pic_init(&pic);
     pit_init(&pit, now_ns());
     uart_init(&uart, UART_COM1, uart_transmit, uart_irq, 0);

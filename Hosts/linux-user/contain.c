@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
@@ -38,7 +39,7 @@
 #define SYS_USER_DISPATCH 2
 #endif
 
-volatile unsigned char vmm_selector = VMM_SELECTOR_ALLOW;
+volatile unsigned char vmm_selector PER_PROCESS; /* VMM_SELECTOR_ALLOW (0) at the start; each slot's own */
 unsigned short vmm_gs; /* the VMM's %gs (glibc's thread pointer), reloaded on every signal by vmm_signal */
 extern unsigned short vmm_cs, vmm_ds;
 static double timeout;
@@ -49,10 +50,15 @@ void vmm_fault(int sig, siginfo_t *si, void *context);
 
 /* The filter: a list of alternatives, each "system call nr and these argument tests", allowed when one
  * holds; everything else is trapped (SECCOMP_RET_TRAP). Docs/in-place-vmm.md lists them and says why. */
-static struct sock_filter filter[128];
-static unsigned short filter_length, pending[8], npending;
+static struct sock_filter filter[192] PER_PROCESS;
+static unsigned short filter_length PER_PROCESS, pending[8] PER_PROCESS, npending PER_PROCESS;
 
-static void emit(struct sock_filter f) { filter[filter_length++] = f; }
+static void emit(struct sock_filter f)
+{
+    if (filter_length == sizeof filter / sizeof filter[0])
+        vmm_exit(VMM_EXIT_INTERNAL, "internal error: the seccomp filter is longer than %u instructions\n", filter_length);
+    filter[filter_length++] = f;
+}
 
 /* Loads the low 32 bits of argument `arg` (an i386 process's arguments have no high bits). */
 static void load_arg(unsigned arg) { emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[arg]))); }
@@ -74,6 +80,7 @@ static void begin(int nr)
 static void arg_equals(unsigned arg, u32 value) { load_arg(arg); test(BPF_JEQ, value, 0); }
 static void arg_below(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGE, value, 1); }
 static void arg_at_most(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGT, value, 1); }
+static void arg_at_least(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGE, value, 0); }
 
 static void allow(void)
 {
@@ -137,6 +144,13 @@ static void build_filter(void)
     begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, VMM_REGION_BASE); allow();
     begin(SYS_munmap); arg_equals(0, 0); arg_equals(1, 0xc0000000u); allow();
     begin(SYS_munmap); arg_equals(1, 0x1000); arg_below(0, VMM_REGION_BASE); allow();
+    /* the address-space pool (pool.c): wait and wake on the slots' turn words only, no timeout */
+    if (pool.slots > 1) {
+        u32 words = (u32)(unsigned long)pool.turn;
+        begin(SYS_futex); arg_at_least(0, words); arg_below(0, words + sizeof pool.turn); arg_equals(1, FUTEX_WAIT);
+        arg_equals(3, 0); allow();
+        begin(SYS_futex); arg_at_least(0, words); arg_below(0, words + sizeof pool.turn); arg_equals(1, FUTEX_WAKE); allow();
+    }
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
 }
 
@@ -190,6 +204,7 @@ static void on_timer(unsigned char selector, ucontext_t *uc)
 {
     greg_t *g = uc->uc_mcontext.gregs;
     u32 eip = (u32)g[REG_EIP], esp, eflags;
+    board_timer_fired();
     if (selector != VMM_SELECTOR_BLOCK || (vcpu.cpl == 0 && (eip - VMM_STUB_BASE < VMM_STUB_SIZE || memory_in_stub_alias(eip)))
         || eip >= VMM_REGION_BASE) {
         vmm_tick_due = 1;
@@ -233,7 +248,7 @@ static void fail(const char *what)
 
 void contain_guest(double timeout_seconds)
 {
-    static unsigned char alt_stack[65536];
+    static unsigned char alt_stack[65536] PER_PROCESS;
     static const int handled[] = {SIGSYS, SIGSEGV, SIGILL, SIGFPE, SIGTRAP, SIGBUS, SIGALRM, SIGVTALRM};
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
     struct sigaction sa;
@@ -261,14 +276,7 @@ void contain_guest(double timeout_seconds)
         fail("sigprocmask");
     signal(SIGPIPE, SIG_IGN); /* a closed pipe is a failed write (EPIPE), reported, not a silent death */
 
-    timeout = timeout_seconds;
-    if (timeout_seconds > 0) {
-        struct itimerval it = {{0, 0}, {(long)timeout_seconds, (long)((timeout_seconds - (long)timeout_seconds) * 1e6)}};
-        if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
-            it.it_value.tv_usec = 1;
-        if (setitimer(ITIMER_REAL, &it, 0) != 0)
-            fail("setitimer");
-    }
+    timeout = timeout_seconds; /* the supervisor's alarm (pool.c) sends SIGALRM to the running slot */
 
     /* Syscall User Dispatch: the VMM's text may always make system calls (the signal return path is
      * there); elsewhere the selector decides. Without it (Linux < 5.11) the seccomp filter still holds. */

@@ -289,6 +289,7 @@ void vcpu_emulate(struct frame *f)
         memcpy(vmm_resume_stack, &stack, 6);
     }
     vmm_current_site = 0;
+    pool_switch_if_requested(f); /* a CR3 write for an address space another slot holds (pool.c) */
 }
 
 static void emulate(struct frame *f, struct host_site *s, u32 start)

@@ -27,6 +27,7 @@ vmm_entry:
 	pushl	%esp
 	call	vcpu_emulate
 	addl	$4, %esp
+vmm_entry_return:
 	cmpl	$0, vmm_resume_user
 	jne	1f
 	popal
@@ -126,6 +127,20 @@ enter_guest:
 	movb	$1, vmm_selector
 	jmp	*vmm_resume_eip
 
+/* pool_enter: a slot of the address-space pool (pool.c) that has not run yet waits for its first turn
+ * on a frame of its own stack, as if it had entered the emulator; pool_first_turn fills the frame with
+ * the guest's registers when the slot takes over, and the slot resumes the guest as vmm_entry does. */
+	.globl	pool_enter
+pool_enter:
+	movl	$vmm_stack_top, %esp
+	pushfl
+	pushal
+	cld
+	pushl	%esp
+	call	pool_first_turn
+	addl	$4, %esp
+	jmp	vmm_entry_return
+
 /* Every signal handler (contain.c): the guest may have loaded %gs natively, and glibc finds its thread
  * data (and its system call entry) through %gs, so reload the VMM's first. The kernel restores the
  * interrupted %gs on sigreturn. */
@@ -135,7 +150,8 @@ vmm_signal:
 	movw	%ax, %gs
 	jmp	vmm_on_signal
 
-	.bss
+/* The VMM's stack is each slot's own (vmm.ld): a slot waits for its turn on it. */
+	.section .previrt_private, "aw", @progbits
 	.align 16
 	.space	65536
 vmm_stack_top:

@@ -32,6 +32,10 @@ typedef unsigned long long u64;
 
 #define HOST_MAX_SITES 131072
 
+/* State each process of the address-space pool keeps for itself (pool.c, vmm.ld); everything else in
+ * .data and .bss is shared by the pool. Only zero-initialized variables: the section is not loaded. */
+#define PER_PROCESS __attribute__((section(".previrt_private")))
+
 /* The virtual CPU. */
 struct vcpu {
     u32 cr[16], dr[8];
@@ -194,6 +198,37 @@ static inline void vmm_catch_up(void)
         board_tick();
     }
 }
+
+/* pool.c: one host process (a slot) per guest address space; the process that started supervises. */
+#define POOL_MAX_SLOTS 32
+#define POOL_DEFAULT_SLOTS 8
+struct pool {
+    unsigned slots, running, clock;
+    volatile u32 turn[POOL_MAX_SLOTS]; /* futex words: 1 while the slot has the virtual CPU */
+    u32 cr3[POOL_MAX_SLOTS], used[POOL_MAX_SLOTS], stale[POOL_MAX_SLOTS];
+    u32 frame[9]; /* the guest's registers at a hand-over (emulate.c's struct frame) */
+    unsigned char fpu[512] __attribute__((aligned(16)));
+    unsigned long switches, evictions;
+};
+extern struct pool pool;
+extern unsigned pool_self;
+/* Remaps the VMM's state shared, forks the slots (each contained, with its own host timer) and returns
+ * in slot 0; the calling process becomes the supervisor and never returns. */
+void pool_start(unsigned slots, double timeout);
+unsigned pool_slot_for(u32 cr3);     /* the slot for a CR3 write (this one, another, or the LRU one) */
+void pool_holds(u32 cr3);            /* this slot now holds the address space at cr3 */
+void pool_request(unsigned slot);    /* hand over to `slot` at the end of the current site */
+void pool_switch_if_requested(void *frame);
+void pool_enter(void);               /* entry.S: a slot's first turn */
+/* mmu.c: a slot takes over; its host mappings were for its own address space, for another one (evicted),
+ * or are whatever it inherited (its first turn). */
+enum { MMU_SWITCH_OWN, MMU_SWITCH_OTHER, MMU_SWITCH_FIRST };
+void mmu_switch_in(int how);
+void mmu_log_full(void); /* every other slot drops all its host mappings when it next runs */
+/* board.c: each slot's own host timer. */
+void board_timer_create(void);
+void board_follow_timer(void); /* armed for the PIT's next edge, if it is not */
+void board_timer_fired(void);
 
 /* contain.c: from here on the guest cannot reach the host kernel (seccomp, Syscall User Dispatch) and
  * its faults, stopped system calls and the timeout end up in the VMM's handlers. */

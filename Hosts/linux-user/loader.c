@@ -62,7 +62,8 @@ static void die(const char *what)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] [--memory MiB] [--append CMDLINE] [--initrd FILE] [--trace] [--] GUEST\n");
+    fprintf(stderr, "usage: previrt-linux-user [--timeout SECONDS] [--memory MiB] [--append CMDLINE] [--initrd FILE] "
+            "[--address-spaces N] [--trace] [--] GUEST\n");
     exit(VMM_EXIT_USAGE);
 }
 
@@ -90,6 +91,19 @@ static u32 parse_memory(const char *text)
         exit(VMM_EXIT_USAGE);
     }
     return (u32)m;
+}
+
+static unsigned parse_address_spaces(const char *text)
+{
+    char *end;
+    unsigned long n;
+    errno = 0;
+    n = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || n < 1 || n > POOL_MAX_SLOTS) {
+        fprintf(stderr, "previrt run: --address-spaces %s: not a whole number from 1 to %u\n", text, POOL_MAX_SLOTS);
+        exit(VMM_EXIT_USAGE);
+    }
+    return (unsigned)n;
 }
 
 /* Opens a regular file of 1 byte to 1 GiB (the guest or the initrd) and gives its size, or ends the run. */
@@ -209,6 +223,7 @@ int main(int argc, char **argv)
     const char *append = 0, *initrd_path = 0;
     double timeout = 0;
     u32 memory = 0, image_end = 0, window_delta;
+    unsigned address_spaces = POOL_DEFAULT_SLOTS;
     int a;
 
     for (a = 1; a < argc && argv[a][0] == '-' && argv[a][1] == '-'; a++) {
@@ -230,6 +245,8 @@ int main(int argc, char **argv)
             append = argv[++a];
         else if (strcmp(argv[a], "--initrd") == 0)
             initrd_path = argv[++a];
+        else if (strcmp(argv[a], "--address-spaces") == 0)
+            address_spaces = parse_address_spaces(argv[++a]);
         else
             usage();
     }
@@ -298,13 +315,13 @@ int main(int argc, char **argv)
         u32 info = pvh_boot_info(append, initrd, initrd_size, image_end);
         munmap(file, size);
         cpu_measure_tsc(); /* for cpuid leaf 0x15: Linux's TSC frequency */
-        contain_guest(timeout);
+        pool_start(address_spaces, timeout); /* contained, in the first slot */
         enter_guest((u32)guest.pvh_entry, 0, info, 0);
     }
     if (append || initrd >= 0)
         vmm_exit(VMM_EXIT_USAGE, "--append and --initrd are for a PVH kernel; %s is a multiboot guest\n", guest_path);
     munmap(file, size);
-    contain_guest(timeout);
+    pool_start(address_spaces, timeout);
     enter_guest((u32)guest.entry, 0x2badb002, multiboot_info(), 0);
     return 0;
 }

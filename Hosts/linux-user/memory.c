@@ -123,5 +123,6 @@ void memory_drop_alias(void)
     if (stub_alias) {
         munmap((void *)(unsigned long)stub_alias, VMM_STUB_SIZE);
         stub_alias = 0;
+        mmu_log_full(); /* the other slots of the pool drop it with everything else */
     }
 }

@@ -48,8 +48,10 @@
 #define MAX_LOCAL_HIGH 1024
 
 u32 mmu_fault_address, mmu_fault_error;
-static unsigned long fills; /* host pages mapped since the last full flush */
-static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KERNEL_SPLIT */
+/* What this process has mapped is its own (PER_PROCESS): with an address-space pool (pool.c) each slot
+ * is a host process with its own mappings. */
+static unsigned long fills PER_PROCESS; /* host pages mapped since the last full flush */
+static u32 local_high[MAX_LOCAL_HIGH] PER_PROCESS; /* non-global pages mapped at or above KERNEL_SPLIT */
 
 /* Which pages below KERNEL_SPLIT the host has mapped (one bit a page), and a list of them with the
  * guest frame each maps (MAPPED_WRITABLE set if the host mapping is writable): switch_space maps an
@@ -61,10 +63,14 @@ static u32 local_high[MAX_LOCAL_HIGH]; /* non-global pages mapped at or above KE
 /* Below this many host pages, a CR3 write checks each against the new page tables; above, it drops them
  * all in one munmap (a munmap per page costs more than its share of one over the range). */
 #define KEEP_CHECK_LIMIT 64
-static unsigned char low_mapped[KERNEL_SPLIT >> 15];
-static u32 low_list[MAX_LOW_LIST], low_frame[MAX_LOW_LIST];
-static unsigned low_count;
-static int low_overflow;
+/* With a pool, a slot that takes over checks up to this many of its user pages against the page tables
+ * (reads of guest memory, no system call for a page that is unchanged); above, it drops them all. */
+#define POOL_CHECK_LIMIT 1024
+static unsigned char low_mapped[KERNEL_SPLIT >> 15] PER_PROCESS;
+static u32 low_list[MAX_LOW_LIST] PER_PROCESS, low_frame[MAX_LOW_LIST] PER_PROCESS;
+static unsigned low_count PER_PROCESS;
+static int low_overflow PER_PROCESS;
+static unsigned check_limit(void) { return pool.slots > 1 ? POOL_CHECK_LIMIT : KEEP_CHECK_LIMIT; }
 
 /* The user pages each address space (a CR3 value) had mapped, so that switching back to it maps them
  * again at once (each validated by a walk: present, user, accessed) instead of taking one host fault
@@ -74,9 +80,9 @@ static int low_overflow;
 static struct space {
     u32 cr3, count, next;
     u32 page[SPACE_PAGES];
-} spaces[SPACES];
-static struct space *current_space;
-static unsigned space_clock;
+} spaces[SPACES] PER_PROCESS;
+static struct space *current_space PER_PROCESS;
+static unsigned space_clock PER_PROCESS;
 
 static struct space *space_for(u32 cr3)
 {
@@ -107,7 +113,7 @@ static int low_is_mapped(u32 page) { return (low_mapped[page >> 15] >> ((page >>
 static unsigned low_find(u32 page)
 {
     unsigned i;
-    if (low_count <= KEEP_CHECK_LIMIT && !low_overflow)
+    if (low_count <= check_limit() && !low_overflow)
         for (i = 0; i < low_count; i++)
             if (low_list[i] == page)
                 return i;
@@ -141,8 +147,29 @@ static void low_clear_all(void)
     low_count = 0;
     low_overflow = 0;
 }
-static unsigned local_high_count;
-static int local_high_overflow;
+static unsigned local_high_count PER_PROCESS;
+static int local_high_overflow PER_PROCESS;
+
+/* Global (kernel) pages are in every slot's host mappings, and an invlpg or a flush of them in one slot
+ * must reach the others: a log of the pages invalidated, which a slot applies when it takes over (behind
+ * by more than the log holds: it drops everything). Written only by the running slot. */
+#define GLOBAL_LOG 256
+#define LOG_FULL 1u /* not a page address: drop everything */
+static struct {
+    u32 generation;
+    u32 page[GLOBAL_LOG];
+} global_log;
+static u32 log_seen PER_PROCESS; /* the generation this slot has applied */
+
+static void log_invalidation(u32 page)
+{
+    if (pool.slots < 2)
+        return;
+    global_log.page[global_log.generation % GLOBAL_LOG] = page;
+    log_seen = ++global_log.generation;
+}
+
+void mmu_log_full(void) { log_invalidation(LOG_FULL); }
 
 static int paging(void) { return (vcpu.cr[0] & CR0_PG) != 0; }
 
@@ -167,6 +194,8 @@ static void flush_all(void)
     current_space = paging() ? space_for(vcpu.cr[3] & ~0xfffu) : 0;
     if (!paging())
         identity_map();
+    else if (pool.slots > 1)
+        pool_holds(vcpu.cr[3] & ~0xfffu);
 }
 
 void mmu_start(void) { flush_all(); }
@@ -248,9 +277,9 @@ static void flush_local(void)
 /* Translates `linear` for an access (write if `write`) at the virtual CPL, setting the accessed and
  * dirty bits as a CPU would. Returns 0 with *pa and *writable (a write would not fault now), or -1 with
  * mmu_fault_address and mmu_fault_error set. */
-static int system_access; /* the CPU's own accesses (IDT, GDT, TSS, the new stack): supervisor at any CPL */
+static int system_access PER_PROCESS; /* the CPU's own accesses (IDT, GDT, TSS, the new stack): supervisor at any CPL */
 
-static int last_global; /* the last successful walk's page is global (G, with CR4.PGE) */
+static int last_global PER_PROCESS; /* the last successful walk's page is global (G, with CR4.PGE) */
 
 static int walk(u32 linear, int write, u32 *pa, int *writable)
 {
@@ -413,10 +442,87 @@ int guest_write_system(u32 linear, const void *buffer, u32 length)
 void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4)
 {
     int changed = ((old_cr0 ^ vcpu.cr[0]) & (CR0_PG | CR0_WP)) || ((old_cr4 ^ vcpu.cr[4]) & (CR4_PSE | CR4_PGE));
-    if (changed || (paging() && cr3_written && !(vcpu.cr[4] & CR4_PGE)))
+    unsigned slot;
+    if (changed || (paging() && cr3_written && !(vcpu.cr[4] & CR4_PGE))) {
         flush_all();
-    else if (paging() && cr3_written)
+        if (changed) /* a CPU drops its global pages too: so does every slot */
+            mmu_log_full();
+    } else if (paging() && cr3_written && pool.slots > 1) {
+        /* the slot that holds the address space takes over at the end of this site (pool.c) */
+        if ((slot = pool_slot_for(vcpu.cr[3] & ~0xfffu)) == pool_self)
+            mmu_switch_in(MMU_SWITCH_OWN);
+        else
+            pool_request(slot);
+    } else if (paging() && cr3_written)
         flush_local();
+}
+
+/* Applies the global invalidations other slots logged since this one last ran; 1 if that dropped
+ * everything. */
+static int apply_log(void)
+{
+    u32 behind = global_log.generation - log_seen, i, page;
+    if (behind > GLOBAL_LOG) {
+        log_seen = global_log.generation;
+        flush_all();
+        return 1;
+    }
+    for (i = 0; i < behind; i++) {
+        page = global_log.page[(log_seen + i) % GLOBAL_LOG];
+        if (page == LOG_FULL) {
+            log_seen = global_log.generation;
+            flush_all();
+            return 1;
+        }
+        munmap((void *)(unsigned long)page, 0x1000);
+    }
+    log_seen = global_log.generation;
+    return 0;
+}
+
+/* This slot runs the guest again (or its CR3 was written with the address space it holds): what a CR3
+ * write flushes on a CPU goes, as flush_local, but the user pages of its own address space stay when
+ * the page tables still translate them the same way (same_translation: present, user, accessed, the
+ * same frame, writable only if dirty). Pages the guest changed while another slot ran are dropped; an
+ * evicted slot's user range goes in one munmap. */
+void mmu_switch_in(int how)
+{
+    unsigned i, kept = 0;
+    if (how == MMU_SWITCH_FIRST) {
+        log_seen = global_log.generation;
+        flush_all();
+        return;
+    }
+    if (apply_log() || !paging())
+        return;
+    if (!(vcpu.cr[4] & CR4_PGE) || local_high_overflow) {
+        flush_all();
+        return;
+    }
+    vcpu.tlb_flushes++;
+    for (i = 0; i < local_high_count; i++)
+        munmap((void *)(unsigned long)local_high[i], 0x1000);
+    local_high_count = 0;
+    if (how == MMU_SWITCH_OTHER || low_overflow || low_count > POOL_CHECK_LIMIT) {
+        if (munmap(0, KERNEL_SPLIT) != 0)
+            vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot drop the guest's user mappings: %s\n", strerror(errno));
+        low_clear_all();
+        memory_restore_alias();
+        return;
+    }
+    for (i = 0; i < low_count; i++) {
+        u32 page = low_list[i];
+        if (!low_is_mapped(page))
+            continue;
+        if (same_translation(page, low_frame[i])) {
+            low_list[kept] = page;
+            low_frame[kept++] = low_frame[i];
+            continue;
+        }
+        munmap((void *)(unsigned long)page, 0x1000);
+        low_mapped[page >> 15] &= (unsigned char)~(1u << ((page >> 12) & 7));
+    }
+    low_count = kept;
 }
 
 void mmu_invlpg(u32 address)
@@ -424,6 +530,8 @@ void mmu_invlpg(u32 address)
     vcpu.tlb_flushes++;
     if (paging() && address < VMM_REGION_BASE && !memory_in_stub_alias(address)) {
         munmap((void *)(unsigned long)(address & ~0xfffu), 0x1000);
+        if (address >= KERNEL_SPLIT)
+            log_invalidation(address & ~0xfffu); /* a global page is in the other slots too */
         if (address < KERNEL_SPLIT) {
             unsigned i = low_find(address & ~0xfffu);
             if (i != MAX_LOW_LIST) { /* off the list, so that a CR3 write does not look at it */

@@ -25,8 +25,8 @@
 #define USER_LIMIT_PAGES 0xbffffu /* 3 GiB - 1, in 4 KiB units */
 
 unsigned short vmm_user_cs = 0x07, vmm_user_ds = 0x0f, vmm_user_fs, vmm_user_gs;
-static struct user_desc installed[4];
-static int installed_valid[4];
+static struct user_desc installed[4] PER_PROCESS; /* each slot's own LDT (pool.c) */
+static int installed_valid[4] PER_PROCESS;
 
 static int install(unsigned slot, u32 base, u32 limit_pages, int code)
 {

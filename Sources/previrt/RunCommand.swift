@@ -30,8 +30,14 @@ struct RunCommand: ParsableCommand {
             (V << 1) | 1, always odd, as under QEMU; 0 when the guest resets the machine (Linux's restart); 4 when \
             it halts with interrupts off (Linux's halt); 2 when the guest \
             is refused (not a regular file, a bad ELF file, a tampered site, an instruction the VMM does not \
-            emulate: nothing runs), faults, tries a host system call, or its console output cannot be written; \
+            emulate: nothing runs), faults, tries a host system call, or its console output cannot be written, \
+            and when one of the VMM's processes is killed by a signal (the run is stopped, the others killed); \
             64 for a usage error; 70 for an internal error of the VMM; 124 when --timeout expires.
+
+            Each guest address space (a guest process) is held by one host process of a pool \
+            (--address-spaces, default \(RunCommand.defaultAddressSpaces)), so a guest context switch hands the virtual \
+            CPU to the process that already has that process's pages mapped; the process previrt starts \
+            supervises them and runs no guest code.
 
             The VMM itself is the program previrt-linux-user (`make linux-user` builds it into out/host/); \
             previrt looks for it in $PREVIRT_LINUX_USER, next to itself, in ../libexec/previrt/ (where \
@@ -51,6 +57,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("An initial RAM disk, given to a PVH kernel as module 0.", valueName: "file"))
     var initrd: String?
 
+    @Option(help: ArgumentHelp("Host processes that hold guest address spaces, from 1 to \(Self.maximumAddressSpaces) (default \(Self.defaultAddressSpaces)); 1 swaps every guest process's pages in one host process.", valueName: "N"))
+    var addressSpaces: Int?
+
     @Flag(help: "Log every emulated site and every exception delivered to the guest on standard error.")
     var trace = false
 
@@ -60,6 +69,9 @@ struct RunCommand: ParsableCommand {
     /// Guest RAM's bounds (Hosts/linux-user/host.h: VMM_MAX_RAM_MIB, VMM_DEFAULT_RAM_MIB).
     static let maximumMemory = 144
     static let defaultMemory = 64
+    /// The address-space pool's bounds (host.h: POOL_MAX_SLOTS, POOL_DEFAULT_SLOTS).
+    static let maximumAddressSpaces = 32
+    static let defaultAddressSpaces = 8
 
     func validate() throws {
         if let timeout, !(timeout > 0 && timeout <= 1_000_000) {
@@ -67,6 +79,9 @@ struct RunCommand: ParsableCommand {
         }
         if let memory, !(2...Self.maximumMemory).contains(memory) {
             throw ValidationError("--memory must be a number of MiB from 2 to \(Self.maximumMemory)")
+        }
+        if let addressSpaces, !(1...Self.maximumAddressSpaces).contains(addressSpaces) {
+            throw ValidationError("--address-spaces must be a whole number from 1 to \(Self.maximumAddressSpaces)")
         }
         if let append, append.utf8.count > 2000 || append.utf8.contains(0) {
             throw ValidationError("--append must be at most 2000 bytes")
@@ -94,6 +109,7 @@ struct RunCommand: ParsableCommand {
         if let memory { arguments += ["--memory", String(memory)] }
         if let append { arguments += ["--append", append] }
         if let initrd { arguments += ["--initrd", initrd] }
+        if let addressSpaces { arguments += ["--address-spaces", String(addressSpaces)] }
         if trace { arguments.append("--trace") }
         arguments += ["--", guest]
         let argv = arguments.map { strdup($0) } + [nil]

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The linux-user VMM's address-space pool (Hosts/linux-user/pool.c): `previrt run --address-spaces N`
+// runs the guest in N host processes, each holding one guest address space, under a supervisor that runs
+// no guest code. The guest's init passes its checks with one slot (every switch swaps pages in one
+// process), two (more guest processes than slots: the least recently used slot is taken over) and the
+// default; the slots are real processes that take turns; a slot killed from outside ends the run with the
+// VMM-error status instead of leaving the guest hanging.
+
+import Foundation
+import Testing
+
+/// A `previrt run` started in the background, its output in a file, its processes visible in /proc.
+private final class BackgroundRun {
+    let process = Process()
+    let output: URL
+
+    init(_ arguments: [String], in dir: URL) throws {
+        output = dir.appendingPathComponent("output.txt")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let file = try FileHandle(forWritingTo: output)
+        process.executableURL = URL(fileURLWithPath: Fixture.previrt)
+        process.arguments = ["run"] + arguments
+        process.standardOutput = file
+        process.standardError = file
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// The slots: the supervisor's child processes (previrt execs the VMM, so the supervisor is this pid).
+    var slots: [pid_t] {
+        let pid = process.processIdentifier
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").compactMap { pid_t($0) }
+    }
+
+    /// Nanoseconds a process has run on a CPU (/proc/PID/schedstat), or nil once it is gone.
+    static func cpuTime(_ pid: pid_t) -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/schedstat", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { UInt64($0) }
+    }
+
+    /// Waits at most `seconds` for the run to end; its status, or nil (then it is killed).
+    func wait(seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    var text: String { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "") }
+}
+
+@Suite("linux-user VMM: one host process per guest address space (--address-spaces)")
+struct AddressSpacePoolTests {
+    /// nil: the default (no option).
+    @Test("init's checks pass and the machine restarts with 1 slot, 2 slots (eviction) and the default",
+          arguments: [1, 2, nil] as [Int?])
+    func initPasses(_ slots: Int?) throws {
+        let vmm = try Toolchain.make(["-s", "out/host/previrt-linux-user"])
+        try #require(vmm.succeeded, "\(vmm.output)")
+        let option = slots.map { ["--address-spaces", String($0)] } ?? []
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "120", Fixture.previrt, "run"] + option + [
+            "--initrd", try LinuxGuest.initramfs(), "--append", LinuxGuestPlatform.previrtRun.kernelArguments,
+            "--timeout", "100", try LinuxGuest.kernel()])
+        let lines = LinuxGuest.initLines(r.output)
+        let checks = LinuxGuest.checks(lines)
+        #expect(checks.count >= 30, "\(r.output)")
+        #expect(checks.allSatisfy { $0.hasSuffix(": ok") }, "\(checks.filter { !$0.hasSuffix(": ok") })")
+        #expect(lines.last == "previrt userland: \(checks.count)/\(checks.count) checks passed", "\(r.output.suffix(2000))")
+        #expect(r.status == 0, "\(r.output.suffix(2000))")
+    }
+
+    @Test("the slots are processes of their own that take turns: N children of the supervisor, each on the CPU",
+          arguments: [1, 2, 3])
+    func slotsTakeTurns(_ slots: Int) throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Toolchain.make(["-s", "out/host/previrt-linux-user"])
+        // The benchmark as init: pipe round trips between two processes, fork, exec; about a second or more.
+        let run = try BackgroundRun(["--address-spaces", String(slots), "--memory", "128", "--timeout", "100",
+                                     "--initrd", try LinuxGuest.initramfs(), "--append", "console=ttyS0 idle=halt panic=-1 rdinit=/bench",
+                                     try LinuxGuest.kernel()], in: dir)
+        var seen: [pid_t: UInt64] = [:]
+        var started: [pid_t: UInt64] = [:]
+        while run.process.isRunning {
+            for pid in run.slots {
+                guard let time = BackgroundRun.cpuTime(pid) else { continue }
+                if started[pid] == nil { started[pid] = time }
+                seen[pid] = time
+            }
+            usleep(5_000)
+        }
+        #expect(run.process.terminationStatus == 0, "\(run.text.suffix(2000))")
+        #expect(run.text.contains("previrt bench: done"), "\(run.text.suffix(2000))")
+        #expect(seen.count == slots, "slots seen: \(seen)")
+        // Every slot ran guest code after it was first seen (the benchmark's processes use them all).
+        for (pid, time) in seen {
+            #expect(time > (started[pid] ?? 0) + 1_000_000, "slot \(pid) ran \(time - (started[pid] ?? 0)) ns: \(seen)")
+        }
+    }
+
+    @Test("a slot killed from outside (SIGKILL) ends the run at once with status 2 and a message; no process is left",
+          arguments: [0, 1])
+    func killedSlot(_ index: Int) throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Guest.build()
+        let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
+        let run = try BackgroundRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
+        var slots: [pid_t] = []
+        let deadline = Date().addingTimeInterval(20)
+        while slots.count < 3 && Date() < deadline && run.process.isRunning {
+            slots = run.slots
+            usleep(10_000)
+        }
+        try #require(slots.count == 3, "\(run.text)")
+        usleep(200_000) // slot 0 runs the guest's loop; the others wait for a turn that never comes
+        let start = Date()
+        #expect(kill(slots[index], SIGKILL) == 0)
+        let status = run.wait(seconds: 10)
+        #expect(status == 2, "\(run.text)")
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(run.text == "previrt run: the VMM's process for address-space slot \(index) (pid \(slots[index])) was killed by "
+            + "signal 9 (Killed); the run is stopped\n")
+        for pid in slots { #expect(kill(pid, 0) != 0, "slot \(pid) is still there") }
+    }
+
+    @Test("--timeout with 3 slots: the running slot names where the guest was; exit 124")
+    func timeout() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Guest.build()
+        let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "30", Fixture.previrt, "run", "--address-spaces", "3", "--timeout", "0.5", guest.path])
+        #expect(r.status == 124)
+        #expect(r.output == "previrt run: timed out after 0.5 seconds (--timeout): the guest was stopped at \(guest.address("spin"))\n")
+    }
+
+    @Test("--address-spaces outside 1-32 is a usage error, from previrt run and from the VMM", arguments: ["0", "33", "-1", "two"])
+    func badCount(_ value: String) throws {
+        let guest = try Guest.build()
+        let r = try Toolchain.run(Fixture.previrt, ["run", "--address-spaces", value, guest])
+        #expect(r.status == 64, "\(r.output)")
+        let vmm = Toolchain.packageRoot.appendingPathComponent("out/host/previrt-linux-user").path
+        let direct = try Toolchain.run(vmm, ["--address-spaces", value, guest])
+        #expect(direct.status == 64, "\(direct.output)")
+        #expect(direct.output == "previrt run: --address-spaces \(value): not a whole number from 1 to 32\n")
+    }
+}
