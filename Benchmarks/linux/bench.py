@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Linux-on-Linux, side by side (issue 10): one benchmark program (Kernel/userland/bench.c) run as init
-under (a) `previrt run`, (b) User-Mode Linux (Debian's linux.uml, x86_64 guests, so the x86_64 build),
+under (a) `previrt run`, with the VMM's default address-space pool and with --address-spaces 1 (one host
+process swaps every guest process's pages: the VMM before the pool), (b) User-Mode Linux (Debian's linux.uml, x86_64 guests, so the x86_64 build),
 (c) qemu-system-i386 TCG with the PVH vmlinux, and natively on the host as an ordinary process. Every run
 is pinned to one CPU (taskset -c 0); the runs are interleaved, and each figure is the median over them.
 
@@ -9,7 +10,8 @@ Boot to init is wall time from starting the platform to the benchmark's first li
 start"); whole run is wall time to the platform's exit. `previrt run` gets "does not boot yet" until
 it prints that first line within its timeout. Then the host's bare costs (Benchmarks/linux/hostcost.c).
 
-Usage: python3 Benchmarks/linux/bench.py [--runs N]   (make linux-bench builds the inputs first)
+Usage: python3 Benchmarks/linux/bench.py [--runs N] [--address-spaces N] [--only NAME,...]
+(make linux-bench builds the inputs first; --only previrt,previrt-1 runs just those columns)
 """
 import argparse, os, select, shutil, statistics, subprocess, sys, time
 
@@ -106,6 +108,8 @@ def fmt(value, unit):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--address-spaces", type=int, default=None, help="the pool's size for the previrt column (default: the VMM's)")
+    parser.add_argument("--only", default=None, help="comma-separated columns to run (native, previrt, previrt-1, uml, qemu)")
     args = parser.parse_args()
     make(".build/userland/initramfs-i386.cpio", ".build/userland/initramfs-x86_64.cpio", ".build/userland/hostcost",
          ".build/userland/i386/bench", ".build/userland/uml-xstate.so")
@@ -121,23 +125,27 @@ def main():
     previrt = previrt_binary()
     if previrt:
         # 128 MiB: the linux-user VMM's guest RAM is at most 144 MiB (Docs/linux-on-linux.md, Limits).
-        platforms["previrt"] = ([previrt, "run", "--memory", "128", "--timeout", "100", "--initrd", i386_cpio,
-                                 "--append", "console=ttyS0 idle=halt " + APPEND, vmlinux], None, 120)
-    uml = uml_binary()
+        common = ["--memory", "128", "--timeout", "100", "--initrd", i386_cpio, "--append", "console=ttyS0 idle=halt " + APPEND, vmlinux]
+        pool = ["--address-spaces", str(args.address_spaces)] if args.address_spaces else []
+        platforms["previrt"] = ([previrt, "run"] + pool + common, None, 120)
+        platforms["previrt-1"] = ([previrt, "run", "--address-spaces", "1"] + common, None, 120)
+    uml = uml_binary() if not args.only or "uml" in args.only.split(",") else None
     if uml:
         # linux.uml 6.1 on a host with AVX-512/AMX needs the XSAVE shim (Benchmarks/linux/uml-xstate.c).
         env = dict(os.environ, LD_PRELOAD=os.path.join(USERLAND, "uml-xstate.so"))
         platforms["uml"] = ([uml, "mem=256M", f"initrd={x86_64_cpio}", "con=null", "con0=fd:0,fd:1", APPEND], env, 300)
 
+    if args.only:
+        platforms = {name: value for name, value in platforms.items() if name in args.only.split(",")}
     results = {name: [] for name in platforms}
     status = {name: None for name in platforms}
     for r in range(args.runs):
         for name, (cmd, env, timeout) in platforms.items():
             if status[name] is not None:
                 continue
-            figures, lines = run_platform(cmd, timeout if r or name != "previrt" else 60, env)
+            figures, lines = run_platform(cmd, timeout if r or not name.startswith("previrt") else 60, env)
             if figures is None:
-                status[name] = "does not boot yet" if name == "previrt" else "failed"
+                status[name] = "does not boot yet" if name.startswith("previrt") else "failed"
                 tail = "\n    ".join(lines[-5:])
                 print(f"linux bench: {name}: the benchmark's first line did not appear; last lines:\n    {tail}", flush=True)
                 continue
@@ -147,25 +155,29 @@ def main():
         values = [f[key] for f in results[name]]
         return statistics.median(values) if values else None
 
-    columns = [("native", "native i386"), ("previrt", "previrt run"), ("uml", "UML 6.1 (x86_64)"), ("qemu", "QEMU TCG")]
+    pool_title = f"previrt, {args.address_spaces} spaces" if args.address_spaces else "previrt run"
+    columns = [("native", "native i386"), ("previrt", pool_title), ("previrt-1", "previrt, 1 space"), ("uml", "UML 6.1 (x86_64)"),
+               ("qemu", "QEMU TCG")]
     load = os.getloadavg()
     print(f"\nLinux-on-Linux: Kernel/userland/bench.c as init, pinned to CPU 0; medians of {args.runs} interleaved runs "
           f"(load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})")
-    header = f"{'figure':30} " + " ".join(f"{title:>17}" for _, title in columns) + f" {'UML/previrt':>12} {'QEMU/previrt':>13} {'QEMU/UML':>9}"
+    header = (f"{'figure':30} " + " ".join(f"{title:>17}" for _, title in columns)
+              + f" {'1 space/pool':>13} {'UML/previrt':>12} {'QEMU/previrt':>13} {'QEMU/UML':>9}")
     print(header)
     for key, title, unit in FIGURES:
         cells = []
         for name, _ in columns:
             if name not in platforms:
-                cells.append("not installed" if name == "uml" else "not built")
+                cells.append("not run" if args.only else "not installed" if name == "uml" else "not built")
             elif status[name] is not None and not results[name]:
                 cells.append(status[name])
             else:
                 value = median(name, key)
                 cells.append("n/a" if name == "native" and key == "boot_s" else fmt(value, unit))
-        p, u, q = (median(n, key) if n in platforms and results[n] else None for n in ("previrt", "uml", "qemu"))
+        p, p1, u, q = (median(n, key) if n in platforms and results[n] else None for n in ("previrt", "previrt-1", "uml", "qemu"))
         ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "not yet" if b is None and a else "-"
-        print(f"{title:30} " + " ".join(f"{c:>17}" for c in cells) + f" {ratio(u, p):>12} {ratio(q, p):>13} {ratio(q, u):>9}")
+        print(f"{title:30} " + " ".join(f"{c:>17}" for c in cells)
+              + f" {ratio(p1, p):>13} {ratio(u, p):>12} {ratio(q, p):>13} {ratio(q, u):>9}")
 
     host = [subprocess.run(["taskset", "-c", "0", os.path.join(USERLAND, "hostcost")], check=True, capture_output=True, text=True).stdout
             for _ in range(3)]
