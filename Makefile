@@ -247,6 +247,12 @@ $(OUT)/host/previrt-linux-user: $(HOST_SOURCES) $(HOST_HEADERS) Hosts/linux-user
 
 linux-user: $(OUT)/host/previrt-linux-user
 
+# The host's work per guest pipe round trip under previrt run, with one address space and with the
+# pool (Benchmarks/linux/hostwork.sh: perf stat and strace -c; root).
+.PHONY: linux-hostwork
+linux-hostwork: $(OUT)/host/previrt-linux-user
+	Benchmarks/linux/hostwork.sh 1 8
+
 # The linux-user VMM's per-instruction cost and patching speed (run by `make bench`).
 VMM_BENCH_SOURCES := Benchmarks/vmm/bench.c $(HOST_CORE)
 $(OUT)/bench/vmm-bench: $(VMM_BENCH_SOURCES) Benchmarks/vmm/loops.S $(HOST_HEADERS) Macros/previrt-i386.s Makefile \

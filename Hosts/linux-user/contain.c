@@ -146,10 +146,10 @@ static void build_filter(void)
     begin(SYS_munmap); arg_equals(1, 0x1000); arg_below(0, VMM_REGION_BASE); allow();
     /* the address-space pool (pool.c): wait and wake on the slots' turn words only, no timeout */
     if (pool.slots > 1) {
-        u32 words = (u32)(unsigned long)pool.turn;
-        begin(SYS_futex); arg_at_least(0, words); arg_below(0, words + sizeof pool.turn); arg_equals(1, FUTEX_WAIT);
+        u32 words = (u32)(unsigned long)pool_turn;
+        begin(SYS_futex); arg_at_least(0, words); arg_below(0, words + sizeof pool_turn); arg_equals(1, FUTEX_WAIT);
         arg_equals(3, 0); allow();
-        begin(SYS_futex); arg_at_least(0, words); arg_below(0, words + sizeof pool.turn); arg_equals(1, FUTEX_WAKE); allow();
+        begin(SYS_futex); arg_at_least(0, words); arg_below(0, words + sizeof pool_turn); arg_equals(1, FUTEX_WAKE); allow();
     }
     emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP));
 }

@@ -204,13 +204,13 @@ static inline void vmm_catch_up(void)
 #define POOL_DEFAULT_SLOTS 8
 struct pool {
     unsigned slots, running, clock;
-    volatile u32 turn[POOL_MAX_SLOTS]; /* futex words: 1 while the slot has the virtual CPU */
     u32 cr3[POOL_MAX_SLOTS], used[POOL_MAX_SLOTS], stale[POOL_MAX_SLOTS];
     u32 frame[9]; /* the guest's registers at a hand-over (emulate.c's struct frame) */
     unsigned char fpu[512] __attribute__((aligned(16)));
     unsigned long switches, evictions;
 };
 extern struct pool pool;
+extern volatile u32 pool_turn[POOL_MAX_SLOTS]; /* futex words: 1 while the slot has the virtual CPU */
 extern unsigned pool_self;
 /* Remaps the VMM's state shared, forks the slots (each contained, with its own host timer) and returns
  * in slot 0; the calling process becomes the supervisor and never returns. */

@@ -41,6 +41,7 @@
 #include "host.h"
 
 struct pool pool;
+volatile u32 pool_turn[POOL_MAX_SLOTS];
 unsigned pool_self PER_PROCESS;
 static unsigned requested; /* a slot + 1: the running slot hands over at the end of the site */
 
@@ -98,8 +99,8 @@ static long futex(volatile u32 *word, int op, u32 value)
 /* Sleeps until another slot gives this one the CPU. */
 static void wait_turn(void)
 {
-    while (!__atomic_load_n(&pool.turn[pool_self], __ATOMIC_ACQUIRE))
-        futex(&pool.turn[pool_self], FUTEX_WAIT, 0);
+    while (!__atomic_load_n(&pool_turn[pool_self], __ATOMIC_ACQUIRE))
+        futex(&pool_turn[pool_self], FUTEX_WAIT, 0);
 }
 
 /* The slot holding the address space at `cr3`, or the least recently used other one (its user range is
@@ -156,10 +157,10 @@ void pool_switch_if_requested(void *frame)
     memcpy(pool.frame, frame, sizeof pool.frame);
     asm volatile("fxsave %0" : "=m"(pool.fpu));
     pool.switches++;
-    __atomic_store_n(&pool.turn[pool_self], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pool_turn[pool_self], 0, __ATOMIC_RELAXED);
     pool.running = to;
-    __atomic_store_n(&pool.turn[to], 1, __ATOMIC_RELEASE);
-    futex(&pool.turn[to], FUTEX_WAKE, 1);
+    __atomic_store_n(&pool_turn[to], 1, __ATOMIC_RELEASE);
+    futex(&pool_turn[to], FUTEX_WAKE, 1);
     wait_turn();
     take_over(frame, 0);
 }
@@ -273,7 +274,7 @@ void pool_start(unsigned slots, double timeout)
     void *view;
 
     pool.slots = slots;
-    pool.turn[0] = 1;
+    pool_turn[0] = 1;
     pool.running = 0;
     host_flush();
     fd = snapshot_state();

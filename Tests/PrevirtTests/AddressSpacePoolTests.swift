@@ -150,4 +150,64 @@ struct AddressSpacePoolTests {
         #expect(direct.status == 64, "\(direct.output)")
         #expect(direct.output == "previrt run: --address-spaces \(value): not a whole number from 1 to 32\n")
     }
+
+    /// futex forms a guest that flipped the dispatch selector might try, (what, the registers before int $0x80);
+    /// `turn` is the address of the pool's futex words (pool_turn).
+    static func futexCalls(turn: UInt32) -> [(what: String, setup: String)] {
+        [("futex on the VMM's image, not a turn word", "mov $0xe8000000, %ebx\nmov $1, %ecx\nmov $1, %edx"),
+         ("futex just past the turn words", "mov $\(turn + 4 * 32), %ebx\nmov $1, %ecx\nmov $1, %edx"),
+         ("futex requeue on a turn word", "mov $\(turn), %ebx\nmov $3, %ecx\nmov $1, %edx\nxor %esi, %esi\nmov $\(turn + 4), %edi"),
+         ("futex wait with a timeout on a turn word", "mov $\(turn + 4), %ebx\nxor %ecx, %ecx\nxor %edx, %edx\nmov $\(turn), %esi")]
+    }
+
+    @Test("seccomp: futex only waits or wakes on the turn words, without a timeout; other forms are stopped", arguments: 0..<4)
+    func futexStopped(_ index: Int) throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Guest.build()
+        let vmm = Toolchain.packageRoot.appendingPathComponent("out/host/previrt-linux-user").path
+        let symbols = try HostileGuest.symbols(vmm)
+        let selector = try #require(symbols["vmm_selector"]), turn = try #require(symbols["pool_turn"])
+        let (what, setup) = Self.futexCalls(turn: turn)[index]
+        let guest = try HostileGuest.build("""
+                movb $0, \(selector)
+                \(setup)
+                mov $240, %eax
+            escape: .byte 0xcd, 0x80
+                mov $0x10, %al
+                out %al, $0xf4
+            """, in: dir)
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "30", Fixture.previrt, "run", "--address-spaces", "2", guest.path])
+        #expect(r.status == 2, "\(what): \(r.output)")
+        #expect(r.output == "previrt run: killed: host system call 240 at \(guest.address("escape")), which the VMM's seccomp "
+            + "filter does not allow (the guest tried to reach the host kernel)\n", "\(what)")
+    }
+
+    @Test("seccomp, the control: a wake on another slot's turn word is allowed (that slot waits on), the guest goes on")
+    func futexAllowed() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try Guest.build()
+        let vmm = Toolchain.packageRoot.appendingPathComponent("out/host/previrt-linux-user").path
+        let symbols = try HostileGuest.symbols(vmm)
+        let selector = try #require(symbols["vmm_selector"]), turn = try #require(symbols["pool_turn"])
+        let guest = try HostileGuest.build("""
+                movb $0, \(selector)
+                mov $\(turn + 4), %ebx
+                mov $1, %ecx
+                mov $1, %edx
+                mov $240, %eax
+                .byte 0xcd, 0x80
+                movb $1, \(selector)
+                cmp $0xfffff000, %eax
+                jae 1f
+                mov $0x10, %al
+                out %al, $0xf4
+            1:  mov $0x11, %al
+                out %al, $0xf4
+            """, in: dir)
+        let r = try Toolchain.run("timeout", ["-s", "KILL", "30", Fixture.previrt, "run", "--address-spaces", "2", guest.path])
+        #expect(r.status == Guest.passStatus, "\(r.output)")
+        #expect(r.output == "")
+    }
 }
