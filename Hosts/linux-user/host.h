@@ -11,6 +11,8 @@
  *
  * Guest RAM is a memfd. The VMM reads and writes guest-physical memory only through its window on it
  * (memory.c); guest linear addresses are filled in on demand from the guest's page tables (mmu.c).
+ * With --address-spaces N the VMM is N such processes (pool.c), one per guest address space, sharing
+ * .data and .bss, each with its own page tables and its own PER_PROCESS state; one runs at a time.
  * SPDX-License-Identifier: MIT
  */
 #ifndef HOST_H

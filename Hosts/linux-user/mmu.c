@@ -18,6 +18,11 @@
  * KEEP_CHECK_LIMIT user pages mapped, everything below the split goes in one munmap instead. A guest
  * that marks user pages global gets them flushed anyway (more than a CPU does, never less).
  *
+ * With an address-space pool (pool.c) each slot is a host process with its own mappings (the state
+ * below is PER_PROCESS). A CR3 write for an address space another slot holds hands the CPU over; the
+ * slot that takes over keeps each user page the page tables still translate the same way and drops
+ * the rest (mmu_switch_in); global pages invalidated in one slot reach the others through a log.
+ *
  * The VMM's own accesses to guest linear memory (the emulator's operands, exception frames, the IDT)
  * go through the same walk and then through the window (memory.c), never through a host mapping.
  * SPDX-License-Identifier: MIT
