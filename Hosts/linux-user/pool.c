@@ -205,6 +205,20 @@ static void arm_alarm(double seconds)
     setitimer(ITIMER_REAL, &it, 0);
 }
 
+/* The supervisor was told to stop: the slots go, and it dies of the signal, as the VMM did when it was
+ * one process. */
+static void __attribute__((noreturn)) die_of(int sig)
+{
+    sigset_t set;
+    kill_slots(0);
+    signal(sig, SIG_DFL);
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, 0);
+    raise(sig);
+    _exit(128 + sig);
+}
+
 static void __attribute__((noreturn)) supervise(double timeout)
 {
     struct sigaction sa;
@@ -228,13 +242,9 @@ static void __attribute__((noreturn)) supervise(double timeout)
         arm_alarm(timeout);
     for (;;) {
         pid = waitpid(-1, &status, 0);
+        if (stop_signal) /* a slot may have died of the same signal (a terminal's ^C reaches them all) */
+            die_of(stop_signal);
         if (pid < 0 && errno == EINTR) {
-            if (stop_signal) { /* die of it, as the VMM did when it was one process */
-                kill_slots(0);
-                signal(stop_signal, SIG_DFL);
-                raise(stop_signal);
-                _exit(128 + stop_signal);
-            }
             if (alarm_count == 1) { /* the running slot says where the guest was, and exits 124 */
                 unsigned running = running_view ? *running_view : 0;
                 kill(slot_pid[running < slot_count ? running : 0], SIGALRM);
