@@ -57,8 +57,9 @@ struct LinuxOnLinuxDeviceTests {
         var status: Int32
     }
 
-    /// Boots the echo init with its standard input on a FIFO. Once the init says it is ready, the VMM is
-    /// stopped (SIGSTOP) for 0.5 s, 50 PIT periods at HZ=100, then the test writes its line to the FIFO.
+    /// Boots the echo init with its standard input on a FIFO. Once the init says it is ready, the VMM (its
+    /// supervisor and every process of its address-space pool) is stopped (SIGSTOP) for 0.5 s, 50 PIT
+    /// periods at HZ=100, then the test writes its line to the FIFO.
     static func boot(line: String) throws -> Run {
         let kernel = try LinuxKernel.path()
         let dir = try Toolchain.scratch()
@@ -73,10 +74,11 @@ struct LinuxOnLinuxDeviceTests {
             cd '\(dir.path)' && mkfifo in && exec 3<>in
             '\(Fixture.previrt)' run --timeout 60 --initrd initrd.cpio \
                 --append 'console=ttyS0 idle=halt panic=-1' '\(kernel)' <in >out 2>&1 &
-            pid=$!  # the VMM itself (previrt execs it), so that SIGSTOP stops the VMM
+            pid=$!  # the VMM's supervisor (previrt execs it); the processes that run the guest are its children
             i=0
             until grep -q 'echo init: ready' out || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
-            kill -STOP $pid; sleep 0.5; kill -CONT $pid
+            vmm="$pid $(cat /proc/$pid/task/$pid/children)"
+            kill -STOP $vmm; sleep 0.5; kill -CONT $vmm
             printf '%s\\n' '\(line)' >&3
             wait $pid; status=$?
             cat out; echo "status $status"
