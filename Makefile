@@ -235,7 +235,7 @@ HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-use
 	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c \
 	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S Hosts/linux-user/devices/pic8259.c \
 	Hosts/linux-user/devices/pit8253.c Hosts/linux-user/devices/uart8250.c Hosts/linux-user/devices/rtc146818.c \
-	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
+	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/tls.c Hosts/linux-user/elf_check.c $(RUNTIME_CORE)
 HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h Hosts/linux-user/devices/pic8259.h \
 	Hosts/linux-user/devices/pit8253.h Hosts/linux-user/devices/uart8250.h Hosts/linux-user/devices/rtc146818.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
