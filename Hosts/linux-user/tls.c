@@ -30,6 +30,8 @@
 #define KERNEL_START 0xc0000000ull /* the first address user code may not reach */
 #define TF 0x100u
 
+/* What the fence did, as --trace logs it: accesses emulated (a page fault included), single steps begun
+ * (one that is interrupted and begun again counts twice), accesses refused (#GP for the guest). */
 unsigned long vmm_tls_emulated, vmm_tls_stepped, vmm_tls_refused;
 
 /* The general registers in ModRM order: eax ecx edx ebx esp ebp esi edi. */
@@ -155,10 +157,8 @@ int tls_close(int sig, void *context)
         vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot restore the TLS fence in the host LDT\n");
     if (!window.guest_tf)
         g[REG_EFL] &= ~(greg_t)TF;
-    if (sig == SIGTRAP && g[REG_TRAPNO] == 1 && !window.guest_tf) {
-        vmm_tls_stepped++;
+    if (sig == SIGTRAP && g[REG_TRAPNO] == 1 && !window.guest_tf)
         return 1;
-    }
     return 0; /* the instruction did not complete (it faulted, or the timer came first): it runs again */
 }
 
@@ -209,6 +209,7 @@ int tls_fault(void *context, const unsigned char *code, unsigned n)
                       a.how == STEP ? "step" : "emulate", eip, code[0], code[1], code[2], code[3], a.segment == 0x64 ? "fs" : "gs",
                       a.offset, linear);
     if (a.how == STEP) {
+        vmm_tls_stepped++;
         if (usermode_tls_window(slot, 1) != 0)
             vmm_exit(VMM_EXIT_INTERNAL, "internal error: cannot open the TLS segment in the host LDT\n");
         window.open = 1;
@@ -217,6 +218,7 @@ int tls_fault(void *context, const unsigned char *code, unsigned n)
         g[REG_EFL] |= TF;
         return 1;
     }
+    vmm_tls_emulated++;
     if (a.how == LOAD) {
         if (guest_read(linear, &value, a.size) != 0)
             goto page_fault;
@@ -231,7 +233,6 @@ int tls_fault(void *context, const unsigned char *code, unsigned n)
         if (guest_write(linear, &value, a.size) != 0)
             goto page_fault;
     }
-    vmm_tls_emulated++;
     g[REG_EIP] = (greg_t)(eip + a.length);
     return 1;
 

@@ -11,7 +11,9 @@
  * (QEMU runs until its timeout). Booted without panic=, a kernel panic also hangs: status 0 means pass.
  *
  * The kernel passes the command line's words it does not know to init: "m4", "isolation", "privileged"
- * and "faults" choose groups (default: all of them); "verbose" leaves the kernel's console messages on.
+ * and "faults" choose groups (default: these four); "tls" (only when asked for) checks thread-local
+ * data through %gs and that %gs reaches no kernel memory; "verbose" leaves the kernel's console
+ * messages on.
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
@@ -401,6 +403,133 @@ static void run_isolation(void)
     check_child("isolation: write to the kernel's memory from user mode", write_kernel_base, SIGSEGV, 0);
 }
 
+/* ---- TLS: %gs reaches the thread's data below its base, never the kernel's memory ---- */
+
+/* glibc's i386 TLS (variant II) lies below the thread pointer: code reaches it through %gs with offsets
+ * that wrap around 4 GiB (tls_words@ntpoff is negative). Not static, so that asm can name them. */
+__thread unsigned tls_words[64];
+__thread unsigned char tls_bytes[8];
+
+/* The thread pointer, %gs's base: glibc keeps it at %gs:0. */
+static unsigned thread_pointer(void)
+{
+    unsigned tp;
+    __asm__ volatile("movl %%gs:0, %0" : "=r"(tp));
+    return tp;
+}
+
+/* The %gs offset that reaches `address` (modulo 4 GiB). */
+static unsigned gs_offset(unsigned address) { return address - thread_pointer(); }
+
+static void read_kernel_through_gs(void)
+{
+    unsigned v;
+    __asm__ volatile("movl %%gs:(%1), %0" : "=r"(v) : "r"(gs_offset(KERNEL_TEXT)));
+    say("previrt userland: ", "tls: the read returned 0x%x", v);
+}
+
+static void add_kernel_through_gs(void)
+{
+    unsigned v = 0;
+    __asm__ volatile("addl %%gs:(%1), %0" : "+r"(v) : "r"(gs_offset(KERNEL_TEXT)));
+    say("previrt userland: ", "tls: the add read 0x%x", v);
+}
+
+/* The kernel data word the write aims at: the command line's tls_write=ADDRESS (the kernel hands it to
+ * init in the environment; the tests give jiffies, which the kernel writes at every tick, so that a
+ * host that let the write through would find the page mapped and writable), else a page above
+ * KERNEL_BASE. */
+static void write_kernel_through_gs(void)
+{
+    const char *target = getenv("tls_write");
+    unsigned address = target ? (unsigned)strtoul(target, NULL, 0) : KERNEL_BASE + 0x1000;
+    __asm__ volatile("movl $0, %%gs:(%0)" : : "r"(gs_offset(address)) : "memory");
+    say("previrt userland: ", "tls: the write to the kernel's memory went through");
+}
+
+/* Writes tls_words[i] (i = 0, 1, ...) through %gs with the instruction forms user code uses, each with
+ * its negative offset: mov from a register, an immediate and the accumulator (moffs), byte and word
+ * stores; add, xchg, cmpxchg, inc (read-modify-write). Reads them back through %gs the same ways. */
+static unsigned tls_forms(unsigned seed)
+{
+    unsigned base = (unsigned)((char *)&tls_words[0] - (char *)thread_pointer()), v, sum = 0, old;
+    __asm__ volatile("movl %1, %%gs:(%0)" : : "r"(base), "r"(seed) : "memory");
+    __asm__ volatile("movl $0x5a5a5a5a, %%gs:4(%0)" : : "r"(base) : "memory");
+    __asm__ volatile("movl %0, %%gs:tls_words@ntpoff+8" : : "a"(seed + 2) : "memory");
+    __asm__ volatile("movw %w1, %%gs:12(%0); movw $0x1234, %%gs:14(%0)" : : "r"(base), "r"(seed + 3) : "memory");
+    __asm__ volatile("movb %b1, %%gs:16(%0); movb $0x77, %%gs:17(%0)" : : "r"(base), "q"(seed + 4) : "memory");
+    __asm__ volatile("movl %1, %%gs:20(%0); addl $7, %%gs:20(%0)" : : "r"(base), "r"(seed) : "memory");
+    v = seed + 6;
+    __asm__ volatile("movl $0, %%gs:24(%1); xchgl %0, %%gs:24(%1)" : "+r"(v) : "r"(base) : "memory");
+    old = 0;
+    __asm__ volatile("movl $0, %%gs:28(%2); lock cmpxchgl %1, %%gs:28(%2)" : "+a"(old) : "r"(seed + 7), "r"(base) : "memory", "cc");
+    __asm__ volatile("movl %1, %%gs:32(%0); incl %%gs:32(%0)" : : "r"(base), "r"(seed + 7) : "memory", "cc");
+    /* read back through %gs: mov to a register, the accumulator (moffs), movzbl, a byte, add */
+    __asm__ volatile("movl %%gs:(%1), %0" : "=r"(v) : "r"(base));
+    sum += v;
+    __asm__ volatile("movl %%gs:tls_words@ntpoff+8, %0" : "=a"(v));
+    sum += v;
+    __asm__ volatile("movzbl %%gs:16(%1), %0" : "=r"(v) : "r"(base));
+    sum += v;
+    v = 0;
+    __asm__ volatile("movb %%gs:17(%1), %b0" : "+q"(v) : "r"(base));
+    sum += v;
+    __asm__ volatile("addl %%gs:20(%1), %0" : "+r"(sum) : "r"(base) : "cc");
+    return sum;
+}
+
+/* What tls_forms(seed) leaves, read through plain pointers (flat segments, not %gs). */
+static int tls_forms_hold(unsigned seed, unsigned sum, char *why, size_t size)
+{
+    const unsigned short *w = (const unsigned short *)&tls_words[3];
+    const unsigned char *b = (const unsigned char *)&tls_words[4];
+    unsigned want[] = {seed, 0x5a5a5a5a, seed + 2, 0, 0, seed + 7, seed + 6, seed + 7, seed + 8};
+    for (unsigned i = 0; i < 9; i++)
+        if (i != 3 && i != 4 && tls_words[i] != want[i]) {
+            snprintf(why, size, "tls_words[%u] is 0x%x, not 0x%x", i, tls_words[i], want[i]);
+            return 0;
+        }
+    if (w[0] != (unsigned short)(seed + 3) || w[1] != 0x1234 || b[0] != (unsigned char)(seed + 4) || b[1] != 0x77) {
+        snprintf(why, size, "16-bit words 0x%x 0x%x, bytes 0x%x 0x%x", w[0], w[1], b[0], b[1]);
+        return 0;
+    }
+    if (sum != seed + (seed + 2) + ((seed + 4) & 0xff) + 0x77 + seed + 7) {
+        snprintf(why, size, "the values read back through %%gs add up to 0x%x", sum);
+        return 0;
+    }
+    return 1;
+}
+
+static void tls_child_writes(void)
+{
+    char why[128];
+    unsigned sum = tls_forms(0x1000);
+    _exit(tls_forms_hold(0x1000, sum, why, sizeof why) ? 0 : 1);
+}
+
+static void run_tls(void)
+{
+    char why[128] = "";
+    unsigned tp = thread_pointer(), sum;
+    int status, ok;
+
+    check("tls: __thread data and errno lie below the thread pointer (negative %gs offsets)",
+          (unsigned)&tls_words[63] < tp && (unsigned)&errno < tp, "tls_words at tp%+d, errno at tp%+d",
+          (int)((unsigned)&tls_words[0] - tp), (int)((unsigned)&errno - tp));
+    errno = 0;
+    ok = close(-1) == -1 && errno == EBADF;
+    check("tls: errno after a failing system call", ok, "errno %d", errno);
+    sum = tls_forms(0x100);
+    check("tls: __thread words, halves and bytes written and read through %gs (mov, add, xchg, cmpxchg, inc)",
+          tls_forms_hold(0x100, sum, why, sizeof why), "%s", why);
+    status = in_child(tls_child_writes);
+    ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && tls_forms_hold(0x100, sum, why, sizeof why);
+    check("tls: a __thread array written through %gs by a child after fork stays per-process", ok, "child status 0x%x; %s", status, why);
+    check_child("tls: read of the kernel's text through %gs with a large offset", read_kernel_through_gs, SIGSEGV, 0);
+    check_child("tls: add from the kernel's text through %gs with a large offset", add_kernel_through_gs, SIGSEGV, 0);
+    check_child("tls: write to the kernel's memory through %gs with a large offset", write_kernel_through_gs, SIGSEGV, 0);
+}
+
 /* ---- privileged instructions in user mode: #GP, so SIGSEGV from the guest kernel ---- */
 
 static void do_cli(void) { __asm__ volatile("cli"); }
@@ -458,23 +587,24 @@ static void run_faults(void)
 
 int main(int argc, char **argv)
 {
-    int m4 = 0, isolation = 0, privileged = 0, faults = 0, verbose = 0, unknown = 0;
+    int m4 = 0, isolation = 0, privileged = 0, faults = 0, tls = 0, verbose = 0, unknown = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "m4")) m4 = 1;
         else if (!strcmp(argv[i], "isolation")) isolation = 1;
         else if (!strcmp(argv[i], "privileged")) privileged = 1;
         else if (!strcmp(argv[i], "faults")) faults = 1;
+        else if (!strcmp(argv[i], "tls")) tls = 1;
         else if (!strcmp(argv[i], "verbose")) verbose = 1;
         else unknown++;
     }
-    if (!m4 && !isolation && !privileged && !faults)
+    if (!m4 && !isolation && !privileged && !faults && !tls)
         m4 = isolation = privileged = faults = 1;
     /* Kernel messages after this point (there should be none) would interleave with these lines. */
     if (!verbose)
         klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
 
-    say("previrt userland: ", "init started (pid %d), groups:%s%s%s%s%s", (int)getpid(), m4 ? " m4" : "", isolation ? " isolation" : "",
-        privileged ? " privileged" : "", faults ? " faults" : "", unknown ? " (unknown words ignored)" : "");
+    say("previrt userland: ", "init started (pid %d), groups:%s%s%s%s%s%s", (int)getpid(), m4 ? " m4" : "", isolation ? " isolation" : "",
+        privileged ? " privileged" : "", faults ? " faults" : "", tls ? " tls" : "", unknown ? " (unknown words ignored)" : "");
     if (m4)
         run_m4();
     if (isolation)
@@ -483,6 +613,8 @@ int main(int argc, char **argv)
         run_privileged();
     if (faults)
         run_faults();
+    if (tls)
+        run_tls();
     say("previrt userland: ", "%d/%d checks passed", passed, checks);
     leave_machine(passed == checks ? 0 : 1);
 }
