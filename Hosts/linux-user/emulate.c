@@ -437,6 +437,7 @@ static void emulate(struct frame *f, struct host_site *s, u32 start)
             vmm_resume_esp = user_esp;
             load_flags(f, t);
             memory_drop_alias();
+            mmu_enter_user();
             usermode_enter();
             vmm_resume_user = 1;
             break;

@@ -147,6 +147,8 @@ void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4);
 void memory_restore_alias(void);
 void memory_descriptors(int *ram, int *stubs, u32 *alias);
 void mmu_invlpg(u32 address);
+/* The guest returns to user mode: the supervisor pages below 3 GiB the kernel touched are dropped. */
+void mmu_enter_user(void);
 void mmu_start(void);
 
 /* interrupts.c: delivers vector through the guest's IDT: pushes [error] eip cs eflags on the guest's
