@@ -71,7 +71,10 @@ struct LinuxOnLinuxIsolationTests {
         #expect(stepped >= 10, "\(fence.prefix(50))")
         #expect(refused.count == 3, "\(refused)")
         #expect(refused.allSatisfy { $0.contains("(gs:") }, "\(refused)")
-        let summary = r.output.split(separator: "\n").first { $0.contains("trace: TLS fence: totals") }
+        // (the console's last line may precede it on the same line: standard output is not a terminal)
+        let summary = r.output.split(separator: "\n").compactMap { line in
+            line.range(of: "previrt run: trace: TLS fence: totals").map { String(line[$0.lowerBound...]) }
+        }.first
         #expect(summary == "previrt run: trace: TLS fence: totals: \(emulated) emulated, \(stepped) stepped, \(refused.count) refused",
                 "\(summary ?? "no totals line")")
         #expect(LinuxGuest.initLines(r.output).last == "previrt userland: 7/7 checks passed", "\(r.output.suffix(2000))")
