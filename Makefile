@@ -8,6 +8,7 @@ PREVIRT := $(BUILD)/previrt
 OUT     := out
 
 .PHONY: paging-guest
+.PHONY: rings-guest
 .PHONY: guest-kernel run-guest-kernel-qemu initramfs linux-bench
 .PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest guest64 run-guest run-guest64 \
 	xen-bench linux-user kernel-check clean install
@@ -168,6 +169,16 @@ $(OUT)/guest/paging.elf: $(PAGING_SOURCES) Guests/demo/guest.ld Guests/common/co
 		-o $@ $(PAGING_SOURCES)
 
 paging-guest: $(OUT)/guest/paging.elf
+
+# The rings guest: a page below 3 GiB that the guest kernel maps without the user bit stays out of user
+# mode's reach, on QEMU and under `previrt run` (Tests/PrevirtTests/LinuxOnLinuxSupervisorPageTests.swift).
+RINGS_SOURCES := Guests/rings/boot.S Guests/rings/rings.c Guests/common/console.c
+$(OUT)/guest/rings.elf: $(RINGS_SOURCES) Guests/demo/guest.ld Guests/common/console.h Macros/previrt-i386.s Makefile
+	@mkdir -p $(OUT)/guest
+	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ $(RINGS_SOURCES)
+
+rings-guest: $(OUT)/guest/rings.elf
 
 QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel $(OUT)/guest/guest.elf
