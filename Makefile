@@ -9,6 +9,7 @@ OUT     := out
 
 .PHONY: paging-guest
 .PHONY: rings-guest
+.PHONY: tls-bench
 .PHONY: guest-kernel run-guest-kernel-qemu initramfs linux-bench
 .PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest guest64 run-guest run-guest64 \
 	xen-bench linux-user kernel-check clean install
@@ -339,6 +340,11 @@ $(USERLAND)/initramfs-i386.cpio: $(USERLAND)/i386/init $(USERLAND)/i386/child $(
 	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
 $(USERLAND)/initramfs-x86_64.cpio: $(USERLAND)/x86_64/bench Kernel/userland/pack-initramfs.sh
 	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
+# The TLS fence's cost as guest user code sees it (Kernel/userland/tlscost.c, booted with rdinit=/tlscost).
+$(USERLAND)/initramfs-tlscost.cpio: $(USERLAND)/i386/tlscost Kernel/userland/pack-initramfs.sh
+	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
+tls-bench: build linux-user $(USERLAND)/initramfs-tlscost.cpio
+	Benchmarks/linux/tls-fence.sh
 # What a 32-bit VMM pays the host for a fault, a signal, a trap (Benchmarks/linux/hostcost.c).
 $(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Makefile
 	@mkdir -p $(@D)
