@@ -86,14 +86,16 @@ static const struct form forms[] = {
 static struct access decode(const unsigned char *p, unsigned n, const u32 r[8])
 {
     struct access a = {REFUSE, 0, 0, 0, 0, 0, 0};
-    unsigned i = 0, opsize = 4, two_byte = 0, op, modrm_length, k;
+    unsigned i = 0, opsize = 4, two_byte = 0, op, modrm_length, k, lock = 0;
     while (i < n) {
         unsigned char b = p[i];
         if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0x64 || b == 0x65)
             a.segment = b;
         else if (b == 0x66)
             opsize = 2;
-        else if (b != 0xf0)
+        else if (b == 0xf0)
+            lock = 1;
+        else
             break; /* 0x67 (16-bit addressing) and rep are not prefixes of any form here */
         i++;
     }
@@ -101,7 +103,7 @@ static struct access decode(const unsigned char *p, unsigned n, const u32 r[8])
         return a; /* not through %fs or %gs */
     op = p[i++];
     if (op >= 0xa0 && op <= 0xa3) { /* mov between the accumulator and moffs32 */
-        a.how = op & 2 ? STORE : LOAD;
+        a.how = lock ? STEP : op & 2 ? STORE : LOAD;
         a.size = op & 1 ? opsize : 1;
         a.offset = (u32)(p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (u32)p[i + 3] << 24);
         a.length = i + 4;
@@ -117,12 +119,12 @@ static struct access decode(const unsigned char *p, unsigned n, const u32 r[8])
     a.offset = modrm_offset(p + i, r, &modrm_length);
     a.length = i + modrm_length;
     if (!two_byte && op >= 0x88 && op <= 0x8b) {
-        a.how = op & 2 ? LOAD : STORE;
+        a.how = lock ? STEP : op & 2 ? LOAD : STORE; /* lock mov: #UD, which the CPU raises in the step */
         a.size = op & 1 ? opsize : 1;
         return a;
     }
     if (!two_byte && (op == 0xc6 || op == 0xc7) && a.reg == 0) {
-        a.how = STORE_IMMEDIATE;
+        a.how = lock ? STEP : STORE_IMMEDIATE;
         a.size = op & 1 ? opsize : 1;
         if (a.length + a.size > n)
             return (struct access){REFUSE, 0, 0, 0, 0, 0, 0};
