@@ -240,7 +240,7 @@ static u32 multiboot_info(void)
 
 int main(int argc, char **argv)
 {
-    int fd, initrd = -1;
+    int fd, high, initrd = -1;
     struct guest_file file;
     unsigned long size, initrd_size = 0;
     struct guest_reserved region = {VMM_REGION_BASE, 0x100000000ull, "region (reservetop)"};
@@ -280,6 +280,13 @@ int main(int argc, char **argv)
         usage();
     guest_path = argv[a];
     fd = open_file(guest_path, &size, "");
+    /* The file stays open until its segments are read, after guest RAM exists: move it out of the way, so
+     * that the descriptors after it are numbered as when the file was closed first (guest RAM's memfd is
+     * descriptor 3 for a guest without --initrd). */
+    if ((high = fcntl(fd, F_DUPFD_CLOEXEC, 64)) >= 0) {
+        close(fd);
+        fd = high;
+    }
     file = (struct guest_file){size, checked_read, &fd};
     if (elf_check_file(&file, &region, 1, &guest, why, sizeof why) != 0)
         die(why);
