@@ -96,6 +96,20 @@ struct LinuxOnLinuxHostileKernelTests {
             let ph = g.programHeader(g.loads[1])
             return "program header \(g.loads[1]): p_filesz \(g.hex(g.u32(ph + memsz) + 0x1000)) is larger than p_memsz \(g.hex(g.u32(ph + memsz)))"
         }),
+        Case(name: "a note segment larger than the VMM reads (17 MiB, in a sparse file)", size: 0x0200_0000, edit: { g in
+            let data = g.programHeader(g.loads[1])
+            g.set32(data + filesz, 0x0140_0000)
+            g.set32(data + memsz, 0x0140_0000)
+            let note = g.programHeader((0..<g.phnum).first { g.u32(g.programHeader($0)) == 4 }!)
+            g.set32(note + offset, g.u32(data + offset))
+            g.set32(note + vaddr, g.u32(data + vaddr))
+            g.set32(note + paddr, g.u32(data + paddr))
+            g.set32(note + filesz, 0x0110_0000)
+            g.set32(note + memsz, 0x0110_0000)
+        }, message: { g in
+            "\(0x0110_0000) bytes of headers, names or notes at offset \(g.hex(g.u32(g.programHeader(g.loads[1]) + offset))): "
+                + "more than the VMM reads (16 MiB)"
+        }),
         Case(name: "a segment outside a small --memory", size: nil, extra: ["--memory", "16"], edit: { _ in }, message: { g in
             let ph = g.programHeader(g.loads[0])
             let begin = g.u32(ph + paddr), size = g.u32(ph + memsz)
