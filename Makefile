@@ -343,7 +343,11 @@ $(USERLAND)/initramfs-x86_64.cpio: $(USERLAND)/x86_64/bench Kernel/userland/pack
 # The TLS fence's cost as guest user code sees it (Kernel/userland/tlscost.c, booted with rdinit=/tlscost).
 $(USERLAND)/initramfs-tlscost.cpio: $(USERLAND)/i386/tlscost Kernel/userland/pack-initramfs.sh
 	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
-tls-bench: build linux-user $(USERLAND)/initramfs-tlscost.cpio
+# The host's bare costs behind it: a #GP as SIGSEGV, a modify_ldt write, a trap-flag step as SIGTRAP.
+$(USERLAND)/ldtcost: Benchmarks/linux/ldtcost.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -m32 -O2 -static -Wall -Wextra -o $@ $<
+tls-bench: build linux-user $(USERLAND)/initramfs-tlscost.cpio $(USERLAND)/ldtcost
 	Benchmarks/linux/tls-fence.sh
 # What a 32-bit VMM pays the host for a fault, a signal, a trap (Benchmarks/linux/hostcost.c).
 $(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Makefile
