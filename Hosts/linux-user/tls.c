@@ -6,9 +6,13 @@
  * linear addresses it accesses through the segment (base + offset, modulo 4 GiB, within the guest's
  * own limit), and when all of them are user addresses (below 3 GiB) performs it:
  *
- *   - mov to or from memory (8a 8b 88 89 c6 c7 a0-a3, 8, 16 or 32 bits) is emulated here, through the
- *     guest's page tables with user permissions: a page user mode may not access is a #PF for the
- *     guest kernel, with CR2 and the error code a CPU would give;
+ *   - mov to or from memory (8a 8b 88 89 c6 c7 a0-a3, 8, 16 or 32 bits), movzx and movsx from it (0f b6
+ *     b7 be bf: compiled code reads __thread bytes and halves so), and cmp and test of memory with
+ *     a register or an immediate (38-3b, 84, 85, 80/81/83 /7, f6/f7 /0: glibc's start-up runs
+ *     `cmpb $imm, %gs:-0x1c`), are emulated here, through the guest's page tables with user
+ *     permissions (a page user mode may not access is a #PF for the guest kernel, with CR2 and the
+ *     error code a CPU would give); cmp and test take their flags from the same instruction run by
+ *     the VMM on the values;
  *   - the other forms in `forms` below (the arithmetic and logic instructions, push, call, cmpxchg,
  *     xadd, movzx, ...: each with one memory operand of known size) run natively for one instruction
  *     (a single step): the guest's wide descriptor is installed, the trap flag set, and at the trap
@@ -37,11 +41,16 @@ unsigned long vmm_tls_emulated, vmm_tls_stepped, vmm_tls_refused;
 /* The general registers in ModRM order: eax ecx edx ebx esp ebp esi edi. */
 static const int gregs_index[8] = {REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, REG_EBP, REG_ESI, REG_EDI};
 
-/* How an instruction touches memory through its segment. */
-enum how { REFUSE, LOAD, STORE, STORE_IMMEDIATE, STEP };
+/* How an instruction touches memory through its segment. COMPARE: cmp or test, which only read it
+ * and set the arithmetic flags (memory first, or the register first: REVERSED), with a register or an
+ * immediate. */
+enum how { REFUSE, LOAD, STORE, STORE_IMMEDIATE, COMPARE, STEP };
 
 struct access {
     enum how how;
+    int test, reversed, with_immediate; /* COMPARE: test (and) rather than cmp (subtract); reg - memory; imm */
+    int extend;                         /* LOAD by movzx (1) or movsx (2) into a register of opsize bytes */
+    unsigned opsize;
     unsigned length;     /* the whole instruction (LOAD, STORE, STORE_IMMEDIATE) */
     unsigned size;       /* bytes accessed at offset */
     unsigned reg;        /* the register operand (ModRM reg, or 0 for a0-a3) */
@@ -78,14 +87,15 @@ static const struct form forms[] = {
     {1, 0x96, 1, 0xff}, {1, 0x97, 1, 0xff}, {1, 0x98, 1, 0xff}, {1, 0x99, 1, 0xff}, {1, 0x9a, 1, 0xff}, {1, 0x9b, 1, 0xff},
     {1, 0x9c, 1, 0xff}, {1, 0x9d, 1, 0xff}, {1, 0x9e, 1, 0xff}, {1, 0x9f, 1, 0xff},
     {1, 0xb0, 1, 0xff}, {1, 0xb1, 0, 0xff}, {1, 0xc0, 1, 0xff}, {1, 0xc1, 0, 0xff},
-    {1, 0xb6, 1, 0xff}, {1, 0xb7, 2, 0xff}, {1, 0xbe, 1, 0xff}, {1, 0xbf, 2, 0xff}, {1, 0xaf, 0, 0xff}, {1, 0xba, 0, 0xf0},
+    {1, 0xb6, 1, 0xff}, {1, 0xb7, 2, 0xff}, {1, 0xbe, 1, 0xff}, {1, 0xbf, 2, 0xff}, /* with lock: #UD in the step */
+    {1, 0xaf, 0, 0xff}, {1, 0xba, 0, 0xf0},
 };
 
 /* Decodes the instruction in p[0, n) against the registers r (ModRM order). p has 24 readable bytes
  * (zeros after n): the caller refuses an instruction whose length comes out above n. */
 static struct access decode(const unsigned char *p, unsigned n, const u32 r[8])
 {
-    struct access a = {REFUSE, 0, 0, 0, 0, 0, 0};
+    struct access a = {.how = REFUSE};
     unsigned i = 0, opsize = 4, two_byte = 0, op, modrm_length, k, lock = 0;
     while (i < n) {
         unsigned char b = p[i];
@@ -123,14 +133,43 @@ static struct access decode(const unsigned char *p, unsigned n, const u32 r[8])
         a.size = op & 1 ? opsize : 1;
         return a;
     }
+    if (two_byte && !lock && (op == 0xb6 || op == 0xb7 || op == 0xbe || op == 0xbf)) {
+        a.how = LOAD;
+        a.extend = op >= 0xbe ? 2 : 1;
+        a.size = op & 1 ? 2 : 1;
+        a.opsize = opsize;
+        return a;
+    }
     if (!two_byte && (op == 0xc6 || op == 0xc7) && a.reg == 0) {
         a.how = lock ? STEP : STORE_IMMEDIATE;
         a.size = op & 1 ? opsize : 1;
         if (a.length + a.size > n)
-            return (struct access){REFUSE, 0, 0, 0, 0, 0, 0};
+            return (struct access){.how = REFUSE, .segment = a.segment};
         for (k = 0; k < a.size; k++)
             a.immediate |= (u32)p[a.length + k] << (8 * k);
         a.length += a.size;
+        return a;
+    }
+    if (!two_byte && !lock && (op == 0x38 || op == 0x39 || op == 0x3a || op == 0x3b || op == 0x84 || op == 0x85)) {
+        a.how = COMPARE;
+        a.test = op >= 0x84;
+        a.reversed = op == 0x3a || op == 0x3b;
+        a.size = op & 1 ? opsize : 1;
+        return a;
+    }
+    if (!two_byte && !lock && (((op == 0x80 || op == 0x81 || op == 0x83) && a.reg == 7) || ((op == 0xf6 || op == 0xf7) && a.reg == 0))) {
+        unsigned bytes = op == 0x81 || op == 0xf7 ? opsize : 1;
+        a.how = COMPARE;
+        a.test = op >= 0xf6;
+        a.with_immediate = 1;
+        a.size = op == 0x80 || op == 0xf6 ? 1 : opsize;
+        if (a.length + bytes > n)
+            return (struct access){.how = REFUSE, .segment = a.segment};
+        for (k = 0; k < bytes; k++)
+            a.immediate |= (u32)p[a.length + k] << (8 * k);
+        if (op == 0x83 && (a.immediate & 0x80))
+            a.immediate |= 0xffffff00u; /* sign-extended */
+        a.length += bytes;
         return a;
     }
     for (k = 0; k < sizeof forms / sizeof forms[0]; k++)
@@ -172,6 +211,27 @@ static void set8(greg_t *g, unsigned reg, u32 v)
 }
 
 static u32 get8(const greg_t *g, unsigned reg) { return ((u32)g[gregs_index[reg & 3]] >> (reg & 4 ? 8 : 0)) & 0xff; }
+
+/* The arithmetic flags (CF PF AF ZF SF OF) of cmp a, b (a - b) or test a, b (a & b) in `size` bytes,
+ * computed by the same instruction on the host. */
+#define ARITH 0x8d5u
+static u32 compare_flags(int test, unsigned size, u32 a, u32 b)
+{
+    u32 f;
+    if (size == 1 && test)
+        __asm__("testb %b2, %b1; pushfl; popl %0" : "=r"(f) : "q"(a), "q"(b) : "cc");
+    else if (size == 1)
+        __asm__("cmpb %b2, %b1; pushfl; popl %0" : "=r"(f) : "q"(a), "q"(b) : "cc");
+    else if (size == 2 && test)
+        __asm__("testw %w2, %w1; pushfl; popl %0" : "=r"(f) : "r"(a), "r"(b) : "cc");
+    else if (size == 2)
+        __asm__("cmpw %w2, %w1; pushfl; popl %0" : "=r"(f) : "r"(a), "r"(b) : "cc");
+    else if (test)
+        __asm__("testl %2, %1; pushfl; popl %0" : "=r"(f) : "r"(a), "r"(b) : "cc");
+    else
+        __asm__("cmpl %2, %1; pushfl; popl %0" : "=r"(f) : "r"(a), "r"(b) : "cc");
+    return f & ARITH;
+}
 
 int tls_fault(void *context, const unsigned char *code, unsigned n)
 {
@@ -221,10 +281,20 @@ int tls_fault(void *context, const unsigned char *code, unsigned n)
         return 1;
     }
     vmm_tls_emulated++;
-    if (a.how == LOAD) {
+    if (a.how == COMPARE) {
+        u32 other = a.with_immediate ? a.immediate : a.size == 1 ? get8(g, a.reg) : (u32)g[gregs_index[a.reg]];
         if (guest_read(linear, &value, a.size) != 0)
             goto page_fault;
-        if (a.size == 1)
+        g[REG_EFL] = (greg_t)(((u32)g[REG_EFL] & ~ARITH)
+                              | (a.reversed ? compare_flags(0, a.size, other, value) : compare_flags(a.test, a.size, value, other)));
+    } else if (a.how == LOAD) {
+        if (guest_read(linear, &value, a.size) != 0)
+            goto page_fault;
+        if (a.extend) { /* movzx, movsx: the value widened into a 16- or 32-bit register */
+            if (a.extend == 2)
+                value = a.size == 1 ? (u32)(int)(signed char)value : (u32)(int)(short)value;
+            g[gregs_index[a.reg]] = (greg_t)(a.opsize == 2 ? ((u32)g[gregs_index[a.reg]] & 0xffff0000u) | (value & 0xffff) : value);
+        } else if (a.size == 1)
             set8(g, a.reg, value);
         else if (a.size == 2)
             g[gregs_index[a.reg]] = (greg_t)(((u32)g[gregs_index[a.reg]] & 0xffff0000u) | value);

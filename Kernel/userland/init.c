@@ -478,15 +478,23 @@ static unsigned tls_forms(unsigned seed)
     return sum;
 }
 
+/* A pointer the compiler cannot see through: accesses through it use the flat segments, not %gs. */
+static void *flat(void *p)
+{
+    __asm__("" : "+r"(p));
+    return p;
+}
+
 /* What tls_forms(seed) leaves, read through plain pointers (flat segments, not %gs). */
 static int tls_forms_hold(unsigned seed, unsigned sum, char *why, size_t size)
 {
-    const unsigned short *w = (const unsigned short *)&tls_words[3];
-    const unsigned char *b = (const unsigned char *)&tls_words[4];
+    const volatile unsigned *words = flat(&tls_words[0]);
+    const volatile unsigned short *w = (const volatile unsigned short *)&words[3];
+    const volatile unsigned char *b = (const volatile unsigned char *)&words[4];
     unsigned want[] = {seed, 0x5a5a5a5a, seed + 2, 0, 0, seed + 7, seed + 6, seed + 7, seed + 8};
     for (unsigned i = 0; i < 9; i++)
-        if (i != 3 && i != 4 && tls_words[i] != want[i]) {
-            snprintf(why, size, "tls_words[%u] is 0x%x, not 0x%x", i, tls_words[i], want[i]);
+        if (i != 3 && i != 4 && words[i] != want[i]) {
+            snprintf(why, size, "tls_words[%u] is 0x%x, not 0x%x", i, words[i], want[i]);
             return 0;
         }
     if (w[0] != (unsigned short)(seed + 3) || w[1] != 0x1234 || b[0] != (unsigned char)(seed + 4) || b[1] != 0x77) {
@@ -500,6 +508,31 @@ static int tls_forms_hold(unsigned seed, unsigned sum, char *why, size_t size)
     return 1;
 }
 
+/* cmp and test of tls_words through %gs (after tls_forms(0x100)): eight conditions, each of which must
+ * hold, as a bit mask (0xff when the flags are right). */
+static unsigned tls_compares(void)
+{
+    unsigned base = (unsigned)((char *)&tls_words[0] - (char *)thread_pointer()), bits = 0;
+    unsigned char c;
+    __asm__ volatile("cmpl $0x5a5a5a5a, %%gs:4(%1); sete %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c;
+    __asm__ volatile("cmpb $0x78, %%gs:17(%1); setb %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 1;
+    __asm__ volatile("cmpl %2, %%gs:4(%1); sets %0" : "=q"(c) : "r"(base), "r"(0x5a5a5a5bu) : "cc");
+    bits |= c << 2;
+    __asm__ volatile("cmpl %%gs:4(%1), %2; seta %0" : "=q"(c) : "r"(base), "r"(0x5a5a5a5bu) : "cc");
+    bits |= c << 3;
+    __asm__ volatile("testb $0x08, %%gs:17(%1); sete %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 4;
+    __asm__ volatile("testl %2, %%gs:4(%1); setne %0" : "=q"(c) : "r"(base), "r"(0x5a000000u) : "cc");
+    bits |= c << 5;
+    __asm__ volatile("cmpw $0x1234, %%gs:14(%1); sete %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 6;
+    __asm__ volatile("cmpl $-1, %%gs:(%1); setb %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 7;
+    return bits;
+}
+
 /* Many accesses in a row that the VMM single-steps: the timer's interrupts arrive in the middle of
  * some of the steps (the VMM then closes the window and the instruction runs again). */
 static int tls_loop(char *why, size_t size)
@@ -509,8 +542,9 @@ static int tls_loop(char *why, size_t size)
     tls_words[11] = 0;
     for (int i = 0; i < 20000; i++)
         __asm__ volatile("addl %%gs:40(%1), %0; incl %%gs:44(%1)" : "+r"(sum) : "r"(base) : "memory", "cc");
-    snprintf(why, size, "sum %u, count %u", sum, tls_words[11]);
-    return sum == 60000 && tls_words[11] == 20000;
+    unsigned count = ((volatile unsigned *)flat(&tls_words[0]))[11];
+    snprintf(why, size, "sum %u, count %u", sum, count);
+    return sum == 60000 && count == 20000;
 }
 
 static void tls_child_writes(void)
@@ -523,7 +557,7 @@ static void tls_child_writes(void)
 static void run_tls(void)
 {
     char why[128] = "";
-    unsigned tp = thread_pointer(), sum;
+    unsigned tp = thread_pointer(), sum, conditions;
     int status, ok;
 
     check("tls: __thread data and errno lie below the thread pointer (negative %gs offsets)",
@@ -535,6 +569,9 @@ static void run_tls(void)
     sum = tls_forms(0x100);
     check("tls: __thread words, halves and bytes written and read through %gs (mov, add, xchg, cmpxchg, inc)",
           tls_forms_hold(0x100, sum, why, sizeof why), "%s", why);
+    conditions = tls_compares();
+    check("tls: cmp and test through %gs set the flags (register, immediate, both directions, 8, 16 and 32 bits)", conditions == 0xff,
+          "conditions 0x%x, not 0xff", conditions);
     check("tls: 20000 adds and incs through %gs in a loop (the timer interrupts some of them)", tls_loop(why, sizeof why), "%s", why);
     status = in_child(tls_child_writes);
     ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && tls_forms_hold(0x100, sum, why, sizeof why);
