@@ -14,7 +14,7 @@
  *     error code a CPU would give); cmp and test take their flags from the same instruction run by
  *     the VMM on the values;
  *   - the other forms in `forms` below (the arithmetic and logic instructions, push, call, cmpxchg,
- *     xadd, movzx, ...: each with one memory operand of known size) run natively for one instruction
+ *     xadd, ...: each with one memory operand of known size) run natively for one instruction
  *     (a single step): the guest's wide descriptor is installed, the trap flag set, and at the trap
  *     (SIGTRAP) the fence is back. Any other signal that arrives while that window is open (a fault of
  *     the instruction, the timer) closes it first (tls_close), and the instruction runs again later.
@@ -51,7 +51,7 @@ struct access {
     int test, reversed, with_immediate; /* COMPARE: test (and) rather than cmp (subtract); reg - memory; imm */
     int extend;                         /* LOAD by movzx (1) or movsx (2) into a register of opsize bytes */
     unsigned opsize;
-    unsigned length;     /* the whole instruction (LOAD, STORE, STORE_IMMEDIATE) */
+    unsigned length;     /* the whole instruction (all but STEP: there up to the displacement) */
     unsigned size;       /* bytes accessed at offset */
     unsigned reg;        /* the register operand (ModRM reg, or 0 for a0-a3) */
     u32 offset, immediate;
