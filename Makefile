@@ -8,6 +8,8 @@ PREVIRT := $(BUILD)/previrt
 OUT     := out
 
 .PHONY: paging-guest
+.PHONY: rings-guest
+.PHONY: tls-bench
 .PHONY: guest-kernel run-guest-kernel-qemu initramfs linux-bench
 .PHONY: all deps build macros demo test bench fuzz fuzz-runtime fuzz-inspector fuzz-linux-user guest guest64 run-guest run-guest64 \
 	xen-bench linux-user kernel-check clean install
@@ -169,6 +171,16 @@ $(OUT)/guest/paging.elf: $(PAGING_SOURCES) Guests/demo/guest.ld Guests/common/co
 
 paging-guest: $(OUT)/guest/paging.elf
 
+# The rings guest: a page below 3 GiB that the guest kernel maps without the user bit stays out of user
+# mode's reach, on QEMU and under `previrt run` (Tests/PrevirtTests/LinuxOnLinuxSupervisorPageTests.swift).
+RINGS_SOURCES := Guests/rings/boot.S Guests/rings/rings.c Guests/common/console.c
+$(OUT)/guest/rings.elf: $(RINGS_SOURCES) Guests/demo/guest.ld Guests/common/console.h Macros/previrt-i386.s Makefile
+	@mkdir -p $(OUT)/guest
+	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+		-o $@ $(RINGS_SOURCES)
+
+rings-guest: $(OUT)/guest/rings.elf
+
 QEMU_GUEST = qemu-system-i386 -display none -no-reboot -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 	-kernel $(OUT)/guest/guest.elf
 
@@ -235,7 +247,7 @@ HOST_CORE := Hosts/linux-user/emulate.c Hosts/linux-user/sites.c Hosts/linux-use
 	Hosts/linux-user/memory.c Hosts/linux-user/mmu.c Hosts/linux-user/interrupts.c Hosts/linux-user/board.c \
 	Hosts/linux-user/usermode.c Hosts/linux-user/entry.S Hosts/linux-user/devices/pic8259.c \
 	Hosts/linux-user/devices/pit8253.c Hosts/linux-user/devices/uart8250.c Hosts/linux-user/devices/rtc146818.c \
-	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/elf_check.c Hosts/linux-user/pool.c $(RUNTIME_CORE)
+	Hosts/linux-user/contain.c Hosts/linux-user/traps.c Hosts/linux-user/tls.c Hosts/linux-user/elf_check.c Hosts/linux-user/pool.c $(RUNTIME_CORE)
 HOST_HEADERS := Hosts/linux-user/host.h Hosts/linux-user/elf_check.h Hosts/linux-user/devices/pic8259.h \
 	Hosts/linux-user/devices/pit8253.h Hosts/linux-user/devices/uart8250.h Hosts/linux-user/devices/rtc146818.h
 HOST_SOURCES := Hosts/linux-user/loader.c $(HOST_CORE)
@@ -334,6 +346,15 @@ $(USERLAND)/initramfs-i386.cpio: $(USERLAND)/i386/init $(USERLAND)/i386/child $(
 	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
 $(USERLAND)/initramfs-x86_64.cpio: $(USERLAND)/x86_64/bench Kernel/userland/pack-initramfs.sh
 	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
+# The TLS fence's cost as guest user code sees it (Kernel/userland/tlscost.c, booted with rdinit=/tlscost).
+$(USERLAND)/initramfs-tlscost.cpio: $(USERLAND)/i386/tlscost Kernel/userland/pack-initramfs.sh
+	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
+# The host's bare costs behind it: a #GP as SIGSEGV, a modify_ldt write, a trap-flag step as SIGTRAP.
+$(USERLAND)/ldtcost: Benchmarks/linux/ldtcost.c Makefile
+	@mkdir -p $(@D)
+	$(CC) -m32 -O2 -static -Wall -Wextra -o $@ $<
+tls-bench: build linux-user $(USERLAND)/initramfs-tlscost.cpio $(USERLAND)/ldtcost
+	Benchmarks/linux/tls-fence.sh
 # What a 32-bit VMM pays the host for a fault, a signal, a trap (Benchmarks/linux/hostcost.c).
 $(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Makefile
 	@mkdir -p $(@D)

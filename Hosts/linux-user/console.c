@@ -60,6 +60,9 @@ void vmm_exit(int status, const char *format, ...)
     size_t n;
     vmm_selector = VMM_SELECTOR_ALLOW; /* the VMM's own system calls from here on */
     error = console_flush();
+    if (vmm_trace)
+        vmm_trace_log("previrt run: trace: TLS fence: totals: %lu emulated, %lu stepped, %lu refused\n", vmm_tls_emulated,
+                      vmm_tls_stepped, vmm_tls_refused);
     va_start(ap, format);
     strcpy(text, "previrt run: ");
     n = strlen(text);

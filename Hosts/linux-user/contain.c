@@ -230,7 +230,9 @@ void vmm_on_signal(int sig, siginfo_t *si, void *context)
 {
     unsigned char selector = vmm_selector;
     vmm_selector = VMM_SELECTOR_ALLOW;
-    if (sig == SIGSYS)
+    if (tls_close(sig, context)) /* the TLS fence is back first, whatever the signal (tls.c) */
+        ;
+    else if (sig == SIGSYS)
         on_sigsys(si, context);
     else if (sig == SIGALRM)
         on_alarm(context);

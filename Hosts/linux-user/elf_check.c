@@ -2,6 +2,8 @@
  * file (in 64-bit arithmetic, so nothing wraps) before it is used; the note area and every site must
  * lie in the file-backed part of a PT_LOAD segment, so that the patcher reads and writes only the
  * guest's own memory. (A Linux kernel has sites in .init.text, which is in its writable segment.)
+ * The file is read through struct guest_file: only the headers, the section names and the notes, each
+ * after its offset and size were checked (the loader preads them; the fuzzer hands a buffer).
  * SPDX-License-Identifier: MIT
  */
 #include <elf.h>
@@ -22,6 +24,16 @@ static int refuse(char *why, unsigned long whylen, const char *format, ...)
     vsnprintf(why, whylen, format, ap);
     va_end(ap);
     return -1;
+}
+
+/* The file's bytes [offset, offset + length), checked to lie inside it; 0 with the reader's reason in why. */
+static const unsigned char *file_at(const struct guest_file *file, u64 offset, u64 length, char *why, unsigned long whylen)
+{
+    if (offset > file->size || length > file->size - offset) {
+        refuse(why, whylen, "internal error: a read at %#llx + %#llx outside the file", offset, length);
+        return 0;
+    }
+    return file->at(file->ctx, offset, (unsigned long)length, why, whylen);
 }
 
 static u64 page_down(u64 a) { return a & ~(u64)(GUEST_PAGE - 1); }
@@ -52,7 +64,7 @@ static const struct guest_segment *file_backed(const struct guest_layout *layout
     return 0;
 }
 
-static int check_segments(const unsigned char *file, unsigned long size, const Elf32_Ehdr *eh,
+static int check_segments(const unsigned char *phdrs, unsigned long size, const Elf32_Ehdr *eh,
                           const struct guest_reserved *reserved, unsigned int nreserved, struct guest_layout *layout,
                           char *why, unsigned long whylen)
 {
@@ -62,7 +74,7 @@ static int check_segments(const unsigned char *file, unsigned long size, const E
     for (i = 0; i < eh->e_phnum; i++) {
         Elf32_Phdr ph;
         u64 begin, end;
-        memcpy(&ph, file + eh->e_phoff + (u64)i * sizeof ph, sizeof ph);
+        memcpy(&ph, phdrs + (u64)i * sizeof ph, sizeof ph);
         if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
             continue;
         if (ph.p_filesz > ph.p_memsz)
@@ -120,12 +132,14 @@ static int check_segments(const unsigned char *file, unsigned long size, const E
 
 /* The section headers, when there are any: each in the file, each name inside the string table. The
  * .note.previrt section, if present, gives the note area. */
-static int check_sections(const unsigned char *file, unsigned long size, const Elf32_Ehdr *eh, struct guest_layout *layout,
+static int check_sections(const struct guest_file *file, const Elf32_Ehdr *eh, struct guest_layout *layout,
                           char *why, unsigned long whylen)
 {
     Elf32_Shdr strtab, sh;
     unsigned int i;
     int found = 0;
+    unsigned long size = file->size;
+    const unsigned char *shdrs, *names;
     if (eh->e_shnum == 0) {
         if (eh->e_shoff != 0)
             return refuse(why, whylen, "e_shoff %#x with e_shnum 0: extended section numbering is not supported", eh->e_shoff);
@@ -140,15 +154,19 @@ static int check_sections(const unsigned char *file, unsigned long size, const E
         return 0; /* no section names: the notes come from PT_NOTE */
     if (eh->e_shstrndx >= eh->e_shnum)
         return refuse(why, whylen, "e_shstrndx %u is not a section (there are %u)", eh->e_shstrndx, eh->e_shnum);
-    memcpy(&strtab, file + eh->e_shoff + (u64)eh->e_shstrndx * sizeof strtab, sizeof strtab);
+    if (!(shdrs = file_at(file, eh->e_shoff, (u64)eh->e_shnum * sizeof(Elf32_Shdr), why, whylen)))
+        return -1;
+    memcpy(&strtab, shdrs + (u64)eh->e_shstrndx * sizeof strtab, sizeof strtab);
     if (strtab.sh_type != SHT_STRTAB || (u64)strtab.sh_offset + strtab.sh_size > size || strtab.sh_size == 0)
         return refuse(why, whylen, "e_shstrndx %u: the section name table is not a string table inside the file", eh->e_shstrndx);
+    if (!(names = file_at(file, strtab.sh_offset, strtab.sh_size, why, whylen)))
+        return -1;
     for (i = 0; i < eh->e_shnum; i++) {
         const char *name;
-        memcpy(&sh, file + eh->e_shoff + (u64)i * sizeof sh, sizeof sh);
-        if (sh.sh_name >= strtab.sh_size || !memchr(file + strtab.sh_offset + sh.sh_name, 0, strtab.sh_size - sh.sh_name))
+        memcpy(&sh, shdrs + (u64)i * sizeof sh, sizeof sh);
+        if (sh.sh_name >= strtab.sh_size || !memchr(names + sh.sh_name, 0, strtab.sh_size - sh.sh_name))
             return refuse(why, whylen, "section %u: sh_name %#x runs past the section name table", i, sh.sh_name);
-        name = (const char *)file + strtab.sh_offset + sh.sh_name;
+        name = (const char *)names + sh.sh_name;
         if (strcmp(name, PREVIRT_NOTE_SECTION) != 0)
             continue;
         if (found++)
@@ -165,22 +183,25 @@ static int check_sections(const unsigned char *file, unsigned long size, const E
     return 0;
 }
 
-static const unsigned char *notes_bytes(const unsigned char *file, const struct guest_layout *layout, u64 vaddr)
+/* The file's bytes behind [vaddr, vaddr + size), which file_backed says a segment holds. */
+static const unsigned char *notes_bytes(const struct guest_file *file, const struct guest_layout *layout, u64 vaddr, u64 size,
+                                        char *why, unsigned long whylen)
 {
-    const struct guest_segment *s = file_backed(layout, vaddr, 0);
-    return file + s->offset + (vaddr - s->vaddr);
+    const struct guest_segment *s = file_backed(layout, vaddr, size);
+    return file_at(file, s->offset + (vaddr - s->vaddr), size, why, whylen);
 }
 
 /* Without a .note.previrt section: the PT_NOTE segment that holds PreVirt notes. */
-static int check_note_segments(const unsigned char *file, unsigned long size, const Elf32_Ehdr *eh, struct guest_layout *layout,
-                               char *why, unsigned long whylen)
+static int check_note_segments(const struct guest_file *file, const unsigned char *phdrs, const Elf32_Ehdr *eh,
+                               struct guest_layout *layout, char *why, unsigned long whylen)
 {
     unsigned int i;
+    unsigned long size = file->size;
     for (i = 0; i < eh->e_phnum; i++) {
         Elf32_Phdr ph;
         struct previrt_walk_error error;
         const unsigned char *p;
-        memcpy(&ph, file + eh->e_phoff + (u64)i * sizeof ph, sizeof ph);
+        memcpy(&ph, phdrs + (u64)i * sizeof ph, sizeof ph);
         if (ph.p_type != PT_NOTE)
             continue;
         if ((u64)ph.p_offset + ph.p_filesz > size)
@@ -189,7 +210,8 @@ static int check_note_segments(const unsigned char *file, unsigned long size, co
         if (!file_backed(layout, ph.p_vaddr, ph.p_filesz))
             return refuse(why, whylen, "program header %u: the PT_NOTE at %#x + %#x is not inside the file-backed part of a PT_LOAD segment",
                           i, ph.p_vaddr, ph.p_filesz);
-        p = notes_bytes(file, layout, ph.p_vaddr);
+        if (!(p = notes_bytes(file, layout, ph.p_vaddr, ph.p_filesz, why, whylen)))
+            return -1;
         if (previrt_walk_notes(p, p + ph.p_filesz, ph.p_vaddr, 0, 0, &error) == 0)
             continue; /* no PreVirt site notes here */
         if (layout->notes_from)
@@ -203,31 +225,34 @@ static int check_note_segments(const unsigned char *file, unsigned long size, co
 
 /* Xen's PVH entry note (owner "Xen", type XEN_ELFNOTE_PHYS32_ENTRY, 18): the physical address of a 32-bit
  * entry point, which must lie in an executable segment. */
-static int check_pvh_note(const unsigned char *file, unsigned long size, const Elf32_Ehdr *eh, struct guest_layout *layout,
-                          char *why, unsigned long whylen)
+static int check_pvh_note(const struct guest_file *file, const unsigned char *phdrs, const Elf32_Ehdr *eh,
+                          struct guest_layout *layout, char *why, unsigned long whylen)
 {
     unsigned int i;
     for (i = 0; i < eh->e_phnum; i++) {
         Elf32_Phdr ph;
         u64 at, end;
-        memcpy(&ph, file + eh->e_phoff + (u64)i * sizeof ph, sizeof ph);
-        if (ph.p_type != PT_NOTE || (u64)ph.p_offset + ph.p_filesz > size)
+        const unsigned char *note;
+        memcpy(&ph, phdrs + (u64)i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_NOTE || (u64)ph.p_offset + ph.p_filesz > file->size)
             continue;
-        at = ph.p_offset;
-        end = (u64)ph.p_offset + ph.p_filesz;
+        if (!(note = file_at(file, ph.p_offset, ph.p_filesz, why, whylen)))
+            return -1;
+        at = 0;
+        end = ph.p_filesz;
         while (at + 12 <= end) {
             u32 namesz, descsz, type;
             u64 desc, next;
-            memcpy(&namesz, file + at, 4);
-            memcpy(&descsz, file + at + 4, 4);
-            memcpy(&type, file + at + 8, 4);
+            memcpy(&namesz, note + at, 4);
+            memcpy(&descsz, note + at + 4, 4);
+            memcpy(&type, note + at + 8, 4);
             desc = at + 12 + (((u64)namesz + 3) & ~3ull);
             next = desc + (((u64)descsz + 3) & ~3ull);
             if (next > end)
                 break;
-            if (namesz == 4 && memcmp(file + at + 12, "Xen", 4) == 0 && type == 18 && descsz >= 4) {
+            if (namesz == 4 && memcmp(note + at + 12, "Xen", 4) == 0 && type == 18 && descsz >= 4) {
                 u32 entry;
-                memcpy(&entry, file + desc, 4);
+                memcpy(&entry, note + desc, 4);
                 if (!guest_segment_holding(layout, (u64)entry + layout->virtual_offset, 1, 1))
                     return refuse(why, whylen, "the PVH entry point %#x is not inside an executable PT_LOAD segment", entry);
                 layout->pvh_entry = entry;
@@ -256,19 +281,22 @@ static int check_site(const struct previrt_site *site, void *ctx)
     return 1;
 }
 
-int elf_check(const unsigned char *file, unsigned long size, const struct guest_reserved *reserved, unsigned int nreserved,
-              struct guest_layout *layout, char *why, unsigned long whylen)
+int elf_check_file(const struct guest_file *file, const struct guest_reserved *reserved, unsigned int nreserved,
+                   struct guest_layout *layout, char *why, unsigned long whylen)
 {
     Elf32_Ehdr eh;
     struct site_check sites = {layout, why, whylen, 0};
     struct previrt_walk_error error;
-    const unsigned char *notes;
+    const unsigned char *notes, *header, *phdrs;
+    unsigned long size = file->size;
     long n;
 
     memset(layout, 0, sizeof *layout);
     if (size < sizeof eh)
         return refuse(why, whylen, "%lu bytes: too small for an ELF header", size);
-    memcpy(&eh, file, sizeof eh);
+    if (!(header = file_at(file, 0, sizeof eh, why, whylen)))
+        return -1;
+    memcpy(&eh, header, sizeof eh);
     if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS32 || eh.e_ident[EI_DATA] != ELFDATA2LSB
         || eh.e_machine != EM_386)
         return refuse(why, whylen, "not an ELF32 i386 executable");
@@ -283,15 +311,17 @@ int elf_check(const unsigned char *file, unsigned long size, const struct guest_
     if ((u64)eh.e_phoff + (u64)eh.e_phnum * sizeof(Elf32_Phdr) > size)
         return refuse(why, whylen, "e_phoff %#x + %u program headers runs past the end of the file (%lu bytes)", eh.e_phoff,
                       eh.e_phnum, size);
-    if (check_segments(file, size, &eh, reserved, nreserved, layout, why, whylen) != 0
-        || check_sections(file, size, &eh, layout, why, whylen) != 0)
+    if (!(phdrs = file_at(file, eh.e_phoff, (u64)eh.e_phnum * sizeof(Elf32_Phdr), why, whylen)))
         return -1;
-    if (!layout->notes_from && check_note_segments(file, size, &eh, layout, why, whylen) != 0)
+    if (check_segments(phdrs, size, &eh, reserved, nreserved, layout, why, whylen) != 0
+        || check_sections(file, &eh, layout, why, whylen) != 0)
+        return -1;
+    if (!layout->notes_from && check_note_segments(file, phdrs, &eh, layout, why, whylen) != 0)
         return -1;
     if (!layout->notes_from)
         return refuse(why, whylen, "no PreVirt notes (no %s section, no PT_NOTE segment with PreVirt notes): "
                                    "the guest was not built with a previrt macro set", PREVIRT_NOTE_SECTION);
-    if (check_pvh_note(file, size, &eh, layout, why, whylen) != 0)
+    if (check_pvh_note(file, phdrs, &eh, layout, why, whylen) != 0)
         return -1;
     if (!guest_segment_holding(layout, eh.e_entry, 1, 1) && !guest_segment_holding(layout, (u64)eh.e_entry + layout->virtual_offset, 1, 1)
         && !layout->pvh_entry)
@@ -300,10 +330,25 @@ int elf_check(const unsigned char *file, unsigned long size, const struct guest_
 
     /* Every site in an executable segment: then the patcher reads and writes only guest memory. A note
      * area that cannot be walked is left to the patcher, which names the note. */
-    notes = notes_bytes(file, layout, layout->notes_vaddr);
+    if (!(notes = notes_bytes(file, layout, layout->notes_vaddr, layout->notes_size, why, whylen)))
+        return -1;
     n = previrt_walk_notes(notes, notes + layout->notes_size, layout->notes_vaddr, check_site, &sites, &error);
     if (sites.failed)
         return -1;
     layout->sites = n < 0 ? 0 : (unsigned long)n;
     return 0;
+}
+
+/* elf_check over a buffer: every read is a pointer into it. */
+static const unsigned char *buffer_at(void *ctx, unsigned long long offset, unsigned long length, char *why, unsigned long whylen)
+{
+    (void)length, (void)why, (void)whylen;
+    return (const unsigned char *)ctx + offset;
+}
+
+int elf_check(const unsigned char *bytes, unsigned long size, const struct guest_reserved *reserved, unsigned int nreserved,
+              struct guest_layout *layout, char *why, unsigned long whylen)
+{
+    struct guest_file file = {size, buffer_at, (void *)bytes};
+    return elf_check_file(&file, reserved, nreserved, layout, why, whylen);
 }

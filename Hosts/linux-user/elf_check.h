@@ -34,7 +34,22 @@ struct guest_layout {
     unsigned long sites;                       /* PreVirt sites seen, each in a segment's file-backed part */
 };
 
-/* Checks the i386 ELF executable in file[0, size) against everything the loader relies on and fills
+/* The guest's file as elf_check_file reads it: `at` gives a pointer to the file's bytes [offset, offset
+ * + length), which the checks have already found inside the file (size bytes), valid until the check
+ * returns; or 0 with a reason in why (the loader: the read failed, or asks more than it reads at once). */
+struct guest_file {
+    unsigned long size;
+    const unsigned char *(*at)(void *ctx, unsigned long long offset, unsigned long length, char *why, unsigned long whylen);
+    void *ctx;
+};
+
+/* Checks the i386 ELF executable `file` against everything the loader relies on and fills *layout.
+ * Returns 0, or -1 with a message in why[0, whylen). Reads only the ELF header, the program and section
+ * headers, the section names and the notes, each after checking its offset and size. */
+int elf_check_file(const struct guest_file *file, const struct guest_reserved *reserved, unsigned int nreserved,
+                   struct guest_layout *layout, char *why, unsigned long whylen);
+
+/* The same over a buffer: checks the i386 ELF executable in file[0, size) against everything the loader relies on and fills
  * *layout. Returns 0, or -1 with a message in why[0, whylen). Reads nothing outside the buffer. */
 int elf_check(const unsigned char *file, unsigned long size, const struct guest_reserved *reserved, unsigned int nreserved,
               struct guest_layout *layout, char *why, unsigned long whylen);

@@ -94,31 +94,45 @@ static u32 *reg(struct frame *f, int n)
     }
 }
 
-/* The effective address of a 32-bit-addressing memory operand (segments are flat). */
-static u32 effective_address(struct frame *f, const struct host_site *s)
+/* The offset of the 32-bit-addressing memory operand whose ModRM byte is p[0] (then SIB and displacement),
+ * with the general registers r[0..7] in ModRM order (eax ecx edx ebx esp ebp esi edi); its ModRM, SIB
+ * and displacement bytes in *length. At most 6 bytes are read from p. The emulator's sites and the TLS
+ * fence (tls.c) both decode their memory operands here. */
+u32 modrm_offset(const unsigned char *p, const u32 r[8], unsigned *length)
 {
-    const unsigned char *p = s->bytes + s->decoded.modrm_offset; /* where the decoder found ModRM */
     unsigned mod = p[0] >> 6, rm = p[0] & 7, i = 1;
     u32 a = 0;
     if (rm == 4) {
         unsigned sib = p[i++], base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
         if (index != 4)
-            a += *reg(f, (int)index) << scale;
+            a += r[index] << scale;
         if (base == 5 && mod == 0) {
-            a += (u32)(p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (u32)p[i + 3] << 24);
-            return a;
+            *length = i + 4;
+            return a + (u32)(p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (u32)p[i + 3] << 24);
         }
-        a += base == 4 ? s->guest_esp : *reg(f, (int)base);
+        a += r[base];
     } else if (rm == 5 && mod == 0) {
+        *length = 5;
         return (u32)(p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (u32)p[i + 3] << 24);
     } else {
-        a += *reg(f, (int)rm);
+        a += r[rm];
     }
     if (mod == 1)
-        a += (u32)(int)(signed char)p[i];
-    else if (mod == 2)
+        a += (u32)(int)(signed char)p[i++];
+    else if (mod == 2) {
         a += (u32)(p[i] | p[i + 1] << 8 | p[i + 2] << 16 | (u32)p[i + 3] << 24);
+        i += 4;
+    }
+    *length = i;
     return a;
+}
+
+/* The effective address of a site's memory operand (segments are flat); esp is the guest's at the site. */
+static u32 effective_address(struct frame *f, const struct host_site *s)
+{
+    u32 r[8] = {f->eax, f->ecx, f->edx, f->ebx, s->guest_esp, f->ebp, f->esi, f->edi};
+    unsigned length;
+    return modrm_offset(s->bytes + s->decoded.modrm_offset, r, &length);
 }
 
 static int is_register_operand(const struct host_site *s) { return (s->decoded.modrm >> 6) == 3; }
@@ -424,6 +438,7 @@ static void emulate(struct frame *f, struct host_site *s, u32 start)
             vmm_resume_esp = user_esp;
             load_flags(f, t);
             memory_drop_alias();
+            mmu_enter_user();
             usermode_enter();
             vmm_resume_user = 1;
             break;

@@ -65,6 +65,8 @@ struct host_site {
 };
 
 extern struct vcpu vcpu;
+/* The offset of a 32-bit ModRM memory operand at p (registers in ModRM order), its length (emulate.c). */
+u32 modrm_offset(const unsigned char *p, const u32 r[8], unsigned *length);
 /* The virtual segment register with ModRM number n (es, cs, ss, ds, fs, gs), or 0 (emulate.c). */
 unsigned short *vcpu_segment(int n);
 extern unsigned int vmm_vif; /* the virtual interrupt flag: 0 or 0x200 */
@@ -151,6 +153,8 @@ void mmu_control_registers(u32 old_cr0, int cr3_written, u32 old_cr4);
 void memory_restore_alias(void);
 void memory_descriptors(int *ram, int *stubs, u32 *alias);
 void mmu_invlpg(u32 address);
+/* The guest returns to user mode: the supervisor pages below 3 GiB the kernel touched are dropped. */
+void mmu_enter_user(void);
 void mmu_start(void);
 
 /* interrupts.c: delivers vector through the guest's IDT: pushes [error] eip cs eflags on the guest's
@@ -168,6 +172,15 @@ extern unsigned short vmm_user_cs, vmm_user_ds, vmm_user_fs, vmm_user_gs;
 void usermode_init(void);
 void usermode_enter(void);
 int usermode_segments(unsigned long *fs, unsigned long *gs);
+int usermode_tls(unsigned short selector, u32 *base, u32 *limit);
+int usermode_tls_window(unsigned slot, int open);
+/* tls.c: the TLS fence. tls_fault: a #GP in guest user mode whose instruction (code[0, n)) goes through
+ * %fs or %gs: 1 if the VMM performed it (or set up its single step, or delivered its #PF) and the
+ * context is ready to continue, 0 if it is a #GP for the guest kernel. tls_close: called first for
+ * every signal; closes an open single-step window; 1 if the signal was that step's trap and is done. */
+int tls_fault(void *context, const unsigned char *code, unsigned n);
+int tls_close(int sig, void *context);
+extern unsigned long vmm_tls_emulated, vmm_tls_stepped, vmm_tls_refused;
 /* traps.c: a signal context that was in guest user mode now continues in the guest kernel. */
 struct ucontext_t;
 void context_to_kernel(void *uc);

@@ -1,7 +1,8 @@
-/* loader.c: `previrt-linux-user [options] GUEST`. Checks the guest's ELF file (elf_check.c), creates
- * guest RAM (memory.c), loads each PT_LOAD segment at its physical address (p_paddr), patches every
- * site for the linux-user VMM (after validating all of them), contains the guest (contain.c) and starts
- * it by one of two boot protocols:
+/* loader.c: `previrt-linux-user [options] GUEST`. Checks the guest's ELF file (elf_check.c: its headers,
+ * section names and notes, read with pread, never mapped), checks that its segments fit in guest RAM,
+ * creates guest RAM (memory.c), reads each PT_LOAD segment straight into guest RAM at its physical
+ * address (p_paddr), patches every site for the linux-user VMM (after validating all of them), contains
+ * the guest (contain.c) and starts it by one of two boot protocols:
  *
  *   PVH (the file has Xen's PHYS32_ENTRY note, as Linux's vmlinux with CONFIG_PVH has): 32-bit
  *   protected mode, paging off, %ebx = the physical address of an hvm_start_info (magic 0x336ec578,
@@ -131,15 +132,57 @@ static int open_file(const char *path, unsigned long *size, const char *what)
     return fd;
 }
 
-/* Reads a whole regular file (the guest) into a private read-only mapping. */
-static unsigned char *map_file(const char *path, unsigned long *size, const char *what)
+/* Reads file[offset, offset + length) into `to`; 0, or -1 with errno (0: the file ended first). */
+static int read_at(int fd, void *to, unsigned long length, unsigned long long offset)
 {
-    int fd = open_file(path, size, what);
-    unsigned char *file = mmap(0, *size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (file == MAP_FAILED)
-        die("cannot read");
-    close(fd);
-    return file;
+    unsigned long done = 0;
+    while (done < length) {
+        ssize_t n = pread(fd, (unsigned char *)to + done, length - done, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = 0;
+            return -1;
+        }
+        done += (unsigned long)n;
+    }
+    return 0;
+}
+
+/* elf_check_file's reads of the guest's headers, section names and notes: each into its own buffer,
+ * kept until the check is over (free_checked_reads). The file's contents never are mapped: a mapping
+ * of a large file would take addresses the host chooses, inside the guest's range or the VMM's window. */
+#define MAX_CHECK_READ (16ul << 20)
+#define MAX_CHECK_READS 64
+static unsigned char *check_reads[MAX_CHECK_READS];
+static unsigned check_read_count;
+
+static const unsigned char *checked_read(void *ctx, unsigned long long offset, unsigned long length, char *why, unsigned long whylen)
+{
+    int fd = *(int *)ctx;
+    unsigned char *buffer;
+    if (length > MAX_CHECK_READ) {
+        snprintf(why, whylen, "%lu bytes of headers, names or notes at offset %#llx: more than the VMM reads (%lu MiB)", length,
+                 offset, MAX_CHECK_READ >> 20);
+        return 0;
+    }
+    if (check_read_count == MAX_CHECK_READS || !(buffer = malloc(length ? length : 1))) {
+        snprintf(why, whylen, "cannot hold the file's headers and notes in memory");
+        return 0;
+    }
+    check_reads[check_read_count++] = buffer;
+    if (read_at(fd, buffer, length, offset) != 0) {
+        snprintf(why, whylen, "cannot read %lu bytes at offset %#llx: %s", length, offset, errno ? strerror(errno) : "the file shrank");
+        return 0;
+    }
+    return buffer;
+}
+
+static void free_checked_reads(void)
+{
+    while (check_read_count)
+        free(check_reads[--check_read_count]);
 }
 
 /* The patcher's table for proving sites disjoint when the notes are not in address order. */
@@ -211,8 +254,8 @@ static u32 multiboot_info(void)
 
 int main(int argc, char **argv)
 {
-    unsigned char *file;
-    int initrd = -1;
+    int fd, high, initrd = -1;
+    struct guest_file file;
     unsigned long size, initrd_size = 0;
     struct guest_reserved region = {VMM_REGION_BASE, 0x100000000ull, "region (reservetop)"};
     unsigned int i;
@@ -253,9 +296,18 @@ int main(int argc, char **argv)
     if (a != argc - 1)
         usage();
     guest_path = argv[a];
-    file = map_file(guest_path, &size, "");
-    if (elf_check(file, size, &region, 1, &guest, why, sizeof why) != 0)
+    fd = open_file(guest_path, &size, "");
+    /* The file stays open until its segments are read, after guest RAM exists: move it out of the way, so
+     * that the descriptors after it are numbered as when the file was closed first (guest RAM's memfd is
+     * descriptor 3 for a guest without --initrd). */
+    if ((high = fcntl(fd, F_DUPFD_CLOEXEC, 64)) >= 0) {
+        close(fd);
+        fd = high;
+    }
+    file = (struct guest_file){size, checked_read, &fd};
+    if (elf_check_file(&file, &region, 1, &guest, why, sizeof why) != 0)
         die(why);
+    free_checked_reads();
     if (initrd_path)
         initrd = open_file(initrd_path, &initrd_size, "--initrd: ");
 
@@ -266,25 +318,39 @@ int main(int argc, char **argv)
             if ((u64)guest.segment[i].paddr + guest.segment[i].memsz > end)
                 end = (u64)guest.segment[i].paddr + guest.segment[i].memsz;
         memory = (u32)((end + (1 << 20) - 1) >> 20);
+        if (memory > VMM_MAX_RAM_MIB) {
+            snprintf(why, sizeof why, "too large for guest RAM: its segments end at physical %#llx (%llu MiB), and guest RAM is at most "
+                     "%u MiB", end, (end + (1 << 20) - 1) >> 20, VMM_MAX_RAM_MIB);
+            die(why);
+        }
         if (memory < VMM_DEFAULT_RAM_MIB)
             memory = VMM_DEFAULT_RAM_MIB;
         if (memory > VMM_MAX_RAM_MIB)
             memory = VMM_MAX_RAM_MIB;
     }
-    memory_init(memory);
-    /* Load every segment at its physical address. */
+    /* Every segment inside guest RAM, above the boot information, before anything is created. */
     for (i = 0; i < guest.count; i++) {
         const struct guest_segment *s = &guest.segment[i];
-        unsigned char *to = guest_phys(s->paddr, s->memsz);
-        if (!to || s->paddr < BOOT_INFO_PA + 0x1000) {
-            snprintf(why, sizeof why, "the segment at physical %#lx-%#llx is not inside guest RAM above %#lx (--memory %u)", s->paddr,
-                     (u64)s->paddr + s->memsz, BOOT_INFO_PA + 0x1000, memory);
+        if (s->paddr < BOOT_INFO_PA + 0x1000 || (u64)s->paddr + s->memsz > (u64)memory << 20) {
+            snprintf(why, sizeof why, "the segment at physical %#lx-%#llx (%lu bytes) is not inside guest RAM above %#lx (--memory %u)",
+                     s->paddr, (u64)s->paddr + s->memsz, s->memsz, BOOT_INFO_PA + 0x1000, memory);
             die(why);
         }
-        memcpy(to, file + s->offset, s->filesz);
+    }
+    memory_init(memory);
+    /* Read every segment's file-backed part straight into guest RAM at its physical address (the rest,
+     * up to p_memsz, stays zero: the memfd is new). */
+    for (i = 0; i < guest.count; i++) {
+        const struct guest_segment *s = &guest.segment[i];
+        if (read_at(fd, guest_phys(s->paddr, s->memsz), s->filesz, s->offset) != 0) {
+            snprintf(why, sizeof why, "cannot read the segment at file offset %#lx (%lu bytes): %s", s->offset, s->filesz,
+                     errno ? strerror(errno) : "the file shrank");
+            die(why);
+        }
         if (s->paddr + s->memsz > image_end)
             image_end = (u32)(s->paddr + s->memsz);
     }
+    close(fd);
 
     /* Patch through the window: a site's guest address is its window address plus window_delta. */
     window_delta = (u32)guest.virtual_offset - VMM_RAM_WINDOW;
@@ -313,14 +379,12 @@ int main(int argc, char **argv)
     board_init();
     if (guest.pvh_entry) {
         u32 info = pvh_boot_info(append, initrd, initrd_size, image_end);
-        munmap(file, size);
         cpu_measure_tsc(); /* for cpuid leaf 0x15: Linux's TSC frequency */
         pool_start(address_spaces, timeout); /* contained, in the first slot */
         enter_guest((u32)guest.pvh_entry, 0, info, 0);
     }
     if (append || initrd >= 0)
         vmm_exit(VMM_EXIT_USAGE, "--append and --initrd are for a PVH kernel; %s is a multiboot guest\n", guest_path);
-    munmap(file, size);
     pool_start(address_spaces, timeout);
     enter_guest((u32)guest.entry, 0x2badb002, multiboot_info(), 0);
     return 0;

@@ -285,6 +285,7 @@ static void flush_local(void)
 static int system_access PER_PROCESS; /* the CPU's own accesses (IDT, GDT, TSS, the new stack): supervisor at any CPL */
 
 static int last_global PER_PROCESS; /* the last successful walk's page is global (G, with CR4.PGE) */
+static int last_user PER_PROCESS;   /* the last successful walk's page is a user page (U in the PDE and the PTE) */
 
 static int walk(u32 linear, int write, u32 *pa, int *writable)
 {
@@ -324,6 +325,7 @@ static int walk(u32 linear, int write, u32 *pa, int *writable)
     if (!(leaf & PTE_D) && !write)
         *writable = 0; /* clean: map it read-only so that the first write sets the dirty bit */
     last_global = (leaf & PTE_G) && (vcpu.cr[4] & CR4_PGE);
+    last_user = (rights & PTE_U) != 0;
     return 0;
 not_present:
     mmu_fault_address = linear;
@@ -366,6 +368,35 @@ static void map_accessed_user_page(u32 linear)
         low_mark(linear, frame, (frame & MAPPED_WRITABLE) != 0);
 }
 
+/* Supervisor pages below KERNEL_SPLIT that the guest kernel touched: the host maps them for the kernel,
+ * but below the user segments' limit the host cannot tell the guest's rings apart, so they are dropped
+ * before guest user code runs (mmu_enter_user). Linux maps nothing kernel-only there: the list stays
+ * empty, and the hook costs a test per return to user mode. */
+#define MAX_SUPERVISOR_LOW 64
+static u32 supervisor_low[MAX_SUPERVISOR_LOW] PER_PROCESS;
+static unsigned supervisor_low_count PER_PROCESS;
+static int supervisor_low_overflow PER_PROCESS;
+
+static void supervisor_low_record(u32 page)
+{
+    if (supervisor_low_count < MAX_SUPERVISOR_LOW)
+        supervisor_low[supervisor_low_count++] = page;
+    else
+        supervisor_low_overflow = 1;
+}
+
+void mmu_enter_user(void)
+{
+    unsigned i;
+    if (supervisor_low_overflow)
+        flush_all();
+    else
+        for (i = 0; i < supervisor_low_count; i++)
+            mmu_invlpg(supervisor_low[i]);
+    supervisor_low_count = 0;
+    supervisor_low_overflow = 0;
+}
+
 int mmu_host_fault(u32 address, int write)
 {
     u32 pa, page = address & ~0xfffu;
@@ -392,6 +423,8 @@ int mmu_host_fault(u32 address, int write)
     }
     if (page < KERNEL_SPLIT) {
         low_mark(page, pa, writable);
+        if (!last_user)
+            supervisor_low_record(page);
     }
     return 0;
 }

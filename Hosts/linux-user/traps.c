@@ -125,6 +125,7 @@ static void user_fault(int sig, siginfo_t *si, ucontext_t *uc)
     u32 eip = (u32)g[REG_EIP], esp = (u32)g[REG_ESP], eflags = (u32)g[REG_EFL];
     unsigned vector = (unsigned)g[REG_TRAPNO], error = (unsigned)g[REG_ERR];
     unsigned char p[15];
+    unsigned n;
     int r = -1;
     unsigned long fs = (unsigned long)g[REG_FS] & 0xffff, gs = (unsigned long)g[REG_GS] & 0xffff;
     if (usermode_segments(&fs, &gs)) {
@@ -134,6 +135,9 @@ static void user_fault(int sig, siginfo_t *si, ucontext_t *uc)
     }
     if (vector > 31)
         vector = sig == SIGILL ? 6 : sig == SIGFPE ? 0 : sig == SIGTRAP ? 3 : 13;
+    /* #GP(0) through %fs or %gs: perhaps a TLS access below the base, beyond the fence (tls.c) */
+    if (sig == SIGSEGV && vector == 13 && error == 0 && (n = code_at(eip, p)) != 0 && tls_fault(uc, p, n))
+        return;
     if (sig == SIGSEGV && vector == 14) {
         r = mmu_host_fault((u32)(unsigned long)si->si_addr, (error & 2) != 0);
         if (r == 0)

@@ -5,9 +5,12 @@
  * range (0xC0000000 and up, and the VMM's region above it) faults (#GP) whatever the host has mapped
  * there, as the guest's page tables say it must. The guest's own TLS segments (the %fs and %gs its
  * user code loads: descriptors in the guest's GDT or LDT) are copied into two more LDT slots when the
- * guest returns to user mode with them loaded, after checking them: a present, 32-bit data segment of
- * DPL 3 whose base is below 3 GiB. Their limit is the guest's (glibc's TLS reads below its base through
- * a 4 GiB limit that wraps): an access through %fs or %gs is not fenced at 3 GiB (a limit).
+ * guest returns to user mode with them loaded, after checking them: a present, expand-up, 32-bit data
+ * segment of DPL 3 whose base is below 3 GiB. Their limit is fenced too: it ends below 3 GiB (offsets
+ * [0, 3 GiB - base), or the guest's own limit if that is lower). glibc's TLS reads below its base
+ * through offsets that wrap (`movl %gs:-4, %eax` with a 4 GiB limit); such an access now faults (#GP)
+ * and tls.c performs it when every address it touches is a user address (below 3 GiB), through
+ * usermode_tls and usermode_tls_window below.
  *
  *   host LDT slot 0 (selector 0x07): user code, slot 1 (0x0f): user data, slot 2 (0x17): the guest's
  *   %fs, slot 3 (0x1f): the guest's %gs.
@@ -22,22 +25,34 @@
 
 #include "host.h"
 
-#define USER_LIMIT_PAGES 0xbffffu /* 3 GiB - 1, in 4 KiB units */
+#define USER_LIMIT 0xbfffffffu /* 3 GiB - 1: the last offset user code may reach through a flat segment */
 
 unsigned short vmm_user_cs = 0x07, vmm_user_ds = 0x0f, vmm_user_fs, vmm_user_gs;
 static struct user_desc installed[4] PER_PROCESS; /* each slot's own LDT (pool.c) */
 static int installed_valid[4] PER_PROCESS;
 
-static int install(unsigned slot, u32 base, u32 limit_pages, int code)
+/* The guest TLS descriptors in slots 2 and 3: the guest's base and limit (in bytes) and the fenced
+ * limit the host has while guest user code runs. */
+static struct tls_segment {
+    u32 base, limit, fence;
+    int valid;
+} tls[2];
+
+/* Installs a descriptor in the host LDT, unless it is there already. `limit` is in bytes: up to 1 MiB
+ * byte-granular, above that page-granular, rounded down to whole pages (never more than asked). */
+static int install(unsigned slot, u32 base, u32 limit, int code)
 {
     struct user_desc d;
     memset(&d, 0, sizeof d);
     d.entry_number = slot;
     d.base_addr = base;
-    d.limit = limit_pages;
+    d.limit = limit;
+    if (limit > 0xfffffu) {
+        d.limit = (limit & 0xfffu) == 0xfffu ? limit >> 12 : (limit >> 12) - 1;
+        d.limit_in_pages = 1;
+    }
     d.seg_32bit = 1;
     d.contents = code ? MODIFY_LDT_CONTENTS_CODE : MODIFY_LDT_CONTENTS_DATA;
-    d.limit_in_pages = 1;
     d.useable = 1;
     if (installed_valid[slot] && memcmp(&installed[slot], &d, sizeof d) == 0)
         return 0;
@@ -50,7 +65,7 @@ static int install(unsigned slot, u32 base, u32 limit_pages, int code)
 
 void usermode_init(void)
 {
-    if (install(0, 0, USER_LIMIT_PAGES, 1) != 0 || install(1, 0, USER_LIMIT_PAGES, 0) != 0)
+    if (install(0, 0, USER_LIMIT, 1) != 0 || install(1, 0, USER_LIMIT, 0) != 0)
         vmm_exit(VMM_EXIT_ERROR, "cannot set up the host LDT for guest user mode: %s\n", strerror(errno));
 }
 
@@ -75,23 +90,43 @@ static unsigned short host_selector(unsigned short selector, unsigned slot)
     }
     if ((selector | 7u) > limit || guest_read_system(table + (selector & ~7u), d, 8) != 0)
         return 0;
-    /* present (P), DPL 3, a data segment (S=1, type 0-7), 32-bit */
-    if (!(d[1] & 0x8000) || ((d[1] >> 13) & 3) != 3 || !(d[1] & 0x1000) || (d[1] & 0x800) || !(d[1] & 0x400000))
+    /* present (P), DPL 3, a data segment (S=1, type 0-7), expand-up (type bit 2 clear), 32-bit */
+    if (!(d[1] & 0x8000) || ((d[1] >> 13) & 3) != 3 || !(d[1] & 0x1000) || (d[1] & 0x800) || (d[1] & 0x400) || !(d[1] & 0x400000))
         return 0;
     base = (d[0] >> 16) | ((d[1] & 0xff) << 16) | (d[1] & 0xff000000u);
     seg_limit = (d[0] & 0xffff) | (d[1] & 0xf0000u);
     if (d[1] & 0x800000)
         seg_limit = (seg_limit << 12) | 0xfff;
-    /* The base must be a user address. The limit is the guest's: TLS code reads below its base through
-     * a 4 GiB limit that wraps (%gs:-0x30), which a limit clipped at 3 GiB would refuse. */
-    if (base >= 0xc0000000u)
+    /* The base must be a user address; the host's limit ends below 3 GiB (the fence), the guest's is
+     * kept for tls.c, which performs the accesses between the two. */
+    if (base > USER_LIMIT)
         return 0;
-    end = seg_limit;
-    if (base == 0 && end >= 0xbfffffffu)
+    end = USER_LIMIT - base < seg_limit ? USER_LIMIT - base : seg_limit;
+    if (base == 0 && end == USER_LIMIT)
         return vmm_user_ds;
-    if (install(slot, base, end >> 12, 0) != 0)
+    if (install(slot, base, end, 0) != 0)
         return 0;
+    tls[slot - 2] = (struct tls_segment){base, seg_limit, end, 1};
     return (unsigned short)(slot << 3 | 7);
+}
+
+/* The guest TLS segment behind host selector `selector` as installed now (fenced): its slot (2 for
+ * %fs, 3 for %gs) with the guest's base and limit, or -1 if the selector is not one of them. */
+int usermode_tls(unsigned short selector, u32 *base, u32 *limit)
+{
+    unsigned slot = selector >> 3;
+    if ((selector & 7) != 7 || (slot != 2 && slot != 3) || !tls[slot - 2].valid)
+        return -1;
+    *base = tls[slot - 2].base;
+    *limit = tls[slot - 2].limit;
+    return (int)slot;
+}
+
+/* Opens (the guest's own limit) or closes (the fence) the TLS segment in `slot` for one instruction. */
+int usermode_tls_window(unsigned slot, int open)
+{
+    const struct tls_segment *t = &tls[slot - 2];
+    return install(slot, t->base, open ? t->limit : t->fence, 0);
 }
 
 /* The guest is about to run at CPL 3: the host segments for its virtual fs and gs. */

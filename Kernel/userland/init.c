@@ -11,7 +11,9 @@
  * (QEMU runs until its timeout). Booted without panic=, a kernel panic also hangs: status 0 means pass.
  *
  * The kernel passes the command line's words it does not know to init: "m4", "isolation", "privileged"
- * and "faults" choose groups (default: all of them); "verbose" leaves the kernel's console messages on.
+ * and "faults" choose groups (default: these four); "tls" (only when asked for) checks thread-local
+ * data through %gs and that %gs reaches no kernel memory; "verbose" leaves the kernel's console
+ * messages on.
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
@@ -401,6 +403,184 @@ static void run_isolation(void)
     check_child("isolation: write to the kernel's memory from user mode", write_kernel_base, SIGSEGV, 0);
 }
 
+/* ---- TLS: %gs reaches the thread's data below its base, never the kernel's memory ---- */
+
+/* glibc's i386 TLS (variant II) lies below the thread pointer: code reaches it through %gs with offsets
+ * that wrap around 4 GiB (tls_words@ntpoff is negative). Not static, so that asm can name them. */
+__thread unsigned tls_words[64];
+__thread unsigned char tls_bytes[8];
+
+/* The thread pointer, %gs's base: glibc keeps it at %gs:0. */
+static unsigned thread_pointer(void)
+{
+    unsigned tp;
+    __asm__ volatile("movl %%gs:0, %0" : "=r"(tp));
+    return tp;
+}
+
+/* The %gs offset that reaches `address` (modulo 4 GiB). */
+static unsigned gs_offset(unsigned address) { return address - thread_pointer(); }
+
+static void read_kernel_through_gs(void)
+{
+    unsigned v;
+    __asm__ volatile("movl %%gs:(%1), %0" : "=r"(v) : "r"(gs_offset(KERNEL_TEXT)));
+    say("previrt userland: ", "tls: the read returned 0x%x", v);
+}
+
+static void add_kernel_through_gs(void)
+{
+    unsigned v = 0;
+    __asm__ volatile("addl %%gs:(%1), %0" : "+r"(v) : "r"(gs_offset(KERNEL_TEXT)));
+    say("previrt userland: ", "tls: the add read 0x%x", v);
+}
+
+/* The kernel data word the write aims at: the command line's tls_write=ADDRESS (the kernel hands it to
+ * init in the environment; the tests give jiffies, which the kernel writes at every tick, so that a
+ * host that let the write through would find the page mapped and writable), else a page above
+ * KERNEL_BASE. */
+static void write_kernel_through_gs(void)
+{
+    const char *target = getenv("tls_write");
+    unsigned address = target ? (unsigned)strtoul(target, NULL, 0) : KERNEL_BASE + 0x1000;
+    __asm__ volatile("movl $0, %%gs:(%0)" : : "r"(gs_offset(address)) : "memory");
+    say("previrt userland: ", "tls: the write to the kernel's memory went through");
+}
+
+/* Writes tls_words[i] (i = 0, 1, ...) through %gs with the instruction forms user code uses, each with
+ * its negative offset: mov from a register, an immediate and the accumulator (moffs), byte and word
+ * stores; add, xchg, cmpxchg, inc (read-modify-write). Reads them back through %gs the same ways. */
+static unsigned tls_forms(unsigned seed)
+{
+    unsigned base = (unsigned)((char *)&tls_words[0] - (char *)thread_pointer()), v, sum = 0, old;
+    __asm__ volatile("movl %1, %%gs:(%0)" : : "r"(base), "r"(seed) : "memory");
+    __asm__ volatile("movl $0x5a5a5a5a, %%gs:4(%0)" : : "r"(base) : "memory");
+    __asm__ volatile("movl %0, %%gs:tls_words@ntpoff+8" : : "a"(seed + 2) : "memory");
+    __asm__ volatile("movw %w1, %%gs:12(%0); movw $0x1234, %%gs:14(%0)" : : "r"(base), "r"(seed + 3) : "memory");
+    __asm__ volatile("movb %b1, %%gs:16(%0); movb $0x77, %%gs:17(%0)" : : "r"(base), "q"(seed + 4) : "memory");
+    __asm__ volatile("movl %1, %%gs:20(%0); addl $7, %%gs:20(%0)" : : "r"(base), "r"(seed) : "memory");
+    v = seed + 6;
+    __asm__ volatile("movl $0, %%gs:24(%1); xchgl %0, %%gs:24(%1)" : "+r"(v) : "r"(base) : "memory");
+    old = 0;
+    __asm__ volatile("movl $0, %%gs:28(%2); lock cmpxchgl %1, %%gs:28(%2)" : "+a"(old) : "r"(seed + 7), "r"(base) : "memory", "cc");
+    __asm__ volatile("movl %1, %%gs:32(%0); incl %%gs:32(%0)" : : "r"(base), "r"(seed + 7) : "memory", "cc");
+    /* read back through %gs: mov to a register, the accumulator (moffs), movzbl, a byte, add */
+    __asm__ volatile("movl %%gs:(%1), %0" : "=r"(v) : "r"(base));
+    sum += v;
+    __asm__ volatile("movl %%gs:tls_words@ntpoff+8, %0" : "=a"(v));
+    sum += v;
+    __asm__ volatile("movzbl %%gs:16(%1), %0" : "=r"(v) : "r"(base));
+    sum += v;
+    v = 0;
+    __asm__ volatile("movb %%gs:17(%1), %b0" : "+q"(v) : "r"(base));
+    sum += v;
+    __asm__ volatile("addl %%gs:20(%1), %0" : "+r"(sum) : "r"(base) : "cc");
+    return sum;
+}
+
+/* A pointer the compiler cannot see through: accesses through it use the flat segments, not %gs. */
+static void *flat(void *p)
+{
+    __asm__("" : "+r"(p));
+    return p;
+}
+
+/* What tls_forms(seed) leaves, read through plain pointers (flat segments, not %gs). */
+static int tls_forms_hold(unsigned seed, unsigned sum, char *why, size_t size)
+{
+    const volatile unsigned *words = flat(&tls_words[0]);
+    const volatile unsigned short *w = (const volatile unsigned short *)&words[3];
+    const volatile unsigned char *b = (const volatile unsigned char *)&words[4];
+    unsigned want[] = {seed, 0x5a5a5a5a, seed + 2, 0, 0, seed + 7, seed + 6, seed + 7, seed + 8};
+    for (unsigned i = 0; i < 9; i++)
+        if (i != 3 && i != 4 && words[i] != want[i]) {
+            snprintf(why, size, "tls_words[%u] is 0x%x, not 0x%x", i, words[i], want[i]);
+            return 0;
+        }
+    if (w[0] != (unsigned short)(seed + 3) || w[1] != 0x1234 || b[0] != (unsigned char)(seed + 4) || b[1] != 0x77) {
+        snprintf(why, size, "16-bit words 0x%x 0x%x, bytes 0x%x 0x%x", w[0], w[1], b[0], b[1]);
+        return 0;
+    }
+    if (sum != seed + (seed + 2) + ((seed + 4) & 0xff) + 0x77 + seed + 7) {
+        snprintf(why, size, "the values read back through %%gs add up to 0x%x", sum);
+        return 0;
+    }
+    return 1;
+}
+
+/* cmp and test of tls_words through %gs (after tls_forms(0x100)): eight conditions, each of which must
+ * hold, as a bit mask (0xff when the flags are right). */
+static unsigned tls_compares(void)
+{
+    unsigned base = (unsigned)((char *)&tls_words[0] - (char *)thread_pointer()), bits = 0;
+    unsigned char c;
+    __asm__ volatile("cmpl $0x5a5a5a5a, %%gs:4(%1); sete %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c;
+    __asm__ volatile("cmpb $0x78, %%gs:17(%1); setb %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 1;
+    __asm__ volatile("cmpl %2, %%gs:4(%1); sets %0" : "=q"(c) : "r"(base), "r"(0x5a5a5a5bu) : "cc");
+    bits |= c << 2;
+    __asm__ volatile("cmpl %%gs:4(%1), %2; seta %0" : "=q"(c) : "r"(base), "r"(0x5a5a5a5bu) : "cc");
+    bits |= c << 3;
+    __asm__ volatile("testb $0x08, %%gs:17(%1); sete %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 4;
+    __asm__ volatile("testl %2, %%gs:4(%1); setne %0" : "=q"(c) : "r"(base), "r"(0x5a000000u) : "cc");
+    bits |= c << 5;
+    __asm__ volatile("cmpw $0x1234, %%gs:14(%1); sete %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 6;
+    __asm__ volatile("cmpl $-1, %%gs:(%1); setb %0" : "=q"(c) : "r"(base) : "cc");
+    bits |= c << 7;
+    return bits;
+}
+
+/* Many accesses in a row that the VMM single-steps: the timer's interrupts arrive in the middle of
+ * some of the steps (the VMM then closes the window and the instruction runs again). */
+static int tls_loop(char *why, size_t size)
+{
+    unsigned base = (unsigned)((char *)&tls_words[0] - (char *)thread_pointer()), sum = 0;
+    tls_words[10] = 3;
+    tls_words[11] = 0;
+    for (int i = 0; i < 20000; i++)
+        __asm__ volatile("addl %%gs:40(%1), %0; incl %%gs:44(%1)" : "+r"(sum) : "r"(base) : "memory", "cc");
+    unsigned count = ((volatile unsigned *)flat(&tls_words[0]))[11];
+    snprintf(why, size, "sum %u, count %u", sum, count);
+    return sum == 60000 && count == 20000;
+}
+
+static void tls_child_writes(void)
+{
+    char why[128];
+    unsigned sum = tls_forms(0x1000);
+    _exit(tls_forms_hold(0x1000, sum, why, sizeof why) ? 0 : 1);
+}
+
+static void run_tls(void)
+{
+    char why[128] = "";
+    unsigned tp = thread_pointer(), sum, conditions;
+    int status, ok;
+
+    check("tls: __thread data and errno lie below the thread pointer (negative %gs offsets)",
+          (unsigned)&tls_words[63] < tp && (unsigned)&errno < tp, "tls_words at tp%+d, errno at tp%+d",
+          (int)((unsigned)&tls_words[0] - tp), (int)((unsigned)&errno - tp));
+    errno = 0;
+    ok = close(-1) == -1 && errno == EBADF;
+    check("tls: errno after a failing system call", ok, "errno %d", errno);
+    sum = tls_forms(0x100);
+    check("tls: __thread words, halves and bytes written and read through %gs (mov, add, xchg, cmpxchg, inc)",
+          tls_forms_hold(0x100, sum, why, sizeof why), "%s", why);
+    conditions = tls_compares();
+    check("tls: cmp and test through %gs set the flags (register, immediate, both directions, 8, 16 and 32 bits)", conditions == 0xff,
+          "conditions 0x%x, not 0xff", conditions);
+    check("tls: 20000 adds and incs through %gs in a loop (the timer interrupts some of them)", tls_loop(why, sizeof why), "%s", why);
+    status = in_child(tls_child_writes);
+    ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && tls_forms_hold(0x100, sum, why, sizeof why);
+    check("tls: a __thread array written through %gs by a child after fork stays per-process", ok, "child status 0x%x; %s", status, why);
+    check_child("tls: read of the kernel's text through %gs with a large offset", read_kernel_through_gs, SIGSEGV, 0);
+    check_child("tls: add from the kernel's text through %gs with a large offset", add_kernel_through_gs, SIGSEGV, 0);
+    check_child("tls: write to the kernel's memory through %gs with a large offset", write_kernel_through_gs, SIGSEGV, 0);
+}
+
 /* ---- privileged instructions in user mode: #GP, so SIGSEGV from the guest kernel ---- */
 
 static void do_cli(void) { __asm__ volatile("cli"); }
@@ -458,23 +638,24 @@ static void run_faults(void)
 
 int main(int argc, char **argv)
 {
-    int m4 = 0, isolation = 0, privileged = 0, faults = 0, verbose = 0, unknown = 0;
+    int m4 = 0, isolation = 0, privileged = 0, faults = 0, tls = 0, verbose = 0, unknown = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "m4")) m4 = 1;
         else if (!strcmp(argv[i], "isolation")) isolation = 1;
         else if (!strcmp(argv[i], "privileged")) privileged = 1;
         else if (!strcmp(argv[i], "faults")) faults = 1;
+        else if (!strcmp(argv[i], "tls")) tls = 1;
         else if (!strcmp(argv[i], "verbose")) verbose = 1;
         else unknown++;
     }
-    if (!m4 && !isolation && !privileged && !faults)
+    if (!m4 && !isolation && !privileged && !faults && !tls)
         m4 = isolation = privileged = faults = 1;
     /* Kernel messages after this point (there should be none) would interleave with these lines. */
     if (!verbose)
         klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, 1);
 
-    say("previrt userland: ", "init started (pid %d), groups:%s%s%s%s%s", (int)getpid(), m4 ? " m4" : "", isolation ? " isolation" : "",
-        privileged ? " privileged" : "", faults ? " faults" : "", unknown ? " (unknown words ignored)" : "");
+    say("previrt userland: ", "init started (pid %d), groups:%s%s%s%s%s%s", (int)getpid(), m4 ? " m4" : "", isolation ? " isolation" : "",
+        privileged ? " privileged" : "", faults ? " faults" : "", tls ? " tls" : "", unknown ? " (unknown words ignored)" : "");
     if (m4)
         run_m4();
     if (isolation)
@@ -483,6 +664,8 @@ int main(int argc, char **argv)
         run_privileged();
     if (faults)
         run_faults();
+    if (tls)
+        run_tls();
     say("previrt userland: ", "%d/%d checks passed", passed, checks);
     leave_machine(passed == checks ? 0 : 1);
 }
