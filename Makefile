@@ -385,4 +385,5 @@ run-guest-kernel-qemu: $(USERLAND)/initramfs-i386.cpio
 # User-Mode Linux and QEMU TCG, natively on the host, and the host's bare costs. Run by `make bench`.
 linux-bench: $(USERLAND)/initramfs-i386.cpio $(USERLAND)/initramfs-x86_64.cpio $(USERLAND)/hostcost $(USERLAND)/i386/bench \
 		$(USERLAND)/uml-xstate.so
+	$(SWIFT) build -c release --product previrt
 	python3 Benchmarks/linux/bench.py
