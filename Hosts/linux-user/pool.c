@@ -30,6 +30,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -175,9 +176,11 @@ void pool_first_turn(void *frame)
 /* --- the supervisor --- */
 
 /* The supervisor's own state is private: it never maps the shared state (a guest that took over a slot
- * could write anything there), only a read-only view of the page that says which slot runs. */
+ * could write anything there), only a read-only view of the page that says which slot runs; before it
+ * reads that, it drops its mappings of guest memory and puts itself under its own seccomp filter
+ * (contain_supervisor), with the slot pids in the program. */
 static volatile sig_atomic_t alarm_count, stop_signal;
-static pid_t slot_pid[POOL_MAX_SLOTS];
+static pid_t slot_pid[POOL_MAX_SLOTS], supervisor_pid;
 static unsigned slot_count;
 static const volatile unsigned *running_view;
 static void on_supervisor_alarm(int sig) { (void)sig; alarm_count++; }
@@ -206,17 +209,44 @@ static void arm_alarm(double seconds)
 }
 
 /* The supervisor was told to stop: the slots go, and it dies of the signal, as the VMM did when it was
- * one process. */
+ * one process. The handler was SA_RESETHAND, so the signal's action is the default again and it is not
+ * blocked here: sending it to itself is the one system call this needs (no sigaction, no sigprocmask). */
 static void __attribute__((noreturn)) die_of(int sig)
 {
-    sigset_t set;
     kill_slots(0);
-    signal(sig, SIG_DFL);
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    sigprocmask(SIG_UNBLOCK, &set, 0);
-    raise(sig);
+    kill(supervisor_pid, sig);
     _exit(128 + sig);
+}
+
+/* Test-only (Tests/PrevirtTests/SupervisorContainmentTests.swift): PREVIRT_TEST_SUPERVISOR_CALL="NR A B"
+ * makes the supervisor, once its filter is in place, make system call NR with arguments A and B (decimal;
+ * "slot" stands for slot 0's pid, "self" for its own), as a guest that took it over might: the only way
+ * to show from outside that the filter stops what the supervisor itself never does. The variable is read
+ * before the filter, from the environment of whoever started the VMM (who can run anything already). */
+static int test_call(long call[3])
+{
+    const char *text = getenv("PREVIRT_TEST_SUPERVISOR_CALL");
+    char *end;
+    unsigned i;
+    if (!text)
+        return 0;
+    for (i = 0; i < 3; i++) {
+        while (*text == ' ')
+            text++;
+        if (strncmp(text, "slot", 4) == 0) {
+            call[i] = slot_pid[0];
+            end = (char *)text + 4;
+        } else if (strncmp(text, "self", 4) == 0) {
+            call[i] = supervisor_pid;
+            end = (char *)text + 4;
+        } else {
+            call[i] = strtol(text, &end, 10);
+            if (end == text)
+                return 0;
+        }
+        text = end;
+    }
+    return 1;
 }
 
 static void __attribute__((noreturn)) supervise(double timeout)
@@ -226,13 +256,16 @@ static void __attribute__((noreturn)) supervise(double timeout)
     static const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     char text[256];
     unsigned i;
-    int status;
+    int status, probe;
+    long call[3];
     pid_t pid;
 
+    supervisor_pid = getpid();
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_supervisor_alarm; /* no SA_RESTART: waitpid returns EINTR */
     sigaction(SIGALRM, &sa, 0);
     sa.sa_handler = on_supervisor_stop;
+    sa.sa_flags = SA_RESETHAND; /* die_of needs the default action back */
     for (i = 0; i < sizeof stops / sizeof stops[0]; i++)
         sigaction(stops[i], &sa, 0);
     /* The parent may have left signals blocked (the slots unblock theirs in contain_guest). */
@@ -240,6 +273,15 @@ static void __attribute__((noreturn)) supervise(double timeout)
     sigprocmask(SIG_SETMASK, &unblock, 0);
     if (timeout > 0)
         arm_alarm(timeout);
+    probe = test_call(call);
+    if (contain_supervisor(slot_pid, slot_count) != 0) {
+        snprintf(text, sizeof text, "previrt run: cannot contain the VMM's supervisor: seccomp: %s\n", strerror(errno));
+        kill_slots(0);
+        say(text);
+        _exit(VMM_EXIT_ERROR);
+    }
+    if (probe)
+        syscall(call[0], call[1], call[2], 0L, 0L);
     for (;;) {
         pid = waitpid(-1, &status, 0);
         if (stop_signal) /* a slot may have died of the same signal (a terminal's ^C reaches them all) */
@@ -307,6 +349,11 @@ void pool_start(unsigned slots, double timeout)
         }
         slot_pid[slot_count++] = pid;
     }
+    /* The supervisor reads no guest memory: guest RAM (the window and any mapping at guest addresses)
+     * and the stubs, which a guest can write, are not mapped in it at all. */
+    munmap(0, VMM_REGION_BASE);
+    munmap((void *)(unsigned long)VMM_RAM_WINDOW, guest_ram_size);
+    munmap((void *)(unsigned long)VMM_STUB_BASE, VMM_STUB_SIZE);
     view = mmap(0, 0x1000, PROT_READ, MAP_SHARED, fd, (off_t)(running_offset & ~0xfffu));
     if (view != MAP_FAILED)
         running_view = (const volatile unsigned *)((char *)view + (running_offset & 0xfffu));
