@@ -31,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -337,7 +338,10 @@ int contain_supervisor(const int *slot_pids, unsigned count)
     begin(SYS_write); arg_equals(0, 2); allow(); /* its messages */
     begin(SYS_exit_group); allow();
     begin(SYS_sigreturn); allow(); /* return from its handlers (no SA_SIGINFO: glibc's restorer is sigreturn) */
-    /* waitpid (glibc: wait4 without options or rusage); it can only wait for its own children, the slots */
+    /* waiting: it can only wait for its own children, the slots. waitid looks at the first to end
+     * without reaping it (P_ALL, WEXITED | WNOWAIT, no rusage); waitpid (glibc: wait4, no options, no
+     * rusage) reaps them. */
+    begin(SYS_waitid); arg_equals(0, P_ALL); arg_equals(3, WEXITED | WNOWAIT); arg_equals(4, 0); allow();
     begin(SYS_wait4); arg_equals(2, 0); arg_equals(3, 0); allow();
     /* kill: SIGKILL or SIGALRM (--timeout) to a slot; a stop signal to itself, to die of it */
     begin(SYS_kill); arg_in(0, pids, count); arg_in(1, to_slots, 2); allow();
