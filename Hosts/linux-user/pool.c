@@ -22,7 +22,9 @@
  * The process that started is the supervisor and runs no guest code: it waits for a slot to end the run
  * and exits with that slot's status (the VMM's statuses, host.h), kills the rest; a slot that dies of a
  * signal ends the run with VMM_EXIT_ERROR; --timeout is its alarm, passed to the running slot as SIGALRM
- * (whose handler names where the guest was). Slots die with the supervisor (PR_SET_PDEATHSIG).
+ * (whose handler names where the guest was). Slots die with the supervisor (PR_SET_PDEATHSIG). Once the
+ * slots are forked the supervisor holds no guest memory and is under a seccomp filter of its own
+ * (contain.c: contain_supervisor), with the slot pids as constants.
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
