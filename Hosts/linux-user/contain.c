@@ -9,6 +9,11 @@
  * VMM itself makes from then on (Docs/in-place-vmm.md lists them). Any other system call is trapped
  * (SECCOMP_RET_TRAP): the SIGSYS handler names it and the address, then the process exits. A call from
  * another architecture (a far jump to a 64-bit code segment) kills the process outright.
+ *
+ * The supervisor (pool.c), which runs no guest code but reads one byte a slot can write, gets a filter of
+ * its own once the slots are forked (contain_supervisor): wait for its children, signal the slot pids
+ * (baked into the program as constants) with SIGKILL or SIGALRM and itself with the four stop signals,
+ * its --timeout alarm, messages to standard error, exit; anything else kills it (SECCOMP_RET_KILL_PROCESS).
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -26,6 +31,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -82,6 +88,16 @@ static void arg_below(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGE, va
 static void arg_at_most(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGT, value, 1); }
 static void arg_at_least(unsigned arg, u32 value) { load_arg(arg); test(BPF_JGE, value, 0); }
 
+/* Argument `arg` is one of `values` (n >= 1): a match skips the rest of the list, the last one fails. */
+static void arg_in(unsigned arg, const u32 *values, unsigned n)
+{
+    unsigned i;
+    load_arg(arg);
+    for (i = 0; i + 1 < n; i++)
+        emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, values[i], (unsigned char)(n - 1 - i), 0));
+    test(BPF_JEQ, values[n - 1], 0);
+}
+
 static void allow(void)
 {
     unsigned i;
@@ -96,14 +112,26 @@ static void allow(void)
     }
 }
 
+/* The first test of every filter: a system call of another architecture kills the process. */
+static void only_i386(void)
+{
+    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
+    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 1, 0));
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+}
+
+static int install_filter(void)
+{
+    struct sock_fprog program = {.len = filter_length, .filter = filter};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program);
+}
+
 static void build_filter(void)
 {
     int ram, stubs;
     u32 alias;
     memory_descriptors(&ram, &stubs, &alias);
-    emit((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-    emit((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 1, 0));
-    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+    only_i386();
     /* write: to standard output (the guest's console) and standard error (the VMM's messages) only */
     begin(SYS_write); arg_equals(0, 1); allow();
     begin(SYS_write); arg_equals(0, 2); allow();
@@ -255,7 +283,6 @@ void contain_guest(double timeout_seconds)
     stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
     struct sigaction sa;
     sigset_t unblock;
-    struct sock_fprog program;
     unsigned i;
 
     asm volatile("movw %%gs, %0" : "=m"(vmm_gs));
@@ -288,8 +315,41 @@ void contain_guest(double timeout_seconds)
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         fail("prctl(PR_SET_NO_NEW_PRIVS)");
     build_filter();
-    program.len = filter_length;
-    program.filter = filter;
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0)
+    if (install_filter() != 0)
         fail("seccomp");
+}
+
+/* The supervisor's filter (Docs/in-place-vmm.md lists it): built after the fork, with the slots' pids
+ * and its own as constants. Returns 0, or -1 with errno set (the caller ends the run). */
+int contain_supervisor(const int *slot_pids, unsigned count)
+{
+    static const u32 to_slots[] = {SIGKILL, SIGALRM}, to_itself[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    u32 pids[POOL_MAX_SLOTS];
+    unsigned i;
+
+    if (count == 0 || count > POOL_MAX_SLOTS) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < count; i++)
+        pids[i] = (u32)slot_pids[i];
+    filter_length = 0;
+    only_i386();
+    begin(SYS_write); arg_equals(0, 2); allow(); /* its messages */
+    begin(SYS_exit_group); allow();
+    begin(SYS_sigreturn); allow(); /* return from its handlers (no SA_SIGINFO: glibc's restorer is sigreturn) */
+    /* waiting: it can only wait for its own children, the slots. waitid looks at the first to end
+     * without reaping it (P_ALL, WEXITED | WNOWAIT, no rusage); waitpid (glibc: wait4, no options, no
+     * rusage) reaps them. */
+    begin(SYS_waitid); arg_equals(0, P_ALL); arg_equals(3, WEXITED | WNOWAIT); arg_equals(4, 0); allow();
+    begin(SYS_wait4); arg_equals(2, 0); arg_equals(3, 0); allow();
+    /* kill: SIGKILL or SIGALRM (--timeout) to a slot; a stop signal to itself, to die of it */
+    begin(SYS_kill); arg_in(0, pids, count); arg_in(1, to_slots, 2); allow();
+    begin(SYS_kill); arg_equals(0, (u32)getpid()); arg_in(1, to_itself, 4); allow();
+    /* --timeout: its real-time interval timer, armed again for the 2 s grace */
+    begin(SYS_setitimer); arg_equals(0, ITIMER_REAL); arg_equals(2, 0); allow();
+    emit((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return install_filter();
 }

@@ -248,6 +248,9 @@ void board_timer_fired(void);
 /* contain.c: from here on the guest cannot reach the host kernel (seccomp, Syscall User Dispatch) and
  * its faults, stopped system calls and the timeout end up in the VMM's handlers. */
 void contain_guest(double timeout_seconds);
+/* The supervisor's own filter, once the slots are forked: it may only wait for them, signal them (SIGKILL,
+ * SIGALRM) and itself (to die of a stop signal), arm its alarm, write to fd 2 and exit. 0, or -1 (errno). */
+int contain_supervisor(const int *slot_pids, unsigned count);
 
 
 #endif

@@ -22,7 +22,9 @@
  * The process that started is the supervisor and runs no guest code: it waits for a slot to end the run
  * and exits with that slot's status (the VMM's statuses, host.h), kills the rest; a slot that dies of a
  * signal ends the run with VMM_EXIT_ERROR; --timeout is its alarm, passed to the running slot as SIGALRM
- * (whose handler names where the guest was). Slots die with the supervisor (PR_SET_PDEATHSIG).
+ * (whose handler names where the guest was). Slots die with the supervisor (PR_SET_PDEATHSIG). Once the
+ * slots are forked the supervisor holds no guest memory and is under a seccomp filter of its own
+ * (contain.c: contain_supervisor), with the slot pids as constants.
  * SPDX-License-Identifier: MIT
  */
 #define _GNU_SOURCE
@@ -30,6 +32,7 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -175,26 +178,32 @@ void pool_first_turn(void *frame)
 /* --- the supervisor --- */
 
 /* The supervisor's own state is private: it never maps the shared state (a guest that took over a slot
- * could write anything there), only a read-only view of the page that says which slot runs. */
-static volatile sig_atomic_t alarm_count, stop_signal;
-static pid_t slot_pid[POOL_MAX_SLOTS];
+ * could write anything there), only a read-only view of the page that says which slot runs; before it
+ * reads that, it drops its mappings of guest memory and puts itself under its own seccomp filter
+ * (contain_supervisor), with the slot pids in the program.
+ *
+ * The run ends once, by whichever comes first: a slot ends (the main loop), a stop signal or the
+ * timeout's second alarm (their handlers, so that a signal that arrives just before the wait is not
+ * left waiting with it). `ending` says one of them has begun; the others then leave it alone. No slot is
+ * reaped before that (the main loop only looks, WNOWAIT), so a pid the supervisor signals is always its
+ * own child, alive or a zombie, never a reused pid. */
+static volatile sig_atomic_t alarm_count, stop_signal, ending;
+static pid_t slot_pid[POOL_MAX_SLOTS], supervisor_pid;
 static unsigned slot_count;
 static const volatile unsigned *running_view;
-static void on_supervisor_alarm(int sig) { (void)sig; alarm_count++; }
-static void on_supervisor_stop(int sig) { stop_signal = sig; }
+static char timeout_message[96];
 
 static void say(const char *text) { (void)!write(2, text, strlen(text)); }
 
-static void kill_slots(pid_t except)
+/* Every slot is killed (one that already ended is a zombie: no harm) and reaped. */
+static void kill_slots(void)
 {
     unsigned i;
     for (i = 0; i < slot_count; i++)
-        if (slot_pid[i] != except)
-            kill(slot_pid[i], SIGKILL);
+        kill(slot_pid[i], SIGKILL);
     for (i = 0; i < slot_count; i++)
-        if (slot_pid[i] != except)
-            while (waitpid(slot_pid[i], 0, 0) < 0 && errno == EINTR)
-                ;
+        while (waitpid(slot_pid[i], 0, 0) < 0 && errno == EINTR)
+            ;
 }
 
 static void arm_alarm(double seconds)
@@ -205,69 +214,137 @@ static void arm_alarm(double seconds)
     setitimer(ITIMER_REAL, &it, 0);
 }
 
-/* The supervisor was told to stop: the slots go, and it dies of the signal, as the VMM did when it was
- * one process. */
-static void __attribute__((noreturn)) die_of(int sig)
+/* --timeout: the running slot says where the guest was and exits 124; if it has not within 2 s, the
+ * supervisor ends the run itself. */
+static void on_supervisor_alarm(int sig)
 {
-    sigset_t set;
-    kill_slots(0);
-    signal(sig, SIG_DFL);
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    sigprocmask(SIG_UNBLOCK, &set, 0);
-    raise(sig);
+    int saved = errno;
+    unsigned running;
+    (void)sig;
+    if (!ending && ++alarm_count == 1) {
+        running = running_view ? *running_view : 0;
+        kill(slot_pid[running < slot_count ? running : 0], SIGALRM);
+        arm_alarm(2);
+    } else if (!ending) {
+        ending = 1;
+        kill_slots();
+        say(timeout_message);
+        _exit(VMM_EXIT_TIMEOUT);
+    }
+    errno = saved;
+}
+
+/* SIGINT, SIGTERM, SIGHUP, SIGQUIT: the slots go, and the supervisor dies of the signal, as the VMM did
+ * when it was one process. The handler is SA_RESETHAND | SA_NODEFER: the action is the default again
+ * and the signal is not blocked, so sending it to itself ends the process there (no sigaction, no
+ * sigprocmask). If the run is already ending, the main loop does the same once the slots are gone. */
+static void on_supervisor_stop(int sig)
+{
+    if (ending) {
+        stop_signal = sig;
+        return;
+    }
+    ending = 1;
+    kill_slots();
+    kill(supervisor_pid, sig);
     _exit(128 + sig);
+}
+
+/* Test-only (Tests/PrevirtTests/SupervisorContainmentTests.swift): PREVIRT_TEST_SUPERVISOR_CALL="NR A B"
+ * makes the supervisor, once its filter is in place, make system call NR with arguments A and B (decimal;
+ * "slot" stands for slot 0's pid, "self" for its own), as a guest that took it over might: the only way
+ * to show from outside that the filter stops what the supervisor itself never does. The variable is read
+ * before the filter, from the environment of whoever started the VMM (who can run anything already). */
+static int test_call(long call[3])
+{
+    const char *text = getenv("PREVIRT_TEST_SUPERVISOR_CALL");
+    char *end;
+    unsigned i;
+    if (!text)
+        return 0;
+    for (i = 0; i < 3; i++) {
+        while (*text == ' ')
+            text++;
+        if (strncmp(text, "slot", 4) == 0) {
+            call[i] = slot_pid[0];
+            end = (char *)text + 4;
+        } else if (strncmp(text, "self", 4) == 0) {
+            call[i] = supervisor_pid;
+            end = (char *)text + 4;
+        } else {
+            call[i] = strtol(text, &end, 10);
+            if (end == text)
+                return 0;
+        }
+        text = end;
+    }
+    return 1;
 }
 
 static void __attribute__((noreturn)) supervise(double timeout)
 {
+    static const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     struct sigaction sa;
     sigset_t unblock;
-    static const int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    siginfo_t ended;
     char text[256];
     unsigned i;
-    int status;
-    pid_t pid;
+    int probe;
+    long call[3];
 
+    supervisor_pid = getpid();
+    snprintf(timeout_message, sizeof timeout_message, "previrt run: timed out after %g seconds (--timeout)\n", timeout);
+    /* No handler interrupts another; no SA_RESTART: the wait returns EINTR. */
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_supervisor_alarm; /* no SA_RESTART: waitpid returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGALRM);
+    for (i = 0; i < sizeof stops / sizeof stops[0]; i++)
+        sigaddset(&sa.sa_mask, stops[i]);
+    sa.sa_handler = on_supervisor_alarm;
     sigaction(SIGALRM, &sa, 0);
     sa.sa_handler = on_supervisor_stop;
-    for (i = 0; i < sizeof stops / sizeof stops[0]; i++)
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER; /* SA_NODEFER: the signal itself is not blocked in its handler */
+    for (i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+        sigdelset(&sa.sa_mask, stops[i]);
         sigaction(stops[i], &sa, 0);
+        sigaddset(&sa.sa_mask, stops[i]);
+    }
     /* The parent may have left signals blocked (the slots unblock theirs in contain_guest). */
     sigemptyset(&unblock);
     sigprocmask(SIG_SETMASK, &unblock, 0);
     if (timeout > 0)
         arm_alarm(timeout);
+    probe = test_call(call);
+    if (contain_supervisor(slot_pid, slot_count) != 0) {
+        snprintf(text, sizeof text, "previrt run: cannot contain the VMM's supervisor: seccomp: %s\n", strerror(errno));
+        ending = 1;
+        kill_slots();
+        say(text);
+        _exit(VMM_EXIT_ERROR);
+    }
+    if (probe)
+        syscall(call[0], call[1], call[2], 0L, 0L);
     for (;;) {
-        pid = waitpid(-1, &status, 0);
-        if (stop_signal) /* a slot may have died of the same signal (a terminal's ^C reaches them all) */
-            die_of(stop_signal);
-        if (pid < 0 && errno == EINTR) {
-            if (alarm_count == 1) { /* the running slot says where the guest was, and exits 124 */
-                unsigned running = running_view ? *running_view : 0;
-                kill(slot_pid[running < slot_count ? running : 0], SIGALRM);
-                arm_alarm(2);
-            } else if (alarm_count > 1) {
-                kill_slots(0);
-                snprintf(text, sizeof text, "previrt run: timed out after %g seconds (--timeout)\n", timeout);
-                say(text);
-                _exit(VMM_EXIT_TIMEOUT);
-            }
+        memset(&ended, 0, sizeof ended);
+        if (waitid(P_ALL, 0, &ended, WEXITED | WNOWAIT) != 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(VMM_EXIT_INTERNAL);
+        }
+        for (i = 0; i < slot_count && slot_pid[i] != ended.si_pid; i++)
+            ;
+        if (i == slot_count) { /* not a slot (the VMM starts no other process): reaped, ignored */
+            waitpid(ended.si_pid, 0, 0);
             continue;
         }
-        if (pid < 0)
-            _exit(VMM_EXIT_INTERNAL);
-        for (i = 0; i < slot_count && slot_pid[i] != pid; i++)
-            ;
-        if (i == slot_count)
-            continue; /* not a slot (the VMM starts no other process) */
-        kill_slots(pid);
-        if (WIFEXITED(status))
-            _exit(WEXITSTATUS(status));
+        ending = 1;
+        kill_slots();
+        if (stop_signal) /* it came while the slots were going */
+            kill(supervisor_pid, stop_signal);
+        if (ended.si_code == CLD_EXITED)
+            _exit(ended.si_status);
         snprintf(text, sizeof text, "previrt run: the VMM's process for address-space slot %u (pid %d) was killed by signal %d (%s); "
-                 "the run is stopped\n", i, (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+                 "the run is stopped\n", i, (int)ended.si_pid, ended.si_status, strsignal(ended.si_status));
         say(text);
         _exit(VMM_EXIT_ERROR);
     }
@@ -291,7 +368,7 @@ void pool_start(unsigned slots, double timeout)
     for (i = 0; i < slots; i++) {
         pid = fork();
         if (pid < 0) {
-            kill_slots(0);
+            kill_slots();
             vmm_exit(VMM_EXIT_ERROR, "cannot start the address-space pool (%u processes): %s\n", slots, strerror(errno));
         }
         if (pid == 0) {
@@ -307,6 +384,11 @@ void pool_start(unsigned slots, double timeout)
         }
         slot_pid[slot_count++] = pid;
     }
+    /* The supervisor reads no guest memory: guest RAM (the window and any mapping at guest addresses)
+     * and the stubs, which a guest can write, are not mapped in it at all. */
+    munmap(0, VMM_REGION_BASE);
+    munmap((void *)(unsigned long)VMM_RAM_WINDOW, guest_ram_size);
+    munmap((void *)(unsigned long)VMM_STUB_BASE, VMM_STUB_SIZE);
     view = mmap(0, 0x1000, PROT_READ, MAP_SHARED, fd, (off_t)(running_offset & ~0xfffu));
     if (view != MAP_FAILED)
         running_view = (const volatile unsigned *)((char *)view + (running_offset & 0xfffu));

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The linux-user VMM's supervisor (Hosts/linux-user/pool.c), the process `previrt run` starts, runs no
+// guest code but reads a byte a slot can write; once the slots are forked it is under its own seccomp
+// filter (contain.c: contain_supervisor), built with the slot pids as constants. Here: the filter is
+// there (/proc's Seccomp field), the calls it refuses kill the supervisor (through the test-only hook
+// PREVIRT_TEST_SUPERVISOR_CALL, the supervisor's one way to make a call it never makes), the calls it
+// allows still do their work, and every way a run ends still works under it.
+
+import Foundation
+import Testing
+
+/// A `previrt run` in the background, its output in a file, its working directory `dir` (a SIGQUIT core
+/// would land there), its processes marked in their environment so that they can be found after the
+/// supervisor is gone.
+private final class SupervisedRun {
+    let process = Process()
+    let output: URL
+    let marker = "PREVIRT_TEST_SUPERVISOR_RUN=" + UUID().uuidString
+
+    init(_ arguments: [String], call: String? = nil, in dir: URL) throws {
+        output = dir.appendingPathComponent("output.txt")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let file = try FileHandle(forWritingTo: output)
+        var environment = ProcessInfo.processInfo.environment
+        let parts = marker.split(separator: "=", maxSplits: 1).map(String.init)
+        environment[parts[0]] = parts[1]
+        environment["PREVIRT_TEST_SUPERVISOR_CALL"] = call
+        process.executableURL = URL(fileURLWithPath: Fixture.previrt)
+        process.arguments = ["run"] + arguments
+        process.environment = environment
+        process.currentDirectoryURL = dir
+        process.standardOutput = file
+        process.standardError = file
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var supervisor: pid_t { process.processIdentifier }
+
+    /// The slots: the supervisor's children (previrt execs the VMM, so the supervisor is this pid).
+    var slots: [pid_t] {
+        let text = (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").compactMap { pid_t($0) }
+    }
+
+    /// Waits at most `seconds` until there are `count` slots; them, or fewer if the run ended first.
+    func waitForSlots(_ count: Int, seconds: Double = 20) -> [pid_t] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var found: [pid_t] = []
+        while found.count < count && Date() < deadline && process.isRunning {
+            found = slots
+            usleep(10_000)
+        }
+        return found
+    }
+
+    /// Waits at most `seconds` until the supervisor's /proc status says `field` is `value`; whether it did.
+    func waitForStatus(_ field: String, _ value: String, seconds: Double = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && process.isRunning {
+            if Self.status(supervisor)[field] == value { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// The fields of /proc/PID/status.
+    static func status(_ pid: pid_t) -> [String: String] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
+        }
+        return fields
+    }
+
+    /// Waits at most `seconds` for the run to end; (status, killed by a signal) or nil (then it is killed).
+    func wait(seconds: Double) -> (status: Int32, signalled: Bool)? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            kill(supervisor, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+    }
+
+    /// Live processes of this run (a zombie's environment reads empty), at most `seconds` after it ended:
+    /// the slots die with the supervisor (PR_SET_PDEATHSIG).
+    func leftOver(seconds: Double = 5) -> [pid_t] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var found: [pid_t] = []
+        repeat {
+            found = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.filter {
+                guard let data = FileManager.default.contents(atPath: "/proc/\($0)/environ") else { return false }
+                return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == marker }
+            }
+            if found.isEmpty { break }
+            usleep(20_000)
+        } while Date() < deadline
+        return found
+    }
+
+    var text: String { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "") }
+}
+
+@Suite("linux-user VMM: the pool's supervisor is under its own seccomp filter", .serialized)
+struct SupervisorContainmentTests {
+    init() throws { _ = try Guest.build() }
+
+    static let spin = "spin: jmp spin\n"
+
+    @Test("after the fork the supervisor is in seccomp filter mode (Seccomp: 2), one filter, with no_new_privs")
+    func filterInstalled() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
+        try #require(run.waitForSlots(3).count == 3, "\(run.text)")
+        #expect(run.waitForStatus("Seccomp", "2"), "\(SupervisedRun.status(run.supervisor))")
+        let status = SupervisedRun.status(run.supervisor)
+        #expect(status["Seccomp_filters"] == "1")
+        #expect(status["NoNewPrivs"] == "1")
+        #expect(kill(run.supervisor, SIGTERM) == 0)
+        let end = run.wait(seconds: 10)
+        #expect(end?.status == SIGTERM && end?.signalled == true, "\(run.text)")
+        #expect(run.leftOver().isEmpty)
+    }
+
+    /// (what, PREVIRT_TEST_SUPERVISOR_CALL: "NR A B", i386 numbers; `other` is replaced by a pid that is
+    /// not the run's)
+    static let refused: [(what: String, call: String)] = [
+        ("getpid, a call the supervisor never makes", "20 0 0"),
+        ("write to standard output (the supervisor writes only to fd 2)", "4 1 0"),
+        ("kill of a slot with a signal other than SIGKILL or SIGALRM", "37 slot 0"),
+        ("kill of itself with a signal other than the four stop signals (SIGUSR1)", "37 self 10"),
+        ("kill of a process that is not a slot (SIGKILL to a sleep the test started)", "37 other 9"),
+        ("setitimer of another timer than ITIMER_REAL (ITIMER_VIRTUAL)", "104 1 0"),
+        ("mmap2 of an anonymous page", "192 0 4096"),
+    ]
+
+    @Test("a call the filter does not allow kills the supervisor with SIGSYS; the slots go with it",
+          arguments: 0..<refused.count)
+    func refusedCall(_ index: Int) throws {
+        let (what, form) = Self.refused[index]
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let bystander = Process()
+        bystander.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        bystander.arguments = ["60"]
+        try bystander.run()
+        defer { kill(bystander.processIdentifier, SIGKILL); bystander.waitUntilExit() } // SIGTERM may be blocked in it
+        let call = form.replacingOccurrences(of: "other", with: String(bystander.processIdentifier))
+        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: call, in: dir)
+        let end = run.wait(seconds: 20)
+        #expect(end?.status == SIGSYS && end?.signalled == true, "\(what): \(String(describing: end)) \(run.text)")
+        #expect(run.text == "", "\(what)")
+        #expect(run.leftOver().isEmpty, "\(what)")
+        #expect(bystander.isRunning, "\(what): the process that is not a slot was killed")
+    }
+
+    @Test("the control: kill of slot 0 with SIGKILL is allowed and ends the run as a killed slot does (2)")
+    func allowedKillOfSlot() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: "37 slot 9", in: dir)
+        let end = run.wait(seconds: 20)
+        #expect(end?.status == 2 && end?.signalled == false, "\(String(describing: end)) \(run.text)")
+        #expect(run.text.hasPrefix("previrt run: the VMM's process for address-space slot 0 (pid "), "\(run.text)")
+        #expect(run.text.hasSuffix(") was killed by signal 9 (Killed); the run is stopped\n"), "\(run.text)")
+        #expect(run.leftOver().isEmpty)
+    }
+
+    @Test("the control: kill of itself with SIGTERM is allowed: it kills the slots and dies of SIGTERM")
+    func allowedKillOfItself() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: "37 self 15", in: dir)
+        let end = run.wait(seconds: 20)
+        #expect(end?.status == SIGTERM && end?.signalled == true, "\(String(describing: end)) \(run.text)")
+        #expect(run.text == "")
+        #expect(run.leftOver().isEmpty)
+    }
+
+    /// (what, the guest's body, the exit status, the output)
+    static let guestEndings: [(what: String, body: String, status: Int32, output: String)] = [
+        ("a reset (0xfe to port 0x64)", "mov $0xfe, %al\nout %al, $0x64\n1: jmp 1b\n", 0, ""),
+        ("hlt with interrupts off", "hlt\n", 4, "previrt run: the guest halted with interrupts off at "),
+        ("isa-debug-exit", "mov $0x10, %al\nout %al, $0xf4\n", Guest.passStatus, ""),
+    ]
+
+    @Test("the guest's own endings come through the filtered supervisor: reset 0, halt 4, isa-debug-exit",
+          arguments: 0..<guestEndings.count)
+    func guestEnding(_ index: Int) throws {
+        let (what, body, status, output) = Self.guestEndings[index]
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(body, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
+        let end = run.wait(seconds: 20)
+        #expect(end?.status == status && end?.signalled == false, "\(what): \(String(describing: end)) \(run.text)")
+        #expect(output.isEmpty ? run.text.isEmpty : run.text.hasPrefix(output), "\(what): \(run.text)")
+        #expect(run.leftOver().isEmpty, "\(what)")
+    }
+
+    @Test("--timeout when the running slot cannot answer (SIGSTOPped): the supervisor's own grace ends it, 124")
+    func timeoutGrace() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "1", guest.path], in: dir)
+        let slots = run.waitForSlots(2)
+        try #require(slots.count == 2, "\(run.text)")
+        for pid in slots { #expect(kill(pid, SIGSTOP) == 0) } // the running slot's SIGALRM stays pending
+        let end = run.wait(seconds: 20)
+        #expect(end?.status == 124 && end?.signalled == false, "\(String(describing: end)) \(run.text)")
+        #expect(run.text == "previrt run: timed out after 1 seconds (--timeout)\n")
+        #expect(run.leftOver().isEmpty)
+    }
+
+    @Test("SIGSTOP and SIGCONT to the supervisor (job control): its wait goes on, and --timeout still ends the run")
+    func stoppedAndContinued() throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "1.5", guest.path], in: dir)
+        try #require(run.waitForSlots(2).count == 2, "\(run.text)")
+        #expect(run.waitForStatus("Seccomp", "2"))
+        #expect(kill(run.supervisor, SIGSTOP) == 0)
+        usleep(300_000)
+        #expect(kill(run.supervisor, SIGCONT) == 0)
+        let end = run.wait(seconds: 20)
+        #expect(end?.status == 124 && end?.signalled == false, "\(String(describing: end)) \(run.text)")
+        #expect(run.text == "previrt run: timed out after 1.5 seconds (--timeout): the guest was stopped at \(guest.address("spin"))\n")
+        #expect(run.leftOver().isEmpty)
+    }
+
+    @Test("SIGINT, SIGTERM, SIGHUP, SIGQUIT to the filtered supervisor: the slots go and it dies of the same signal",
+          arguments: [SIGINT, SIGTERM, SIGHUP, SIGQUIT])
+    func stopSignal(_ signal: Int32) throws {
+        let dir = try Toolchain.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let guest = try HostileGuest.build(Self.spin, in: dir)
+        let run = try SupervisedRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
+        try #require(run.waitForSlots(3).count == 3, "\(run.text)")
+        #expect(run.waitForStatus("Seccomp", "2"))
+        #expect(kill(run.supervisor, signal) == 0)
+        let end = run.wait(seconds: 10)
+        #expect(end?.status == signal && end?.signalled == true, "\(String(describing: end)) \(run.text)")
+        #expect(run.text == "")
+        #expect(run.leftOver().isEmpty)
+    }
+}
