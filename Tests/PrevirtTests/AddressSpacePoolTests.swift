@@ -9,51 +9,6 @@
 import Foundation
 import Testing
 
-/// A `previrt run` started in the background, its output in a file, its processes visible in /proc.
-private final class BackgroundRun {
-    let process = Process()
-    let output: URL
-
-    init(_ arguments: [String], in dir: URL) throws {
-        output = dir.appendingPathComponent("output.txt")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        let file = try FileHandle(forWritingTo: output)
-        process.executableURL = URL(fileURLWithPath: Fixture.previrt)
-        process.arguments = ["run"] + arguments
-        process.standardOutput = file
-        process.standardError = file
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// The slots: the supervisor's child processes (previrt execs the VMM, so the supervisor is this pid).
-    var slots: [pid_t] {
-        let pid = process.processIdentifier
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").compactMap { pid_t($0) }
-    }
-
-    /// Nanoseconds a process has run on a CPU (/proc/PID/schedstat), or nil once it is gone.
-    static func cpuTime(_ pid: pid_t) -> UInt64? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/schedstat", encoding: .utf8) else { return nil }
-        return text.split(separator: " ").first.flatMap { UInt64($0) }
-    }
-
-    /// Waits at most `seconds` for the run to end; its status, or nil (then it is killed).
-    func wait(seconds: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        return process.terminationStatus
-    }
-
-    var text: String { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "") }
-}
-
 @Suite("linux-user VMM: one host process per guest address space (--address-spaces)")
 struct AddressSpacePoolTests {
     /// nil: the default (no option).
@@ -81,14 +36,14 @@ struct AddressSpacePoolTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         _ = try Toolchain.make(["-s", "out/host/previrt-linux-user"])
         // The benchmark as init: pipe round trips between two processes, fork, exec; about a second or more.
-        let run = try BackgroundRun(["--address-spaces", String(slots), "--memory", "128", "--timeout", "100",
+        let run = try VMMRun(["--address-spaces", String(slots), "--memory", "128", "--timeout", "100",
                                      "--initrd", try LinuxGuest.initramfs(), "--append", "console=ttyS0 idle=halt panic=-1 rdinit=/bench",
                                      try LinuxGuest.kernel()], in: dir)
         var seen: [pid_t: UInt64] = [:]
         var started: [pid_t: UInt64] = [:]
         while run.process.isRunning {
             for pid in run.slots {
-                guard let time = BackgroundRun.cpuTime(pid) else { continue }
+                guard let time = VMMRun.cpuTime(pid) else { continue }
                 if started[pid] == nil { started[pid] = time }
                 seen[pid] = time
             }
@@ -111,7 +66,7 @@ struct AddressSpacePoolTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         _ = try Guest.build()
         let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
-        let run = try BackgroundRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
         var slots: [pid_t] = []
         let deadline = Date().addingTimeInterval(20)
         while slots.count < 3 && Date() < deadline && run.process.isRunning {
@@ -122,7 +77,7 @@ struct AddressSpacePoolTests {
         usleep(200_000) // slot 0 runs the guest's loop; the others wait for a turn that never comes
         let start = Date()
         #expect(kill(slots[index], SIGKILL) == 0)
-        let status = run.wait(seconds: 10)
+        let status = run.wait(seconds: 10)?.status
         #expect(status == 2, "\(run.text)")
         #expect(Date().timeIntervalSince(start) < 5)
         #expect(run.text == "previrt run: the VMM's process for address-space slot \(index) (pid \(slots[index])) was killed by "
@@ -136,7 +91,7 @@ struct AddressSpacePoolTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         _ = try Guest.build()
         let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
-        let run = try BackgroundRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
         var slots: [pid_t] = []
         let deadline = Date().addingTimeInterval(20)
         while slots.count < 3 && Date() < deadline && run.process.isRunning {
@@ -145,7 +100,7 @@ struct AddressSpacePoolTests {
         }
         try #require(slots.count == 3, "\(run.text)")
         #expect(kill(run.process.processIdentifier, SIGTERM) == 0)
-        #expect(run.wait(seconds: 10) == SIGTERM, "\(run.text)")
+        #expect(run.wait(seconds: 10)?.status == SIGTERM, "\(run.text)")
         #expect(run.process.terminationReason == .uncaughtSignal)
         #expect(run.text == "")
         for pid in slots { #expect(kill(pid, 0) != 0, "slot \(pid) is still there") }

@@ -9,103 +9,6 @@
 import Foundation
 import Testing
 
-/// A `previrt run` in the background, its output in a file, its working directory `dir` (a SIGQUIT core
-/// would land there), its processes marked in their environment so that they can be found after the
-/// supervisor is gone.
-private final class SupervisedRun {
-    let process = Process()
-    let output: URL
-    let marker = "PREVIRT_TEST_SUPERVISOR_RUN=" + UUID().uuidString
-
-    init(_ arguments: [String], call: String? = nil, in dir: URL) throws {
-        output = dir.appendingPathComponent("output.txt")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let file = try FileHandle(forWritingTo: output)
-        var environment = ProcessInfo.processInfo.environment
-        let parts = marker.split(separator: "=", maxSplits: 1).map(String.init)
-        environment[parts[0]] = parts[1]
-        environment["PREVIRT_TEST_SUPERVISOR_CALL"] = call
-        process.executableURL = URL(fileURLWithPath: Fixture.previrt)
-        process.arguments = ["run"] + arguments
-        process.environment = environment
-        process.currentDirectoryURL = dir
-        process.standardOutput = file
-        process.standardError = file
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    var supervisor: pid_t { process.processIdentifier }
-
-    /// The slots: the supervisor's children (previrt execs the VMM, so the supervisor is this pid).
-    var slots: [pid_t] {
-        let text = (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").compactMap { pid_t($0) }
-    }
-
-    /// Waits at most `seconds` until there are `count` slots; them, or fewer if the run ended first.
-    func waitForSlots(_ count: Int, seconds: Double = 20) -> [pid_t] {
-        let deadline = Date().addingTimeInterval(seconds)
-        var found: [pid_t] = []
-        while found.count < count && Date() < deadline && process.isRunning {
-            found = slots
-            usleep(10_000)
-        }
-        return found
-    }
-
-    /// Waits at most `seconds` until the supervisor's /proc status says `field` is `value`; whether it did.
-    func waitForStatus(_ field: String, _ value: String, seconds: Double = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline && process.isRunning {
-            if Self.status(supervisor)[field] == value { return true }
-            usleep(10_000)
-        }
-        return false
-    }
-
-    /// The fields of /proc/PID/status.
-    static func status(_ pid: pid_t) -> [String: String] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2 { fields[String(parts[0])] = parts[1].trimmingCharacters(in: .whitespaces) }
-        }
-        return fields
-    }
-
-    /// Waits at most `seconds` for the run to end; (status, killed by a signal) or nil (then it is killed).
-    func wait(seconds: Double) -> (status: Int32, signalled: Bool)? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(supervisor, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
-    }
-
-    /// Live processes of this run (a zombie's environment reads empty), at most `seconds` after it ended:
-    /// the slots die with the supervisor (PR_SET_PDEATHSIG).
-    func leftOver(seconds: Double = 5) -> [pid_t] {
-        let deadline = Date().addingTimeInterval(seconds)
-        var found: [pid_t] = []
-        repeat {
-            found = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { pid_t($0) }.filter {
-                guard let data = FileManager.default.contents(atPath: "/proc/\($0)/environ") else { return false }
-                return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == marker }
-            }
-            if found.isEmpty { break }
-            usleep(20_000)
-        } while Date() < deadline
-        return found
-    }
-
-    var text: String { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "") }
-}
-
 @Suite("linux-user VMM: the pool's supervisor is under its own seccomp filter", .serialized)
 struct SupervisorContainmentTests {
     init() throws { _ = try Guest.build() }
@@ -117,10 +20,10 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(Self.spin, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
         try #require(run.waitForSlots(3).count == 3, "\(run.text)")
-        #expect(run.waitForStatus("Seccomp", "2"), "\(SupervisedRun.status(run.supervisor))")
-        let status = SupervisedRun.status(run.supervisor)
+        #expect(run.waitForStatus("Seccomp", "2"), "\(VMMRun.status(run.supervisor))")
+        let status = VMMRun.status(run.supervisor)
         #expect(status["Seccomp_filters"] == "1")
         #expect(status["NoNewPrivs"] == "1")
         #expect(kill(run.supervisor, SIGTERM) == 0)
@@ -154,7 +57,7 @@ struct SupervisorContainmentTests {
         try bystander.run()
         defer { kill(bystander.processIdentifier, SIGKILL); bystander.waitUntilExit() } // SIGTERM may be blocked in it
         let call = form.replacingOccurrences(of: "other", with: String(bystander.processIdentifier))
-        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: call, in: dir)
+        let run = try VMMRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: call, in: dir)
         let end = run.wait(seconds: 20)
         #expect(end?.status == SIGSYS && end?.signalled == true, "\(what): \(String(describing: end)) \(run.text)")
         #expect(run.text == "", "\(what)")
@@ -167,7 +70,7 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(Self.spin, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: "37 slot 9", in: dir)
+        let run = try VMMRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: "37 slot 9", in: dir)
         let end = run.wait(seconds: 20)
         #expect(end?.status == 2 && end?.signalled == false, "\(String(describing: end)) \(run.text)")
         #expect(run.text.hasPrefix("previrt run: the VMM's process for address-space slot 0 (pid "), "\(run.text)")
@@ -180,7 +83,7 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(Self.spin, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: "37 self 15", in: dir)
+        let run = try VMMRun(["--address-spaces", "2", "--timeout", "30", guest.path], call: "37 self 15", in: dir)
         let end = run.wait(seconds: 20)
         #expect(end?.status == SIGTERM && end?.signalled == true, "\(String(describing: end)) \(run.text)")
         #expect(run.text == "")
@@ -201,7 +104,7 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(body, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
         let end = run.wait(seconds: 20)
         #expect(end?.status == status && end?.signalled == false, "\(what): \(String(describing: end)) \(run.text)")
         #expect(output.isEmpty ? run.text.isEmpty : run.text.hasPrefix(output), "\(what): \(run.text)")
@@ -213,7 +116,7 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(Self.spin, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "1", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "2", "--timeout", "1", guest.path], in: dir)
         let slots = run.waitForSlots(2)
         try #require(slots.count == 2, "\(run.text)")
         for pid in slots { #expect(kill(pid, SIGSTOP) == 0) } // the running slot's SIGALRM stays pending
@@ -228,7 +131,7 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(Self.spin, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "2", "--timeout", "1.5", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "2", "--timeout", "1.5", guest.path], in: dir)
         try #require(run.waitForSlots(2).count == 2, "\(run.text)")
         #expect(run.waitForStatus("Seccomp", "2"))
         #expect(kill(run.supervisor, SIGSTOP) == 0)
@@ -246,7 +149,7 @@ struct SupervisorContainmentTests {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let guest = try HostileGuest.build(Self.spin, in: dir)
-        let run = try SupervisedRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
+        let run = try VMMRun(["--address-spaces", "3", "--timeout", "30", guest.path], in: dir)
         try #require(run.waitForSlots(3).count == 3, "\(run.text)")
         #expect(run.waitForStatus("Seccomp", "2"))
         #expect(kill(run.supervisor, signal) == 0)
