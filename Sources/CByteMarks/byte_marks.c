@@ -50,6 +50,28 @@ size_t pv_next_register_start(const uint8_t *s, size_t n, size_t at)
     return n;
 }
 
+/* The bytes of a word as the scan reads one: letters, digits, '_', '.' and '$'. */
+#define W2(c) [c] = 1, [c + 1] = 1
+#define W10(c) W2(c), W2(c + 2), W2(c + 4), W2(c + 6), W2(c + 8)
+static const uint8_t word_byte[256] = {
+    W10('0'), W10('A'), W10('K'), W2('U'), W2('W'), W2('Y'), W10('a'), W10('k'), W2('u'), W2('w'), W2('y'),
+    ['_'] = 1, ['.'] = 1, ['$'] = 1,
+};
+
+/* Whether s[i..end) is one word, then the colon at s[colon], then only blanks: a lone label. */
+static int lone_label(const uint8_t *s, size_t i, size_t colon, size_t end)
+{
+    if (colon <= i)
+        return 0;
+    for (size_t j = i; j < colon; j++)
+        if (!word_byte[s[j]])
+            return 0;
+    for (size_t j = colon + 1; j < end; j++)
+        if (s[j] != ' ' && s[j] != '\t')
+            return 0;
+    return 1;
+}
+
 /* The marks (newline ; # " :) of the 64-byte block b, one bit per byte. */
 static uint64_t block_marks(const uint8_t *s, size_t n, size_t b)
 {
@@ -57,13 +79,14 @@ static uint64_t block_marks(const uint8_t *s, size_t n, size_t b)
     uint64_t m = 0;
 #if defined(__SSE2__)
     if (from + 64 <= n) {
-        const __m128i newline = _mm_set1_epi8('\n'), semicolon = _mm_set1_epi8(';'), hash = _mm_set1_epi8('#');
-        const __m128i quote = _mm_set1_epi8('"'), colon = _mm_set1_epi8(':');
+        /* '"' and '#' are 0x22 and 0x23, ':' and ';' 0x3a and 0x3b: each pair is one compare of v | 1. */
+        const __m128i newline = _mm_set1_epi8('\n'), one = _mm_set1_epi8(1);
+        const __m128i hash = _mm_set1_epi8('#'), semicolon = _mm_set1_epi8(';');
         for (int q = 0; q < 4; q++) {
             __m128i v = _mm_loadu_si128((const __m128i *)(s + from + 16 * q));
-            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, newline), _mm_cmpeq_epi8(v, semicolon)),
-                                       _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, hash), _mm_cmpeq_epi8(v, quote)),
-                                                    _mm_cmpeq_epi8(v, colon)));
+            __m128i odd = _mm_or_si128(v, one);
+            __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, newline),
+                                       _mm_or_si128(_mm_cmpeq_epi8(odd, hash), _mm_cmpeq_epi8(odd, semicolon)));
             m |= (uint64_t)(uint16_t)_mm_movemask_epi8(hit) << (16 * q);
         }
         return m;
@@ -111,13 +134,15 @@ size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *pairs
         while (i < n && (s[i] == ' ' || s[i] == '\t'))
             i++;
         int quoted = 0, colon = 0;
-        size_t end = i;
+        size_t end = i, last_colon = 0;
         for (;;) {
             end = next_mark(&m, end);
             if (end >= n)
                 break;
             uint8_t c = s[end];
-            if (c == ':')
+            if (c == ':' && !quoted)
+                colon = 1, last_colon = end;
+            else if (c == ':')
                 colon = 1;
             else if (c == '"')
                 quoted = !quoted;
@@ -125,7 +150,9 @@ size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *pairs
                 break;
             end++;
         }
-        int candidate = colon;
+        /* A statement that is one label and nothing else (`.L5:`, a sixth of compiler output) starts
+         * nothing: its name is a word followed by its colon, and only blanks follow. */
+        int candidate = colon && !lone_label(s, i, last_colon, end);
         if (!candidate && i + 1 < end) {
             unsigned pair = (unsigned)(s[i] | 0x20) | (unsigned)(s[i + 1] | 0x20) << 8;
             candidate = (pairs[pair >> 6] >> (pair & 63)) & 1;
