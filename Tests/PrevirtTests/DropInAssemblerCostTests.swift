@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// What previrt-as stopped doing to get cheaper, checked not to change what it decides: statements that
+// are one label alone are no longer handed to SourceScan's decision (pv_candidate_statements), and a
+// macro set's spellings are computed once per architecture and profile, not at every use.
+
+@testable import PrevirtCatalog
+@testable import PrevirtMacros
+import Testing
+
+@Suite("Drop-in assembler: cheaper, and deciding the same")
+struct DropInAssemblerCostTests {
+    /// Statements that are, or look like, a label alone: the fast scan must agree with the reference scan
+    /// on each, alone and followed by a site on the next line.
+    @Test("lone labels and their look-alikes: both scans agree", arguments: [
+        ".L5:\n", "cli:\n", "cli:", "CLI:  \t\n", "$a.b_9:\n", "_x:\t# c\n", "a:b:\n", "a: b:\n", "a b:\n", "cli x:\n",
+        "lgdt:\n", "\"cli\":\n", "x\"\":\n", "x:\"\"\n", "x: \"a:b\"\n", ".macro:\n", ".macro m:\n", "rep:\n", "rep: insb\n",
+        "x:cli\n", "x: ;cli\n", "x:;\n", "x::\n", ":\n", " :\n", "x-y:\n", "x@plt:\n", "abcdefghijk:\n", "abcdefghijk: cli\n",
+        "mov %cr0,%rax:\n", "%fs:\n", "x:\u{0}\n", "x:\r\n",
+    ])
+    func loneLabels(_ statement: String) {
+        for set in Architecture.allCases.map({ GNUAsMacroSet(architecture: $0, profile: .default) }) {
+            for source in [statement, statement + "cli\n", "nop\n" + statement + "\thlt\n"] {
+                let bytes = Array(source.utf8)
+                let full = bytes.withUnsafeBufferPointer { ReferenceScan.scan($0, for: set) }
+                let fast = bytes.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
+                #expect(SourceScan(needed: fast.needed, needsEverything: fast.needsEverything) == full,
+                        "\(set.architecture) \(source.debugDescription)")
+            }
+        }
+    }
+
+    /// The spellings as they were computed at every use before: the profile's kinds, each spelling that
+    /// exists in one of the target's modes, restricted to the selection.
+    static func computedAfresh(_ set: GNUAsMacroSet) -> [String] {
+        set.profile.kinds.flatMap { kind in
+            kind.spellings
+                .filter { s in s.modes.contains { set.architecture.modes.contains($0) } && set.selection.map { $0.contains(s.mnemonic) } ?? true }
+                .map { "\(kind.name) \($0.mnemonic)" }
+        }
+    }
+
+    static func names(_ spellings: [(InstructionKind, Spelling)]) -> [String] { spellings.map { "\($0.0.name) \($0.1.mnemonic)" } }
+
+    @Test("spellings kept in the set follow its architecture, profile and selection when they change")
+    func spellingsFollowChanges() throws {
+        var set = GNUAsMacroSet(architecture: .i386, profile: .default)
+        #expect(Self.names(set.spellings) == Self.computedAfresh(set))
+        #expect(set.spellings.count > 50)
+        set.architecture = .x86_64
+        #expect(Self.names(set.spellings) == Self.computedAfresh(set))
+        #expect(Self.names(set.spellings) != Self.computedAfresh(GNUAsMacroSet(architecture: .i386, profile: .default)))
+        set.selection = ["cpuid", "movq", "rep", "no-such-mnemonic"]
+        #expect(Self.names(set.spellings) == Self.computedAfresh(set))
+        #expect(Set(set.spellings.map(\.1.mnemonic)) == ["cpuid", "movq"])
+        // The prefix table still knows every spelling, whatever the selection.
+        #expect(Self.names(set.fullSpellings) == Self.computedAfresh(GNUAsMacroSet(architecture: .x86_64, profile: .default)))
+        let everything = try Profile.named("all")
+        set.profile = everything
+        set.selection = nil
+        #expect(Self.names(set.spellings) == Self.computedAfresh(set))
+        #expect(set.spellings.count > GNUAsMacroSet(architecture: .x86_64, profile: .default).spellings.count)
+    }
+}
