@@ -98,57 +98,61 @@ static uint64_t block_marks(const uint8_t *s, size_t n, size_t b)
     return m;
 }
 
-/* The walk's view of the marks: the block last looked at, computed once (the walk only goes forward). */
+/* The walk's view of the marks, taken in order: the block it is in and that block's marks not yet
+ * taken. Every mark is taken once, in order: a statement ends at the first mark after its start that is
+ * not inside quotes, and blanks and comments hold no mark that matters. */
 struct marks {
     const uint8_t *s;
     size_t n, blocks, block;
     uint64_t bits;
 };
 
-/* The first marked position at or after from, or n. */
-static size_t next_mark(struct marks *m, size_t from)
+/* The marks at or after from (the walk's start). */
+static void start_marks(struct marks *m, size_t from)
 {
-    size_t b = from >> 6;
-    if (b >= m->blocks)
-        return m->n;
-    if (b != m->block) {
-        m->block = b;
-        m->bits = block_marks(m->s, m->n, b);
-    }
-    uint64_t bits = m->bits & (~(uint64_t)0 << (from & 63));
-    while (bits == 0) {
-        if (++b >= m->blocks)
+    m->block = from >> 6;
+    m->bits = m->block < m->blocks ? block_marks(m->s, m->n, m->block) & (~(uint64_t)0 << (from & 63)) : 0;
+}
+
+/* The next mark not yet taken, or n. */
+static size_t take_mark(struct marks *m)
+{
+    while (m->bits == 0) {
+        if (m->block + 1 >= m->blocks)
             return m->n;
-        m->block = b;
-        m->bits = bits = block_marks(m->s, m->n, b);
+        m->block++;
+        m->bits = block_marks(m->s, m->n, m->block);
     }
-    return (b << 6) | (size_t)__builtin_ctzll(bits);
+    size_t p = (m->block << 6) | (size_t)__builtin_ctzll(m->bits);
+    m->bits &= m->bits - 1;
+    return p;
 }
 
 size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *pairs, size_t *at, size_t *starts,
                                size_t *ends, size_t capacity)
 {
-    struct marks m = { s, n, (n + 63) / 64, (size_t)-1, 0 };
+    struct marks m = { s, n, (n + 63) / 64, 0, 0 };
     size_t count = 0, i = *at;
+    start_marks(&m, i);
     while (i < n && count < capacity) {
         while (i < n && (s[i] == ' ' || s[i] == '\t'))
             i++;
         int quoted = 0, colon = 0;
-        size_t end = i, last_colon = 0;
+        size_t end, last_colon = 0;
         for (;;) {
-            end = next_mark(&m, end);
+            end = take_mark(&m);
             if (end >= n)
                 break;
             uint8_t c = s[end];
-            if (c == ':' && !quoted)
-                colon = 1, last_colon = end;
-            else if (c == ':')
+            if (c == ':') {
                 colon = 1;
-            else if (c == '"')
+                if (!quoted)
+                    last_colon = end;
+            } else if (c == '"') {
                 quoted = !quoted;
-            else if (!quoted)
+            } else if (!quoted) {
                 break;
-            end++;
+            }
         }
         /* A statement that is one label and nothing else (`.L5:`, a sixth of compiler output) starts
          * nothing: its name is a word followed by its colon, and only blanks follow. */
@@ -164,10 +168,11 @@ size_t pv_candidate_statements(const uint8_t *s, size_t n, const uint64_t *pairs
             ends[count] = end;
             count++;
         }
-        /* A comment runs to the end of the line. */
+        /* A comment runs to the end of the line: its marks are passed over up to its newline. */
         if (end < n && s[end] == '#')
-            while (end < n && s[end] != '\n')
-                end++;
+            do
+                end = take_mark(&m);
+            while (end < n && s[end] != '\n');
         i = end + 1;
     }
     *at = i < n ? i : n;
