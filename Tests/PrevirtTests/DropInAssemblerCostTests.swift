@@ -29,6 +29,24 @@ struct DropInAssemblerCostTests {
         }
     }
 
+    /// The walk takes each mark once, in order: a comment's marks (quotes, `;`, `:`) are passed over up
+    /// to its newline, and a statement resumes after them.
+    @Test("comments holding marks, and statements across 64-byte blocks: both scans agree", arguments: [
+        "nop # a \"quote\ncli\n", "# a: b; c\ncli\n", "x # \" ; : #\nhlt\n", "# \"\n\"cli\"\ncli\n", "cli # end, no newline",
+        "# only\n# comments; \"\n", "\"a # b\"; cli\n", "lbl: # c\n  lgdt (%rax)\n",
+        String(repeating: " ", count: 61) + "cli\n", String(repeating: "x", count: 63) + ":\ncli\n",
+        "\t.ascii \"" + String(repeating: ";", count: 70) + "\"\nhlt\n", String(repeating: "nop;", count: 40) + "cli\n",
+    ])
+    func commentsAndBlocks(_ source: String) {
+        for set in Architecture.allCases.map({ GNUAsMacroSet(architecture: $0, profile: .default) }) {
+            let bytes = Array(source.utf8)
+            let full = bytes.withUnsafeBufferPointer { ReferenceScan.scan($0, for: set) }
+            let fast = bytes.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
+            #expect(SourceScan(needed: fast.needed, needsEverything: fast.needsEverything) == full, "\(set.architecture) \(source.debugDescription)")
+            #expect(!full.needed.isEmpty || source.hasPrefix("# only"), "\(source.debugDescription): the trap has a site")
+        }
+    }
+
     /// The spellings as they were computed at every use before: the profile's kinds, each spelling that
     /// exists in one of the target's modes, restricted to the selection.
     static func computedAfresh(_ set: GNUAsMacroSet) -> [String] {
