@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // What previrt-as stopped doing to get cheaper, checked not to change what it decides: statements that
-// are one label alone are no longer handed to SourceScan's decision (pv_candidate_statements), and a
-// macro set's spellings are computed once per architecture and profile, not at every use.
+// are one label alone are no longer handed to SourceScan's decision (pv_candidate_statements), the walk
+// takes each mark once (comments included), and a macro set's spellings are computed once per
+// architecture and profile, not at every use. And the cheap start (the Swift runtime linked in) works
+// from a copy of the binary anywhere.
 
+import Foundation
 @testable import PrevirtCatalog
 @testable import PrevirtMacros
 import Testing
@@ -45,6 +48,23 @@ struct DropInAssemblerCostTests {
             #expect(SourceScan(needed: fast.needed, needsEverything: fast.needsEverything) == full, "\(set.architecture) \(source.debugDescription)")
             #expect(!full.needed.isEmpty || source.hasPrefix("# only"), "\(source.debugDescription): the trap has a site")
         }
+    }
+
+    /// previrt-as links the Swift runtime statically and reads no resource: a copy of it alone, in a
+    /// prefix of its own and started with a bare environment (no `LD_LIBRARY_PATH`, a `PATH` that finds
+    /// only the system's `as`), assembles a site as the build tree's copy does.
+    @Test("a copy of previrt-as in a prefix of its own, bare environment: the same object as the build's")
+    func installedCopy() throws {
+        let w = try Workbench()
+        try FileManager.default.createDirectory(atPath: w.path("prefix/bin"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: DropInAssemblerTests.tool, toPath: w.path("prefix/bin/previrt-as"))
+        try w.write("s.s", "\t.text\nf:\n\tcpuid\n\tmovq %rax, %cr3\n\tret\n")
+        let copy = try Toolchain.run("/usr/bin/env", ["-i", "PATH=/usr/bin:/bin", w.path("prefix/bin/previrt-as"), "--64", "s.s", "-o", "copy.o"], in: w.dir)
+        try #require(copy.succeeded, "\(copy.output)")
+        let built = try Toolchain.run(DropInAssemblerTests.tool, ["--64", "s.s", "-o", "built.o"], in: w.dir)
+        try #require(built.succeeded, "\(built.output)")
+        #expect(try w.bytes("copy.o") == w.bytes("built.o"))
+        #expect(w.inspect(["copy.o"]).files[0].sites.map(\.kind) == ["cpuid", "mov-to-cr"])
     }
 
     /// The spellings as they were computed at every use before: the profile's kinds, each spelling that
