@@ -50,6 +50,35 @@ struct DropInAssemblerCostTests {
         }
     }
 
+    /// The pre-pass that decides whether mov, push and pop need looking at finds the `%` bytes 64 at a
+    /// time and tests each on its own: special registers at every offset around a 64-byte block's end
+    /// and the file's end, in both cases, and their look-alikes.
+    @Test("special registers and look-alikes at every offset around a block's end and the file's end: both scans agree")
+    func registersAtEveryOffset() {
+        let statements = ["mov %ax,%ss", "MOV %AX,%SS", "mov %cr0,%eax", "movl %eax,%CR4", "mov %db7,%eax", "mov %dr1,%eax",
+                          "push %fs", "pop %gs", "mov %fs:8,%rax", "mov %esi,%eax", "mov %ebx,%ebp", "mov %es_x,%eax",
+                          "mov %dr,%eax", "mov %crx,%eax", "mov %ss$,%eax"]
+        let sets = Architecture.allCases.map { GNUAsMacroSet(architecture: $0, profile: .default) }
+        var sensitive = 0
+        for statement in statements {
+            for padding in 40..<80 {
+                for end in ["", "\n", "; nop\n"] {
+                    let source = String(repeating: " ", count: padding) + statement + end
+                    for set in sets {
+                        let bytes = Array(source.utf8)
+                        let full = bytes.withUnsafeBufferPointer { ReferenceScan.scan($0, for: set) }
+                        let fast = bytes.withUnsafeBufferPointer { SourceScan.scan($0, for: set) }
+                        #expect(SourceScan(needed: fast.needed, needsEverything: fast.needsEverything) == full,
+                                "\(set.architecture) \(source.debugDescription)")
+                        if !full.needed.isEmpty { sensitive += 1 }
+                    }
+                }
+            }
+        }
+        // The first eight statements are sensitive in both architectures, the rest in neither.
+        #expect(sensitive == 8 * 40 * 3 * 2)
+    }
+
     /// previrt-as links the Swift runtime statically and reads no resource: a copy of it alone, in a
     /// prefix of its own and started with a bare environment (no `LD_LIBRARY_PATH`, a `PATH` that finds
     /// only the system's `as`), assembles a site as the build tree's copy does.

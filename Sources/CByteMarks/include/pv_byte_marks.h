@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The first position at or after *at of a '%' followed by one of c d e f g s and then one of r b s, in
- * any case (where a control, debug or segment register can start), or n when there is none. */
+/* The first position at or after at of a '%' that starts a control, debug or segment register operand
+ * in s[0..n): %crN, %drN, %dbN with a digit after, or %cs %ds %es %fs %gs %ss followed by neither a
+ * byte of a word nor ':' (not a segment override), in any case; n when there is none. */
 size_t pv_next_register_start(const uint8_t *s, size_t n, size_t at);
 
 /* The statements of s[0..n) that may matter to the source scan. A statement ends at a newline, ';' or
