@@ -19,8 +19,8 @@ import PrevirtNote
 /// let text = try GNUAsMacroSet(architecture: .x86_64, profile: Profile.named("default")).text
 /// ```
 public struct GNUAsMacroSet: Sendable {
-    public var architecture: Architecture
-    public var profile: Profile
+    public var architecture: Architecture { didSet { fullSpellings = Self.spellings(architecture, profile) } }
+    public var profile: Profile { didSet { fullSpellings = Self.spellings(architecture, profile) } }
     /// The command line recorded in the file's header comment.
     public var commandLine: String
     /// When set, only the macros of these mnemonics and prefixes are written (`previrt as` passes
@@ -57,6 +57,7 @@ public struct GNUAsMacroSet: Sendable {
         self.flavor = flavor
         self.commandLine = commandLine ?? "previrt macros --arch \(architecture.rawValue) --profile \(profile.name)"
         self.selection = selection
+        self.fullSpellings = Self.spellings(architecture, profile)
     }
 
     /// The prefixes whose macros look at the mnemonic after them.
@@ -64,12 +65,21 @@ public struct GNUAsMacroSet: Sendable {
         ["rep", "repe", "repz", "repne", "repnz", "data16", "data32", "addr16", "addr32"] + (architecture == .x86_64 ? ["rex64"] : [])
     }
 
-    /// The kinds this set annotates, restricted to spellings that exist in the target's modes.
+    /// The kinds this set annotates, restricted to spellings that exist in the target's modes (and to
+    /// the selection, when there is one).
     public var spellings: [(InstructionKind, Spelling)] {
-        profile.kinds.flatMap { kind in
-            kind.spellings
-                .filter { s in s.modes.contains { architecture.modes.contains($0) } && selection.map { $0.contains(s.mnemonic) } ?? true }
-                .map { (kind, $0) }
+        guard let selection else { return fullSpellings }
+        return fullSpellings.filter { selection.contains($0.1.mnemonic) }
+    }
+
+    /// Every spelling, whatever the selection (the prefix table must know all sensitive mnemonics):
+    /// computed once per architecture and profile, since previrt-as asks for them several times a run.
+    private(set) var fullSpellings: [(InstructionKind, Spelling)]
+
+    private static func spellings(_ architecture: Architecture, _ profile: Profile) -> [(InstructionKind, Spelling)] {
+        let modes = architecture.modes
+        return profile.kinds.flatMap { kind in
+            kind.spellings.filter { s in s.modes.contains { modes.contains($0) } }.map { (kind, $0) }
         }
     }
 
@@ -122,13 +132,6 @@ public struct GNUAsMacroSet: Sendable {
 
     /// The prefixes that have a macro in this set.
     var selectedPrefixes: [String] { prefixes.filter { selection?.contains($0) ?? true } }
-
-    /// Every spelling, whatever the selection: the prefix table must know all sensitive mnemonics.
-    var fullSpellings: [(InstructionKind, Spelling)] {
-        var all = self
-        all.selection = nil
-        return all.spellings
-    }
 
     func kind(named name: String) -> InstructionKind? {
         profile.kinds.first { $0.name == name }

@@ -180,6 +180,22 @@ enum SiteLabel: Int {
 
     func `in`(_ flavor: GNUAsMacroSet.Flavor) -> Spelled { Spelled(label: self, flavor: flavor) }
 
+    /// The case's name, written out: interpolating the case itself would find it by reflection (`Mirror`),
+    /// which costs previrt-as about 1 M instructions at every run that writes a site in place.
+    var name: String {
+        switch self {
+        case .p: "p"
+        case .q: "q"
+        case .r: "r"
+        case .x: "x"
+        case .y: "y"
+        case .b: "b"
+        case .i: "i"
+        case .j: "j"
+        case .e: "e"
+        }
+    }
+
     /// The label as one flavour writes it; interpolated, a backward reference.
     struct Spelled: CustomStringConvertible {
         var label: SiteLabel
@@ -189,7 +205,7 @@ enum SiteLabel: Int {
         /// `.L__pv_b\@:` or `98706:`.
         var definition: String { flavor == .gnu ? description + ":" : "\(number):" }
         /// A reference to the definition before it.
-        var description: String { flavor == .gnu ? #".L__pv_\#(label)\@"# : "\(number)b" }
+        var description: String { flavor == .gnu ? ".L__pv_" + label.name + #"\@"# : "\(number)b" }
         /// A reference to the definition after it.
         var forward: String { flavor == .gnu ? description : "\(number)f" }
     }
