@@ -62,6 +62,7 @@ bench: build
 	$(OUT)/bench/vmm-bench
 	$(MAKE) -s xen-bench
 	$(MAKE) -s linux-bench
+	$(MAKE) -s tls-bench
 
 # libFuzzer over the Swift note parser and the C runtime's note walker, seeded with the note sections
 # of the demo objects.
