@@ -31,11 +31,11 @@ static const struct device_step device_script[] = {
      * mode 0 again); COM1's interrupt output off. On an 8254 (and the model) a control word stops
      * the count with OUT0 low: no IRQ 0 edge ever. QEMU's PIT ignores control words until its next
      * timer event: a lone 0x30 leaves the BIOS's tick armed, which then latches IRQ 0 in the IRR at
-     * a random point of the script (3 runs in 100 on a loaded machine: make device-probe-repeat with
-     * bit 0 compared and the lone 0x30). The count write re-arms it
-     * for one edge 54.9 ms (65536 ticks) later, after the script unless the host stalls QEMU that
-     * long. So IRQ 0 stays masked below and bit 0 of every IRR read is left out of the comparison:
-     * it depends on the host's clock. */
+     * a random point of the script (3 runs in 100 on a loaded machine, measured with `make
+     * device-probe-repeat` on a script with the lone 0x30 and bit 0 compared). The count write
+     * re-arms it for one edge 54.9 ms (65536 ticks) later, after the script unless the host stalls
+     * QEMU that long. So IRQ 0 stays masked below and bit 0 of every IRR read is left out of the
+     * comparison: it depends on the host's clock. */
     O(0x43, 0x30), O(0x40, 0), O(0x40, 0), O(0x43, 0x30), O(0x3f9, 0), O(0x3fc, 0),
 
     /* ---- 8259A: probe_8259A, init_8259A(0) */
