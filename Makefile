@@ -330,11 +330,11 @@ $(OUT)/host/devices-qemu-probe.elf: Tests/Devices/qemu_probe.S Tests/Devices/qem
 		-o $@ Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c
 device-probe: $(OUT)/host/devices-qemu-probe.elf $(OUT)/host/devices-test
 
-# The QEMU comparison run RUNS times (a time-dependent read shows up as a mismatch in a few runs).
+# The QEMU comparison run PROBE_RUNS times (a time-dependent read shows up as a mismatch in a few runs).
 .PHONY: device-probe-repeat
-RUNS ?= 50
+PROBE_RUNS ?= 50
 device-probe-repeat: device-probe
-	OUT=$(OUT) Tests/Devices/probe_repeat.sh $(RUNS)
+	OUT=$(OUT) Tests/Devices/probe_repeat.sh $(PROBE_RUNS)
 
 # The guest userland for the i386 Linux guest kernel (Kernel/userland, static programs): init (the M4
 # checks, user isolation, privileged instructions), the child it execs, and the benchmark (rdinit=/bench),
