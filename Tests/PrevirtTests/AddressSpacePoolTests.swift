@@ -67,12 +67,7 @@ struct AddressSpacePoolTests {
         _ = try Guest.build()
         let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
         let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
-        var slots: [pid_t] = []
-        let deadline = Date().addingTimeInterval(20)
-        while slots.count < 3 && Date() < deadline && run.process.isRunning {
-            slots = run.slots
-            usleep(10_000)
-        }
+        let slots = run.waitForSlots(3)
         try #require(slots.count == 3, "\(run.text)")
         usleep(200_000) // slot 0 runs the guest's loop; the others wait for a turn that never comes
         let start = Date()
@@ -92,12 +87,7 @@ struct AddressSpacePoolTests {
         _ = try Guest.build()
         let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
         let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
-        var slots: [pid_t] = []
-        let deadline = Date().addingTimeInterval(20)
-        while slots.count < 3 && Date() < deadline && run.process.isRunning {
-            slots = run.slots
-            usleep(10_000)
-        }
+        let slots = run.waitForSlots(3)
         try #require(slots.count == 3, "\(run.text)")
         #expect(kill(run.process.processIdentifier, SIGTERM) == 0)
         #expect(run.wait(seconds: 10)?.status == SIGTERM, "\(run.text)")

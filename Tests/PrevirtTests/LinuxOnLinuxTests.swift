@@ -223,25 +223,8 @@ struct LinuxOnLinuxTests {
 
 @Suite("The MMU: the paging guest on QEMU and under previrt run", .serialized)
 struct PagingGuestTests {
-    static func build() throws -> String {
-        let r = try Toolchain.make(["-s", "out/guest/paging.elf", "out/host/previrt-linux-user"])
-        guard r.succeeded else { throw CorpusError("cannot build the paging guest: \(r.output)") }
-        return Toolchain.packageRoot.appendingPathComponent("out/guest/paging.elf").path
-    }
-
     @Test("4 KiB and 4 MiB pages, accessed and dirty bits, #PF with CR2 and the error code, invlpg, CR3: one transcript")
     func sameTranscript() throws {
-        let guest = try Self.build()
-        let q = try Guest.boot(guest, "")
-        let p = try runUnderLinuxUser(guest)
-        #expect(q.status == Guest.passStatus, "\(q.output)")
-        #expect(q.output.hasSuffix("result: pass\n"), "\(q.output)")
-        #expect(!q.output.contains("FAIL"))
-        #expect(p.output == q.output)
-        #expect(p.status == Guest.passStatus)
-        // Every check ran: one line per check, as many as the source has.
-        let source = try String(contentsOf: Toolchain.packageRoot.appendingPathComponent("Guests/paging/paging.c"), encoding: .utf8)
-        let checks = source.components(separatedBy: "    check(\"").count - 1
-        #expect(p.output.components(separatedBy: ": ok\n").count - 1 == checks)
+        try BareGuest.expectSameTranscript("paging")
     }
 }
