@@ -164,7 +164,7 @@ guest: $(OUT)/guest/guest.elf
 
 # The paging guest: checks the MMU (4 KiB and 4 MiB pages, accessed/dirty bits, #PF, invlpg, CR3) on
 # QEMU and under `previrt run` (Tests/PrevirtTests/LinuxOnLinuxTests.swift).
-PAGING_SOURCES := Guests/paging/boot.S Guests/paging/paging.c Guests/common/console.c
+PAGING_SOURCES := Guests/common/multiboot.S Guests/paging/boot.S Guests/paging/paging.c Guests/common/console.c
 $(OUT)/guest/paging.elf: $(PAGING_SOURCES) Guests/demo/guest.ld Guests/common/console.h Macros/previrt-i386.s Makefile
 	@mkdir -p $(OUT)/guest
 	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
@@ -174,7 +174,7 @@ paging-guest: $(OUT)/guest/paging.elf
 
 # The rings guest: a page below 3 GiB that the guest kernel maps without the user bit stays out of user
 # mode's reach, on QEMU and under `previrt run` (Tests/PrevirtTests/LinuxOnLinuxSupervisorPageTests.swift).
-RINGS_SOURCES := Guests/rings/boot.S Guests/rings/rings.c Guests/common/console.c
+RINGS_SOURCES := Guests/common/multiboot.S Guests/rings/boot.S Guests/rings/rings.c Guests/common/console.c
 $(OUT)/guest/rings.elf: $(RINGS_SOURCES) Guests/demo/guest.ld Guests/common/console.h Macros/previrt-i386.s Makefile
 	@mkdir -p $(OUT)/guest
 	$(CC) $(GUEST_CFLAGS) -Wa,Macros/previrt-i386.s -static -Wl,-T,Guests/demo/guest.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \

@@ -1,21 +1,8 @@
-/* boot.S: the paging guest's multiboot header, entry and page-fault handler.
+/* boot.S: the paging guest's page-fault handler (its multiboot header and entry: Guests/common/multiboot.S).
  * SPDX-License-Identifier: MIT
  */
-	.section .multiboot, "a"
-	.align 4
-	.long	0x1badb002		/* magic */
-	.long	0x00000003		/* page-align modules, memory information */
-	.long	-(0x1badb002 + 0x00000003)
-
 	.text
 	.code32
-	.globl	_start
-_start:
-	movl	$stack_top, %esp
-	call	paging_main
-1:	cli
-	hlt
-	jmp	1b
 
 /* #PF: records the error code and CR2, then resumes at fault_resume (set by the check that expects
  * the fault) instead of retrying the access. */
@@ -34,6 +21,7 @@ page_fault_entry:
 	.bss
 	.align 16
 	.space	16384
+	.globl	stack_top
 stack_top:
 
 	.section .note.GNU-stack, "", @progbits

@@ -60,7 +60,7 @@ static u32 faulting_write(u32 address)
     return fault_count == before ? ~0u : fault_error;
 }
 
-void paging_main(void)
+void guest_main(void)
 {
     volatile u32 *small = (volatile u32 *)SMALL, *large = (volatile u32 *)LARGE;
     u32 e, i;

@@ -1,22 +1,9 @@
-/* boot.S: the rings guest's multiboot header, entry, its way to user mode and back, and its #PF and
- * int $0x80 handlers.
+/* boot.S: the rings guest's way to user mode and back, and its #PF and int $0x80 handlers (its multiboot
+ * header and entry: Guests/common/multiboot.S).
  * SPDX-License-Identifier: MIT
  */
-	.section .multiboot, "a"
-	.align 4
-	.long	0x1badb002		/* magic */
-	.long	0x00000003		/* page-align modules, memory information */
-	.long	-(0x1badb002 + 0x00000003)
-
 	.text
 	.code32
-	.globl	_start
-_start:
-	movl	$stack_top, %esp
-	call	rings_main
-1:	cli
-	hlt
-	jmp	1b
 
 /* run_user(entry): iret to entry at CPL 3 (cs 0x1b, ss 0x23, the user stack), with the kernel's esp
  * kept so that the #PF or int $0x80 handler can come back here; returns when user mode ends. */
@@ -72,6 +59,7 @@ kernel_esp:
 	.bss
 	.align 16
 	.space	16384
+	.globl	stack_top
 stack_top:
 	.space	4096
 user_stack_top:

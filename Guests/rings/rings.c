@@ -67,7 +67,7 @@ static void __attribute__((used)) user_reads(void)
     asm volatile(".byte 0xcd, 0x80"); /* int $0x80, written as bytes so that it is not a site */
 }
 
-void rings_main(void)
+void guest_main(void)
 {
     u32 i;
 
