@@ -151,7 +151,7 @@ RUNTIME_HEADERS := Sources/PrevirtRuntime/include/previrt_note.h Sources/Previrt
 # The demo guest: one multiboot ELF for bare hardware (QEMU) and for `previrt run`.
 GUEST_CFLAGS := -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-nostdlib -Wall -Wextra -ISources/PrevirtRuntime/include -IGuests/demo -IGuests/common
-GUEST_SOURCES := Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Guests/common/console.c \
+GUEST_SOURCES := Guests/common/multiboot.S Guests/demo/boot.S Guests/demo/kernel.c Guests/demo/checks.c Guests/common/console.c \
 	$(RUNTIME_CORE) Sources/PrevirtRuntime/backend_native.c Sources/PrevirtRuntime/backend_trace.c
 
 $(OUT)/guest/guest.elf: $(GUEST_SOURCES) Guests/demo/guest.ld Guests/demo/guest.h Guests/common/console.h Macros/previrt-i386.s Makefile \

@@ -1,6 +1,6 @@
-/* multiboot.S: the multiboot header and entry the bare test guests share (Guests/paging, Guests/rings):
- * the loader (QEMU's -kernel, `previrt run`) enters _start in 32-bit protected mode with paging and
- * interrupts off; _start takes the guest's stack (stack_top, which the guest defines) and calls
+/* multiboot.S: the multiboot header and entry the bare i386 guests share (Guests/demo, Guests/paging,
+ * Guests/rings): the loader (QEMU's -kernel, `previrt run`) enters _start in 32-bit protected mode with
+ * paging and interrupts off; _start takes the guest's stack (stack_top, which the guest defines) and calls
  * guest_main(magic, multiboot information); if it returns, the CPU halts.
  * SPDX-License-Identifier: MIT
  */

@@ -33,7 +33,7 @@ static const char *backend_name(const struct multiboot_info *mbi, unsigned long 
     return backend_option(mbi->cmdline);
 }
 
-void kernel_main(unsigned long magic, const struct multiboot_info *mbi)
+void guest_main(unsigned long magic, const struct multiboot_info *mbi)
 {
     const char *name = backend_name(mbi, magic);
     struct previrt_backend backend;

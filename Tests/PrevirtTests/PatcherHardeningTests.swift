@@ -287,7 +287,7 @@ struct ShortSiteGuestTests {
             "-m32", "-O2", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-nostdlib",
             "-I\(root)/Sources/PrevirtRuntime/include", "-I\(root)/Guests/demo", "-I\(root)/Guests/common", "-Wa,\(try Toolchain.macroSet(.i386, pad: 0))",
             "-static", "-Wl,-T,\(root)/Guests/demo/guest.ld", "-Wl,--build-id=none", "-Wl,--no-warn-rwx-segments", "-o", elf,
-        ] + ["demo/boot.S", "demo/kernel.c", "demo/checks.c", "common/console.c"].map { "\(root)/Guests/\($0)" } + runtime)
+        ] + ["common/multiboot.S", "demo/boot.S", "demo/kernel.c", "demo/checks.c", "common/console.c"].map { "\(root)/Guests/\($0)" } + runtime)
         try #require(r.succeeded, "\(r.output)")
         return elf
     }
