@@ -337,6 +337,14 @@ PROBE_RUNS ?= 50
 device-probe-repeat: device-probe
 	OUT=$(OUT) Tests/Devices/probe_repeat.sh $(PROBE_RUNS)
 
+# The x86_64 demo guest booted GUEST64_RUNS times per backend on QEMU as Guest64Tests boots it, counting
+# the runs whose transcript differs from the test's; HOGS=n runs them under n busy loops on QEMU's CPU.
+.PHONY: guest64-repeat
+GUEST64_RUNS ?= 50
+HOGS ?= 0
+guest64-repeat: guest64
+	OUT=$(OUT) HOGS=$(HOGS) Tests/Guests/guest64_repeat.sh $(GUEST64_RUNS)
+
 # The guest userland for the i386 Linux guest kernel (Kernel/userland, static programs): init (the M4
 # checks, user isolation, privileged instructions), the child it execs, and the benchmark (rdinit=/bench),
 # packed into a newc initramfs. The x86_64 initramfs holds only the benchmark, for User-Mode Linux.
