@@ -273,11 +273,13 @@ static void halt(void)
     check("halt (sti; hlt, woken by the timer interrupt through the IDT; iretq)", timer_ticks != before);
 }
 
-/* With interrupts disabled the one-shot timer's request waits; sti must deliver it at once. */
+/* With interrupts disabled the one-shot timer's request waits; sti must deliver it, and only it, at
+ * once (timer_drain: nothing else can be requested). */
 static void pending_interrupt(void)
 {
     unsigned int before, spins = 0;
     int pending;
+    timer_drain();
     timer_start(0, 100); /* 84 us */
     while (!(pending = timer_pending()) && spins++ < 100000000)
         ;
@@ -287,19 +289,21 @@ static void pending_interrupt(void)
     check("pending interrupt (requested while disabled, delivered at sti)", pending && timer_ticks == before + 1);
 }
 
-/* With IRQ 0 masked at the 8259A, the request waits (in IRR) even with interrupts enabled; unmasking
- * delivers it. */
+/* With IRQ 0 masked at the 8259A, the one-shot timer's request waits (in IRR) even with interrupts
+ * enabled; unmasking delivers it, and only it (timer_drain: nothing else can be requested). */
 static void masked_interrupt(void)
 {
-    unsigned int before = timer_ticks, spins = 0, waited;
+    unsigned int before, spins = 0, waited;
     int pending;
+    timer_drain();
+    before = timer_ticks;
     timer_start(0, 100);
-    timer_stop();
+    timer_mask(1); /* at once: the request the count ends with waits in IRR */
     asm volatile("sti" : : : "memory");
     while (!(pending = timer_pending()) && spins++ < 100000000)
         ;
     waited = timer_ticks;
-    outb(0x21, 0xfe); /* unmask IRQ 0 (QEMU takes the interrupt at the next jump, not right after the out) */
+    timer_mask(0); /* unmask IRQ 0 (QEMU takes the interrupt at the next jump, not right after the out) */
     for (spins = 0; timer_ticks == waited && spins < 1000000; spins++)
         ;
     asm volatile("cli" : : : "memory");

@@ -11,7 +11,9 @@ extern volatile unsigned int timer_ticks;
 void timer_setup(void);
 void timer_idt(unsigned long *base, unsigned short *limit); /* the IDT timer_setup loaded */
 void timer_start(int periodic, unsigned int count);
-void timer_stop(void);
+void timer_mask(int masked);
+void timer_stop(void);  /* IRQ 0 masked and channel 0 stopped */
+void timer_drain(void); /* and no request for IRQ 0 latched */
 int timer_pending(void);
 void timer_interrupt(void); /* boot.S */
 

@@ -2,6 +2,10 @@
  * channel 0 raises IRQ 0, one-shot (mode 0) or periodic (mode 2); the IDT's gate 0x20 enters
  * timer_interrupt (boot.S). Under Xen the backend models these ports and delivers the timer's event
  * through the same IDT gate.
+ *
+ * The 8259A latches IRQ 0's rising edges in its IRR even while IRQ 0 is masked, and a latched request
+ * stays until it is delivered. A check that counts the interrupts of its own one-shot therefore
+ * starts with timer_drain: no request left from an earlier timer, no edge coming from one.
  * SPDX-License-Identifier: MIT
  */
 #include "guest.h"
@@ -64,10 +68,46 @@ void timer_start(int periodic, unsigned int count)
     outb(0x43, periodic ? 0x34 : 0x30); /* channel 0, low then high byte, mode 2 or 0 */
     outb(0x40, (unsigned char)count);
     outb(0x40, (unsigned char)(count >> 8));
-    outb(0x21, 0xfe);
+    timer_mask(0);
 }
 
-void timer_stop(void) { outb(0x21, 0xff); }
+/* Masks (1) or unmasks (0) IRQ 0 at the 8259A, every other IRQ masked. */
+void timer_mask(int masked) { outb(0x21, masked ? 0xff : 0xfe); }
+
+/* Masks IRQ 0 and stops channel 0 as Linux's clockevent_i8253_disable does: mode 0 and a zero count,
+ * then mode 0 again. On an 8254 a control word stops the count with OUT low: no edge after it. QEMU's
+ * PIT acts on a control word only at its next timer event, so a mask alone (or a lone control word)
+ * leaves a periodic tick running there, latching IRQ 0 every period; the count write ends it and
+ * re-arms a single edge 65536 ticks (54.9 ms) later, unless a new count comes first. Under Xen the
+ * backend's 8254 starts a 54.9 ms one-shot timer for that count likewise. */
+void timer_stop(void)
+{
+    timer_mask(1);
+    outb(0x43, 0x30);
+    outb(0x40, 0);
+    outb(0x40, 0);
+    outb(0x43, 0x30);
+}
+
+/* Leaves channel 0 stopped and IRQ 0 masked with no request latched: one left from an earlier timer
+ * (a tick that came before it stopped, or QEMU's edge after) is delivered now through the IDT. Called
+ * with interrupts disabled, right before the timer_start of a check that counts its own interrupts:
+ * the stop comes first, so no edge can follow for 54.9 ms, which is far longer than the few
+ * instructions from the IRR read here to that count write (only a host that stalls QEMU that long
+ * right there could leave one). */
+void timer_drain(void)
+{
+    unsigned int ticks = timer_ticks, spins = 0;
+    timer_stop();
+    if (!timer_pending())
+        return;
+    timer_mask(0);
+    asm volatile("sti" : : : "memory");
+    while (timer_ticks == ticks && spins++ < 1000000)
+        ;
+    asm volatile("cli" : : : "memory");
+    timer_mask(1);
+}
 
 /* Whether IRQ 0 is requested (the 8259A's IRR), whatever the interrupt flag. */
 int timer_pending(void)
