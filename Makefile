@@ -338,12 +338,14 @@ device-probe-repeat: device-probe
 	OUT=$(OUT) Tests/Devices/probe_repeat.sh $(PROBE_RUNS)
 
 # The x86_64 demo guest booted GUEST64_RUNS times per backend on QEMU as Guest64Tests boots it, counting
-# the runs whose transcript differs from the test's; HOGS=n runs them under n busy loops on QEMU's CPU.
+# the runs whose transcript differs from the test's; HOGS=n runs them under n busy loops on QEMU's CPU,
+# STOP_MS=n with QEMU stopped for n ms after each millisecond or so it runs.
 .PHONY: guest64-repeat
 GUEST64_RUNS ?= 50
 HOGS ?= 0
+STOP_MS ?= 0
 guest64-repeat: guest64
-	OUT=$(OUT) HOGS=$(HOGS) Tests/Guests/guest64_repeat.sh $(GUEST64_RUNS)
+	OUT=$(OUT) HOGS=$(HOGS) STOP_MS=$(STOP_MS) Tests/Guests/guest64_repeat.sh $(GUEST64_RUNS)
 
 # The guest userland for the i386 Linux guest kernel (Kernel/userland, static programs): init (the M4
 # checks, user isolation, privileged instructions), the child it execs, and the benchmark (rdinit=/bench),
