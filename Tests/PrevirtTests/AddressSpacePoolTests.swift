@@ -11,6 +11,16 @@ import Testing
 
 @Suite("linux-user VMM: one host process per guest address space (--address-spaces)")
 struct AddressSpacePoolTests {
+    /// A guest that spins, run in the background with 3 slots; the run and its slots, once all 3 exist.
+    static func spinningGuest(in dir: URL) throws -> (VMMRun, [pid_t]) {
+        _ = try Guest.build()
+        let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
+        let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
+        let slots = run.waitForSlots(3)
+        try #require(slots.count == 3, "\(run.text)")
+        return (run, slots)
+    }
+
     /// nil: the default (no option).
     @Test("init's checks pass and the machine restarts with 1 slot, 2 slots (eviction) and the default",
           arguments: [1, 2, nil] as [Int?])
@@ -64,11 +74,7 @@ struct AddressSpacePoolTests {
     func killedSlot(_ index: Int) throws {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        _ = try Guest.build()
-        let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
-        let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
-        let slots = run.waitForSlots(3)
-        try #require(slots.count == 3, "\(run.text)")
+        let (run, slots) = try Self.spinningGuest(in: dir)
         usleep(200_000) // slot 0 runs the guest's loop; the others wait for a turn that never comes
         let start = Date()
         #expect(kill(slots[index], SIGKILL) == 0)
@@ -84,11 +90,7 @@ struct AddressSpacePoolTests {
     func terminated() throws {
         let dir = try Toolchain.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        _ = try Guest.build()
-        let guest = try HostileGuest.build("spin: jmp spin\n", in: dir)
-        let run = try VMMRun(["--address-spaces", "3", "--timeout", "60", guest.path], in: dir)
-        let slots = run.waitForSlots(3)
-        try #require(slots.count == 3, "\(run.text)")
+        let (run, slots) = try Self.spinningGuest(in: dir)
         #expect(kill(run.process.processIdentifier, SIGTERM) == 0)
         #expect(run.wait(seconds: 10)?.status == SIGTERM, "\(run.text)")
         #expect(run.process.terminationReason == .uncaughtSignal)
