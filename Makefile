@@ -323,12 +323,12 @@ fuzz-devices: $(OUT)/host/devices-test
 # A bare multiboot guest that runs Tests/Devices/device_scripts.h against QEMU's own PC devices and
 # prints the reads on QEMU's debug console; DeviceModelTests compares them with `devices-test --script`.
 .PHONY: device-probe
-$(OUT)/host/devices-qemu-probe.elf: Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c Tests/Devices/qemu_probe.ld \
+$(OUT)/host/devices-qemu-probe.elf: Guests/common/multiboot.S Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c Tests/Devices/qemu_probe.ld \
 		Tests/Devices/device_scripts.h Tests/Devices/device_script_print.h Makefile
 	@mkdir -p $(OUT)/host
 	$(CC) -m32 -O2 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib -Wall -Wextra \
 		-ITests/Devices -static -Wl,-T,Tests/Devices/qemu_probe.ld -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
-		-o $@ Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c
+		-o $@ Guests/common/multiboot.S Tests/Devices/qemu_probe.S Tests/Devices/qemu_probe.c
 device-probe: $(OUT)/host/devices-qemu-probe.elf $(OUT)/host/devices-test
 
 # The QEMU comparison run PROBE_RUNS times (a time-dependent read shows up as a mismatch in a few runs).

@@ -1,7 +1,8 @@
 /* multiboot.S: the multiboot header and entry the bare i386 guests share (Guests/demo, Guests/paging,
- * Guests/rings): the loader (QEMU's -kernel, `previrt run`) enters _start in 32-bit protected mode with
- * paging and interrupts off; _start takes the guest's stack (stack_top, which the guest defines) and calls
- * guest_main(magic, multiboot information); if it returns, the CPU halts.
+ * Guests/rings, the device probe Tests/Devices/qemu_probe.c): the loader (QEMU's -kernel, `previrt run`)
+ * enters _start in 32-bit protected mode with paging and interrupts off; _start takes the guest's stack
+ * (stack_top, which the guest defines) and calls guest_main(magic, multiboot information); if it returns,
+ * the CPU halts.
  * SPDX-License-Identifier: MIT
  */
 	.section .multiboot, "a"

@@ -26,9 +26,9 @@ static void debug_put(char c)
     outb((uint8_t)c, 0xe9);
 }
 
-void probe_main(void);
+void guest_main(void);
 
-void probe_main(void)
+void guest_main(void)
 {
     unsigned int i;
     for (i = 0; i < DEVICE_SCRIPT_STEPS; i++) {
