@@ -11,12 +11,13 @@
 
 #if defined(__x86_64__)
 
-/* The virtual 8254's channel 0 starts Xen's one-shot timer; in a periodic mode each tick re-arms it.
- * (Not Xen's periodic timer: Xen stops it while the vCPU is blocked, so it could not end a hlt.) */
+/* The virtual 8254's channel 0 starts Xen's one-shot timer; in a periodic mode (2 and 3, and their
+ * aliases 6 and 7) each tick re-arms it; modes 0, 1, 4 and 5 end after one edge. (Not Xen's periodic
+ * timer: Xen stops it while the vCPU is blocked, so it could not end a hlt.) */
 static void pit_start(struct previrt_xen *xen, unsigned int count)
 {
     unsigned long ns = (count ? count : 65536ul) * 1000000000ul / PIT_HZ;
-    xen->pit_period = xen->pit_mode == 0 ? 0 : ns;
+    xen->pit_period = (xen->pit_mode & 2) ? ns : 0;
     xen_one_shot(xen, ns);
 }
 
@@ -58,7 +59,10 @@ static int device_out(struct previrt_xen *xen, unsigned int port, unsigned char 
     case PIC_SLAVE + 1:
         return 1;
     case PIT_CONTROL:
-        if ((v >> 6) == 0) { /* channel 0; only the low-then-high access is modelled */
+        if ((v >> 6) == 0 && (v & 0x30)) { /* channel 0, not a latch; only low-then-high access is modelled */
+            /* A control word stops the channel until its next count (the 8254's datasheet; Linux's
+             * clockevent_i8253_disable relies on it): no edge from the old count follows. */
+            pit_stop(xen);
             xen->pit_mode = (v >> 1) & 7;
             xen->pit_low_next = ((v >> 4) & 3) == 3;
         }
