@@ -352,7 +352,7 @@ guest64-repeat: guest64
 # packed into a newc initramfs. The x86_64 initramfs holds only the benchmark, for User-Mode Linux.
 USERLAND := .build/userland
 USERLAND_CFLAGS := -static -O2 -Wall -Wextra
-USERLAND_DEPS := Kernel/userland/userland.h Makefile
+USERLAND_DEPS := Kernel/userland/userland.h Kernel/userland/measure.h Makefile
 $(USERLAND)/i386/%: Kernel/userland/%.c $(USERLAND_DEPS)
 	@mkdir -p $(@D)
 	$(CC) -m32 $(USERLAND_CFLAGS) -o $@ $<
@@ -367,13 +367,13 @@ $(USERLAND)/initramfs-x86_64.cpio: $(USERLAND)/x86_64/bench Kernel/userland/pack
 $(USERLAND)/initramfs-tlscost.cpio: $(USERLAND)/i386/tlscost Kernel/userland/pack-initramfs.sh
 	Kernel/userland/pack-initramfs.sh $@ $(filter-out %.sh,$^)
 # The host's bare costs behind it: a #GP as SIGSEGV, a modify_ldt write, a trap-flag step as SIGTRAP.
-$(USERLAND)/ldtcost: Benchmarks/linux/ldtcost.c Makefile
+$(USERLAND)/ldtcost: Benchmarks/linux/ldtcost.c Kernel/userland/measure.h Makefile
 	@mkdir -p $(@D)
 	$(CC) -m32 -O2 -static -Wall -Wextra -o $@ $<
 tls-bench: build linux-user $(USERLAND)/initramfs-tlscost.cpio $(USERLAND)/ldtcost
 	Benchmarks/linux/tls-fence.sh
 # What a 32-bit VMM pays the host for a fault, a signal, a trap (Benchmarks/linux/hostcost.c).
-$(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Makefile
+$(USERLAND)/hostcost: Benchmarks/linux/hostcost.c Kernel/userland/measure.h Makefile
 	@mkdir -p $(@D)
 	$(CC) -m32 $(USERLAND_CFLAGS) -o $@ $<
 

@@ -26,6 +26,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "../../Kernel/userland/measure.h"
+
 #if !defined(__i386__)
 #error "hostcost.c measures what a 32-bit VMM pays: build it with -m32"
 #endif
@@ -41,13 +43,6 @@
 #define PAGE 4096
 #define PAGES 1024
 #define ROUNDS 5
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
 
 static void on_signal(int sig, void (*fn)(int, siginfo_t *, void *))
 {
@@ -71,18 +66,7 @@ static double getppid_us(void)
     return (now_us() - t0) / N;
 }
 
-static double fault_us(void)
-{
-    volatile unsigned char *p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return -1;
-    double t0 = now_us();
-    for (int i = 0; i < PAGES; i++)
-        p[i * PAGE] = 1;
-    double t = (now_us() - t0) / PAGES;
-    munmap((void *)p, PAGES * PAGE);
-    return t;
-}
+static double fault_us(void) { return fresh_page_fault_us(PAGES); }
 
 static int memfd = -1;
 static unsigned char *region;

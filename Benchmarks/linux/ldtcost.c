@@ -16,19 +16,14 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "../../Kernel/userland/measure.h"
+
 #if !defined(__i386__)
 #error "ldtcost.c measures what a 32-bit VMM pays: build it with -m32"
 #endif
 
 #define ROUNDS 5
 #define COUNT 2000
-
-static unsigned long long now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
-}
 
 static int set_descriptor(unsigned limit)
 {

@@ -20,17 +20,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "measure.h"
 #include "userland.h"
 
-#define PAGE 4096
 #define ROUNDS 3
-
-static double now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
 
 static double best(double a, double b) { return a < b ? a : b; }
 
@@ -59,19 +52,7 @@ static double fork_us(void)
     return (now_us() - t0) / N;
 }
 
-static double fault_us(void)
-{
-    enum { PAGES = 2048 }; /* 8 MiB */
-    volatile unsigned char *p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return -1;
-    double t0 = now_us();
-    for (int i = 0; i < PAGES; i++)
-        p[i * PAGE] = 1;
-    double t = (now_us() - t0) / PAGES;
-    munmap((void *)p, PAGES * PAGE);
-    return t;
-}
+static double fault_us(void) { return fresh_page_fault_us(2048); /* 8 MiB */ }
 
 static double pipe_us(void)
 {

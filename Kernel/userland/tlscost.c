@@ -8,6 +8,7 @@
  */
 #include <time.h>
 
+#include "measure.h"
 #include "userland.h"
 
 #if !defined(__i386__)
@@ -18,13 +19,6 @@ __thread unsigned tls_word = 1; /* below the thread pointer (glibc's variant II)
 
 #define ROUNDS 5
 #define COUNT 20000
-
-static unsigned long long now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
-}
 
 static unsigned long long cycles(void)
 {
