@@ -55,16 +55,15 @@ def side_by_side(label, plain, annotated, runs):
     return pa, pb
 
 
-def floor_macro_set():
-    """The macro set with every overloaded mnemonic reduced to a bare re-emit: what any GNU-as macro that
-    overrides mov/push/pop costs, before it classifies anything."""
-    path = os.path.join(WORK, "floor.s")
+def rewritten_macro_set(name, wrapped, body):
+    """The committed macro set with the macro of each mnemonic in `wrapped` replaced by `body(mnemonic,
+    its lines)` (a list of lines that ends it); written to WORK/name, whose path is returned."""
+    path = os.path.join(WORK, name)
     out, lines, i = [], open(MACROS).read().split("\n"), 0
-    wrapped = {"mov", "movw", "movl", "movq", "push", "pushw", "pushl", "pushq", "pop", "popw", "popl", "popq"}
     while i < len(lines):
         words = lines[i].split()
         if len(words) == 3 and words[0] == ".macro" and words[1] in wrapped:
-            out += [lines[i], "{store} %s \\a" % words[1], ".endm"]
+            out += body(words[1], lines[i:])
             while lines[i] != ".endm":
                 i += 1
         else:
@@ -73,27 +72,22 @@ def floor_macro_set():
     with open(path, "w") as f:
         f.write("\n".join(out))
     return path
+
+
+def floor_macro_set():
+    """The macro set with every overloaded mnemonic reduced to a bare re-emit: what any GNU-as macro that
+    overrides mov/push/pop costs, before it classifies anything."""
+    wrapped = {"mov", "movw", "movl", "movq", "push", "pushw", "pushl", "pushq", "pop", "popw", "popl", "popq"}
+    return rewritten_macro_set("floor.s", wrapped, lambda m, lines: [lines[0], "{store} %s \\a" % m, ".endm"])
 
 
 def bound_macro_set():
     """The least any classifying body with correct error positions executes for a mov/push/pop that is not
     sensitive: the floor, one `.ifdef` of the operand table and the `.linefile` (a bound, not a macro set:
     it drops the hits, of which zstd.s has none). Benchmarks/macro_bodies.py counts its instructions."""
-    path = os.path.join(WORK, "bound.s")
-    out, lines, i = [], open(MACROS).read().split("\n"), 0
     wrapped = {"movl", "movq", "push", "pushw", "pushl", "pushq", "pop", "popw", "popl", "popq"}
-    while i < len(lines):
-        words = lines[i].split()
-        if len(words) == 3 and words[0] == ".macro" and words[1] in wrapped:
-            out += [lines[i], lines[i + 1], ".endif", '.linefile 0 "" 2; {store} %s \\a' % words[1], ".endm"]
-            while lines[i] != ".endm":
-                i += 1
-        else:
-            out.append(lines[i])
-        i += 1
-    with open(path, "w") as f:
-        f.write("\n".join(out))
-    return path
+    return rewritten_macro_set("bound.s", wrapped, lambda m, lines: [
+        lines[0], lines[1], ".endif", '.linefile 0 "" 2; {store} %s \\a' % m, ".endm"])
 
 
 def cpu_time(cmd, runs, env=None):
