@@ -72,10 +72,8 @@ timer_interrupt:
 	popq	%rax
 	iretq
 
-/* enter_user(entry, stack, rflags): iretq to ring 3 (the GDT's user selectors 0x1b and 0x23) at entry
- * on stack with rflags. It returns when ring 3 makes int $0x80, through user_trap. */
-	.globl	enter_user
-enter_user:
+/* Saves the callee-saved registers and the kernel's %rsp (kernel_resume) that user_trap returns through. */
+.macro save_kernel_frame
 	pushq	%rbx
 	pushq	%rbp
 	pushq	%r12
@@ -83,6 +81,13 @@ enter_user:
 	pushq	%r14
 	pushq	%r15
 	movq	%rsp, kernel_resume(%rip)
+.endm
+
+/* enter_user(entry, stack, rflags): iretq to ring 3 (the GDT's user selectors 0x1b and 0x23) at entry
+ * on stack with rflags. It returns when ring 3 makes int $0x80, through user_trap. */
+	.globl	enter_user
+enter_user:
+	save_kernel_frame
 	pushq	$0x23				/* ss */
 	pushq	%rsi				/* rsp */
 	pushq	%rdx				/* rflags */
@@ -93,13 +98,7 @@ enter_user:
 /* enter_user_far(entry, stack): the same through lretq, a far return to ring 3 (the flags stay). */
 	.globl	enter_user_far
 enter_user_far:
-	pushq	%rbx
-	pushq	%rbp
-	pushq	%r12
-	pushq	%r13
-	pushq	%r14
-	pushq	%r15
-	movq	%rsp, kernel_resume(%rip)
+	save_kernel_frame
 	pushq	$0x23				/* ss */
 	pushq	%rsi				/* rsp */
 	pushq	$0x1b				/* cs */
