@@ -306,7 +306,8 @@ public struct SourceScanner: Sendable {
         return (0..<word.count).allSatisfy { cls[Int(s[start + $0])] == word[$0] }
     }
 
-    private static func text(_ key: UInt64) -> String {
+    /// The word a packed key holds (the inverse of `SourceScan.key`).
+    static func text(_ key: UInt64) -> String {
         var bytes: [UInt8] = []
         var k = key
         while k != 0 {

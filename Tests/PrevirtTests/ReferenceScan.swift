@@ -16,7 +16,7 @@ enum ReferenceScan {
         var alwaysKeys: [UInt64] = []
         var overloadedKeys: [UInt64] = []
         for (_, spelling) in set.spellings {
-            guard let key = key(spelling.mnemonic) else { continue }
+            guard let key = SourceScan.key(spelling.mnemonic) else { continue }
             if case .registerOperand = spelling.classification {
                 overloadedKeys.append(key)
             } else {
@@ -24,7 +24,7 @@ enum ReferenceScan {
             }
         }
         let always = WordSet(alwaysKeys), overloaded = WordSet(overloadedKeys)
-        let prefixes = WordSet(set.prefixes.compactMap(key))
+        let prefixes = WordSet(set.prefixes.compactMap(SourceScan.key))
         var result = SourceScan()
         var i = 0
         let n = source.count
@@ -57,24 +57,6 @@ enum ReferenceScan {
         while i < end && (s[i] == 0x20 || s[i] == 0x09) { i += 1 }
     }
 
-    /// A word of up to 8 bytes, lower-cased, packed into an integer: no allocation per statement.
-    /// Longer words get nil: no mnemonic or directive of interest is longer.
-    static func key(_ text: String) -> UInt64? {
-        let bytes = Array(text.utf8)
-        guard bytes.count <= 8 else { return nil }
-        return bytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-    }
-
-    private static func text(_ key: UInt64) -> String {
-        var bytes: [UInt8] = []
-        var k = key
-        while k != 0 {
-            bytes.append(UInt8(k & 0xff))
-            k >>= 8
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     /// The next word, lower-cased and packed (0 when empty, ~0 when longer than 8 bytes).
     private static func word(_ s: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ end: Int) -> UInt64 {
         var w: UInt64 = 0
@@ -90,7 +72,7 @@ enum ReferenceScan {
 
     /// Directives that make statements a scan cannot see (besides `.altmacro`, longer than a packed word).
     static let fallbackDirectiveNames = [".macro", ".include", ".irp", ".irpc"]
-    private static let fallbackDirectives = WordSet(fallbackDirectiveNames.compactMap(key))
+    private static let fallbackDirectives = WordSet(fallbackDirectiveNames.compactMap(SourceScan.key))
 
     /// Whether s[start..<end] is `.altmacro`, in any case.
     private static func isAltmacro(_ s: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
@@ -132,15 +114,15 @@ enum ReferenceScan {
             skipBlanks(s, &i, end)
             let next = word(s, &i, end)
             if next == 0 || always.contains(next) {
-                result.needed.insert(text(first))
-                if next != 0 { result.needed.insert(text(next)) }
+                result.needed.insert(SourceScanner.text(first))
+                if next != 0 { result.needed.insert(SourceScanner.text(next)) }
             }
             return
         }
         if always.contains(first) {
-            result.needed.insert(text(first))
+            result.needed.insert(SourceScanner.text(first))
         } else if overloaded.contains(first), namesSpecialRegister(s, i, end) {
-            result.needed.insert(text(first))
+            result.needed.insert(SourceScanner.text(first))
         }
     }
 
